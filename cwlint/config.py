@@ -1,0 +1,178 @@
+"""``[tool.cwlint]`` in pyproject.toml (or a ``cwlint.toml``): which rules, which files.
+
+Validation is by hand so that a mistake reads as one line naming the key, and so that
+starting the CLI does not import pydantic.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from cwlint.header import parse_version
+from cwlint.source import DEFAULT_MAX_FILE_SIZE
+
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d", ".pytype",
+    ".ruff_cache", ".cwlint_cache", ".svn", ".tox", ".venv", "__pypackages__", "_build",
+    "buck-out", "build", "dist", "node_modules", "site-packages", "venv",
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem, one line, naming the file and the key."""
+
+
+@dataclass
+class Settings:
+    select: list[str] = field(default_factory=lambda: ["CW"])
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    extend_exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    target_client_version: tuple[int, ...] | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    bare_noqa: bool = False
+    respect_gitignore: bool = True
+    root: Path = field(default_factory=Path.cwd)
+    source: str | None = None  #: the file the settings came from
+
+    def enabled(self, codes: list[str]) -> set[str]:
+        """Codes switched on: the most specific matching selector decides (ruff's rule)."""
+        positive = [s.upper() for s in self.select + self.extend_select]
+        negative = [s.upper() for s in self.ignore]
+        out = set()
+        for code in codes:
+            best_on = max((len(s) for s in positive if _matches(s, code)), default=-1)
+            best_off = max((len(s) for s in negative if _matches(s, code)), default=-1)
+            if best_on >= 0 and best_on > best_off:
+                out.add(code)
+        return out
+
+    def ignored_for(self, path: str) -> set[str]:
+        """Selectors ``per-file-ignores`` switches off for ``path``."""
+        rel = _relative(path, self.root)
+        out: set[str] = set()
+        for pattern, codes in self.per_file_ignores.items():
+            if fnmatch(rel, pattern) or fnmatch(Path(rel).name, pattern) or rel.startswith(pattern.rstrip("/") + "/"):
+                out.update(c.upper() for c in codes)
+        return out
+
+    def fingerprint(self) -> str:
+        """Everything that changes results, for cache keys."""
+        return repr(
+            (
+                sorted(self.select), sorted(self.extend_select), sorted(self.ignore),
+                sorted((k, sorted(v)) for k, v in self.per_file_ignores.items()),
+                self.target_client_version, self.max_file_size, self.bare_noqa,
+            )
+        )
+
+
+def _matches(selector: str, code: str) -> bool:
+    return selector == "ALL" or code.startswith(selector)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _str_list(key: str, value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: '{key}' must be a list of strings")
+    return list(value)
+
+
+_KEYS = {
+    "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
+    "target-client-version", "max-file-size", "bare-noqa", "respect-gitignore",
+}
+
+
+def settings_from_table(table: dict[str, Any], where: str, root: Path) -> Settings:
+    settings = Settings(root=root, source=where)
+    for key in table:
+        if key not in _KEYS:
+            hint = _suggest(key, _KEYS)
+            raise ConfigError(f"{where}: unknown key '{key}' in [tool.cwlint]{hint}")
+    if "select" in table:
+        settings.select = _str_list("select", table["select"], where)
+    if "extend-select" in table:
+        settings.extend_select = _str_list("extend-select", table["extend-select"], where)
+    if "ignore" in table:
+        settings.ignore = _str_list("ignore", table["ignore"], where)
+    if "exclude" in table:
+        settings.exclude = _str_list("exclude", table["exclude"], where)
+    if "extend-exclude" in table:
+        settings.extend_exclude = _str_list("extend-exclude", table["extend-exclude"], where)
+    if "per-file-ignores" in table:
+        value = table["per-file-ignores"]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: 'per-file-ignores' must be a table of glob = [codes]")
+        settings.per_file_ignores = {k: _str_list(f"per-file-ignores.{k}", v, where) for k, v in value.items()}
+    if "target-client-version" in table:
+        value = table["target-client-version"]
+        version = parse_version(value) if isinstance(value, str) else None
+        if version is None:
+            raise ConfigError(f"{where}: 'target-client-version' must be a version string such as \"0.4.11\"")
+        settings.target_client_version = version
+    if "max-file-size" in table:
+        value = table["max-file-size"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where}: 'max-file-size' must be a non-negative integer (bytes; 0 = no limit)")
+        settings.max_file_size = value
+    for flag in ("bare-noqa", "respect-gitignore"):
+        if flag in table:
+            if not isinstance(table[flag], bool):
+                raise ConfigError(f"{where}: '{flag}' must be true or false")
+            setattr(settings, flag.replace("-", "_"), table[flag])
+    return settings
+
+
+def _suggest(key: str, options: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def load_file(path: Path) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("cwlint", {})
+    else:
+        table = data.get("tool", {}).get("cwlint", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.cwlint] must be a table")
+    return settings_from_table(table, str(path), path.parent.resolve())
+
+
+def discover(start: Path) -> Settings:
+    """The nearest ``cwlint.toml``/``.cwlint.toml``, or ``pyproject.toml`` with [tool.cwlint]."""
+    directory = start.resolve()
+    for folder in (directory, *directory.parents):
+        for name in ("cwlint.toml", ".cwlint.toml"):
+            candidate = folder / name
+            if candidate.is_file():
+                return load_file(candidate)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                continue
+            if "cwlint" in data.get("tool", {}):
+                return load_file(pyproject)
+    return Settings(root=directory)

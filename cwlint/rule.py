@@ -1,0 +1,117 @@
+"""The base class every rule derives from, and the shape of its embedded examples.
+
+A rule is one small class in its own module under ``cwlint/rules/``: a code, a kebab-case
+name, a docstring in fixed sections, ``VALID`` and ``INVALID`` examples, and LibCST-style
+``visit_<Node>`` / ``leave_<Node>`` methods. The engine walks each file once and calls every
+enabled rule's methods on the way (see :mod:`cwlint.walk`); a rule that needs the whole file
+before deciding collects during the walk and reports in ``leave_Module``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import libcst as cst
+
+from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
+
+if TYPE_CHECKING:
+    from cwlint.context import FileContext
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Source the rule must not report."""
+
+    code: str
+    path: str = "workflow.py"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Source the rule must report exactly as ``expected`` says: (code, line, column) each.
+
+    ``fixed`` is the source after ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``); leave
+    it None for a rule without a fix here, and the test checks that nothing changes.
+    """
+
+    code: str
+    expected: tuple[tuple[str, int, int], ...]
+    fixed: str | None = None
+    unsafe: bool = False
+    path: str = "workflow.py"
+    message: str | None = None  #: a substring the first finding's message must contain
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
+        if self.fixed is not None:
+            object.__setattr__(self, "fixed", textwrap.dedent(self.fixed).lstrip("\n"))
+
+
+class Rule:
+    """Base class: subclasses set the class attributes and write visitor methods."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+    #: Substrings of which at least one must occur in a file for the rule to run at all.
+    triggers: ClassVar[tuple[str, ...]] = ()
+    #: "workflow": only files with a PEP 723 block or an import of codewords_client.
+    scope: ClassVar[Literal["all", "workflow"]] = "all"
+    #: The best applicability of this rule's fixes, for the docs; None when it never fixes.
+    fix_availability: ClassVar[Applicability | None] = None
+    #: Rules the engine implements itself (syntax errors, unused noqa) have no visitor methods.
+    engine_rule: ClassVar[bool] = False
+    VALID: ClassVar[list[Valid]] = []
+    INVALID: ClassVar[list[Invalid]] = []
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.diagnostics: list[Diagnostic] = []
+
+    @classmethod
+    def summary(cls) -> str:
+        doc = cls.documentation()
+        return doc.splitlines()[0] if doc else ""
+
+    @classmethod
+    def documentation(cls) -> str:
+        """The docstring, dedented (its first line is the summary)."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        fix: Fix | None = None,
+        severity: Severity | None = None,
+        secrets: tuple[str, ...] = (),
+        noqa_node: cst.CSTNode | None = None,
+    ) -> None:
+        start, end = self.ctx.range(node)
+        noqa_line = self.ctx.range(noqa_node)[0].line if noqa_node is not None else None
+        self.diagnostics.append(
+            Diagnostic(
+                code=self.code,
+                name=self.name,
+                message=message,
+                start=start,
+                end=end,
+                severity=severity or self.severity,
+                fix=fix,
+                noqa_line=noqa_line,
+                secrets=secrets,
+            )
+        )
+
+    def make_fix(self, message: str, edits: list[Edit] | tuple[Edit, ...], applicability: Applicability) -> Fix:
+        return Fix(message=message, edits=tuple(edits), applicability=applicability)

@@ -1,0 +1,180 @@
+"""Credential formats, the tests that tell a secret from a look-alike, and masking.
+
+CW301 detects with these; every reporter masks with :func:`redact`, whatever rules ran, so a
+secret never reaches the terminal, a diff or JSON whole. A prefix format beats entropy here:
+``cwk-`` plus 64 hex separates a CodeWords key from a sha256 digest, which entropy cannot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SecretFormat:
+    name: str
+    pattern: re.Pattern[str]
+    #: The env var the fix reads the value from when the literal's own name says nothing.
+    env_var: str
+    #: The regex group holding the secret itself (0: the whole match).
+    group: int = 0
+
+
+def _f(name: str, regex: str, env_var: str, group: int = 0) -> SecretFormat:
+    return SecretFormat(name, re.compile(regex), env_var, group)
+
+
+SECRET_FORMATS: tuple[SecretFormat, ...] = (
+    _f("CodeWords API key", r"(?<![A-Za-z0-9])cwo?tk-[0-9a-f]{32,}|(?<![A-Za-z0-9])cwk-[0-9a-f]{64}", "CODEWORDS_API_KEY"),
+    _f("Anthropic API key", r"(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_\-]{32,}", "ANTHROPIC_API_KEY"),
+    _f(
+        "OpenAI API key",
+        r"(?<![A-Za-z0-9])sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"
+        r"|(?<![A-Za-z0-9])sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}"
+        r"|(?<![A-Za-z0-9-])sk-(?!ant-)[A-Za-z0-9]{32,}",
+        "OPENAI_API_KEY",
+    ),
+    _f("Slack token", r"(?<![A-Za-z0-9])xox[abpr]-[0-9A-Za-z][0-9A-Za-z\-]{9,}", "SLACK_BOT_TOKEN"),
+    _f(
+        "Slack webhook URL",
+        r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
+        "SLACK_WEBHOOK_URL",
+    ),
+    _f("GitHub token", r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}", "GITHUB_TOKEN"),
+    _f("Stripe secret key", r"(?<![A-Za-z0-9])[sr]k_live_[A-Za-z0-9]{20,}", "STRIPE_API_KEY"),
+    _f("Google API key", r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}", "GOOGLE_API_KEY"),
+    _f("AWS access key id", r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])", "AWS_ACCESS_KEY_ID"),
+    _f("Telegram bot token", r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])", "TELEGRAM_BOT_TOKEN"),
+    _f(
+        "JSON Web Token",
+        r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}",
+        "JWT_TOKEN",
+    ),
+    _f("private key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----", "PRIVATE_KEY"),
+    _f(
+        "password in a URL",
+        r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:(?P<pw>[^\s:/@'\"{}<>$]+)@[^\s'\"]+",
+        "DATABASE_URL",
+        group=1,
+    ),
+)
+
+_PLACEHOLDER_WORDS = re.compile(
+    r"(?i)your|example|dummy|changeme|change[-_]me|placeholder|replace|redacted|insert|xxxx|\*\*\*"
+    r"|todo|fixme|sample|fake|test[-_]?key|secret[-_]?here|key[-_]?here|token[-_]?here|<|>|\$\{|\{\{|\.\.\."
+)
+_PASSWORD_PLACEHOLDERS = frozenset({"password", "pass", "passwd", "pwd", "secret", "token", "user", "username"})
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[_.:\-/][a-z0-9{}]+)*$")
+_HEADER_NAME = re.compile(r"^(?:[A-Za-z][a-z]*-)*[A-Za-z][A-Za-z]*$")
+_HEX = re.compile(r"^(?:sha\d+:)?[0-9a-fA-F]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SECRET_NAME = re.compile(
+    r"(?i)(?:^|_)(?P<word>password|passwd|pwd|passphrase|secret|token|key|apikey|credentials?)$"
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    format: SecretFormat
+    start: int  #: offsets of the secret inside the string value
+    end: int
+
+    def value(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+def find_credentials(value: str) -> list[Match]:
+    """Credentials in a known format inside ``value``, placeholders excluded."""
+    found: list[Match] = []
+    for fmt in SECRET_FORMATS:
+        for match in fmt.pattern.finditer(value):
+            start, end = match.span(fmt.group)
+            secret = value[start:end]
+            if is_placeholder(secret) or _low_variety(secret):
+                continue
+            if fmt.group and secret.lower() in _PASSWORD_PLACEHOLDERS:
+                continue
+            if any(m.start <= start < m.end for m in found):
+                continue
+            found.append(Match(fmt, start, end))
+    return found
+
+
+def is_placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER_WORDS.search(value))
+
+
+def _low_variety(value: str) -> bool:
+    tail = value.split("-")[-1] if "-" in value else value
+    return len(set(tail)) < 6
+
+
+def secret_kind(name: str) -> str | None:
+    """The secret word ending a name (``OPENAI_API_KEY`` -> key), or None (``TOKEN_URL``)."""
+    match = _SECRET_NAME.search(name.rsplit(".", 1)[-1])
+    return match.group("word").lower() if match else None
+
+
+def looks_like_password(value: str, kind: str) -> bool:
+    """Whether a literal bound to a ``kind``-named target is a credential, not a label.
+
+    Passwords may be short words (``hunter2``); keys, tokens and secrets must look random.
+    Env var names, header names, field names, identifiers, digests, UUIDs, URLs and
+    placeholders are never secrets, whatever the name they are bound to.
+    """
+    if not value or value != value.strip() or any(c.isspace() for c in value):
+        return False
+    if is_placeholder(value) or value.lower() in _PASSWORD_PLACEHOLDERS:
+        return False
+    if _ENV_NAME.match(value) or _UUID.match(value) or "://" in value:
+        return False
+    if _HEX.match(value) and len(value) in (32, 40, 56, 64, 96, 128):
+        return False  # a digest
+    if kind in {"password", "passwd", "pwd", "passphrase"}:
+        return not _IDENTIFIER.match(value) or any(c.isdigit() for c in value)
+    if _IDENTIFIER.match(value) or _HEADER_NAME.match(value):
+        return False
+    classes = sum(
+        (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
+    )
+    return len(value) >= 16 and classes >= 2 and len(set(value)) >= 8
+
+
+def mask(value: str) -> str:
+    """At most the first 4 characters, and at most a quarter of the value, then ``****``."""
+    keep = min(4, len(value) // 4)
+    return value[:keep] + "****"
+
+
+_ASSIGNED_SECRET = re.compile(
+    r"""(?ix)
+    (?P<name>[a-z_][a-z0-9_]*(?:password|passwd|pwd|secret|token|key))
+    \s*(?:=|:)\s*[rbuf]*(?P<q>["'])(?P<value>[^"'\n]+)(?P=q)
+    """
+)
+
+
+def redact(text: str, known: tuple[str, ...] | list[str] = ()) -> str:
+    """``text`` with every credential masked: known values, known formats, secret assignments."""
+    for value in sorted(set(known), key=len, reverse=True):
+        if value:
+            text = text.replace(value, mask(value))
+    spans: list[tuple[int, int]] = []
+    for match in find_credentials(text):
+        spans.append((match.start, match.end))
+    for match in _ASSIGNED_SECRET.finditer(text):
+        value = match.group("value")
+        kind = secret_kind(match.group("name"))
+        if kind and looks_like_password(value, kind):
+            spans.append(match.span("value"))
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for start, end in reversed(merged):
+        text = text[:start] + mask(text[start:end]) + text[end:]
+    return text

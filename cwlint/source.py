@@ -1,0 +1,116 @@
+"""Reading a file into text the linter can work on, and writing it back unchanged in form.
+
+A file is read as bytes and decoded by hand (never with universal newlines), so CRLF, a BOM, a
+PEP 263 encoding and the file's mode survive a ``--fix`` exactly. Anything that stops a file
+from being read becomes a :class:`FileProblem`, which the engine reports as one CW9xx finding.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import re
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_FILE_SIZE = 1_000_000
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class FileProblem(Exception):
+    """A file the linter cannot read as Python source; ``code`` is its CW9xx code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class SourceFile:
+    path: str  #: as the user named it (or --stdin-filename)
+    text: str  #: decoded, without the BOM
+    encoding: str = "utf-8"
+    bom: bool = False
+
+    @property
+    def newline(self) -> str:
+        match = _NEWLINE.search(self.text)
+        return match.group() if match else "\n"
+
+    def encode(self, text: str | None = None) -> bytes:
+        data = (self.text if text is None else text).encode(self.encoding)
+        return codecs.BOM_UTF8 + data if self.bom else data
+
+
+def line_starts(text: str) -> list[int]:
+    """Offsets at which each line starts (lines split as LibCST and CPython split them)."""
+    return [0] + [m.end() for m in _NEWLINE.finditer(text)]
+
+
+def decode(data: bytes, path: str) -> SourceFile:
+    """Decode source bytes as CPython would, honouring a BOM and a PEP 263 declaration."""
+    if b"\0" in data[:8192]:
+        raise FileProblem("CW904", "binary file (contains NUL bytes), not Python source")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise FileProblem("CW903", f"cannot decode: {exc}") from None
+    bom = encoding == "utf-8-sig"
+    if bom:
+        encoding = "utf-8"
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        declared = "declared " if encoding != "utf-8" or b"coding" in data[:200] else ""
+        raise FileProblem(
+            "CW903",
+            f"not valid {declared}{encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+            " (add a PEP 263 '# -*- coding: ... -*-' line or re-save as UTF-8)",
+        ) from None
+    except LookupError:
+        raise FileProblem("CW903", f"unknown encoding {encoding!r} in the coding declaration") from None
+    return SourceFile(path=path, text=text, encoding=encoding, bom=bom)
+
+
+def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileProblem("CW906", "not a regular file")
+        if max_size and info.st_size > max_size:
+            raise FileProblem(
+                "CW905",
+                f"skipped: {info.st_size:,} bytes is over the {max_size:,}-byte limit (max-file-size)",
+            )
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileProblem:
+        raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise FileProblem("CW906", f"cannot read: {reason}") from None
+    return decode(data, path)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, keeping its permissions."""
+    target = Path(os.path.realpath(path))  # write through a symlink, never over it
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".cwlint", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
