@@ -119,6 +119,9 @@ class FileContext:
         _, end = self.span(node)
         return Edit(end, end, content)
 
+    def insert_after_offset(self, offset: int, content: str) -> Edit:
+        return Edit(offset, offset, content)
+
     def remove(self, node: cst.CSTNode) -> Edit:
         return self.replace(node, "")
 
@@ -352,16 +355,20 @@ _RUN_POSITIONS = ("service_id", "inputs", "path")
 def service_call(ctx: FileContext, node: cst.Call) -> ServiceCall | None:
     """The service call ``node`` is, if it is one.
 
-    A call counts when its receiver is a known client, or when it passes ``service_id=``
-    (helpers often receive the client as an unannotated parameter).
+    A call counts when its receiver is a known client, when it passes ``service_id=``, or
+    when its first argument is a catalog id (helpers often receive the client as an
+    unannotated parameter).
     """
     func = node.func
     if not isinstance(func, cst.Attribute) or func.attr.value not in ("run", "start_service"):
         return None
     keywords = {arg.keyword.value: arg.value for arg in node.args if arg.keyword is not None}
-    if not ctx.clients.is_client(func.value) and "service_id" not in keywords:
-        return None
     positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
+    if not ctx.clients.is_client(func.value) and "service_id" not in keywords:
+        # `helper_client.run("firecrawl", {...})`: a catalog id as the first argument.
+        first = string_value(positional[0]) if positional else None
+        if first is None or first not in ctx.catalog:
+            return None
     values = dict(zip(_RUN_POSITIONS, positional))
     values.update({k: v for k, v in keywords.items() if k in _RUN_POSITIONS})
     service_node = values.get("service_id")

@@ -45,14 +45,15 @@ _SKIP = frozenset(
     }
 )
 
-# Node types whose dataclass field order differs from source order.
+# Node types whose dataclass field order differs from source order (IfExp: evaluation order).
 _ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
     cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
     cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
     cst.ExceptHandler: ("type", "name", "body"),
     cst.ExceptStarHandler: ("type", "name", "body"),
     cst.MatchCase: ("pattern", "guard", "body"),
-    cst.IfExp: ("body", "test", "orelse"),
+    # Evaluation order, so that "checked before used" reads naturally in rules.
+    cst.IfExp: ("test", "body", "orelse"),
     cst.Param: ("star", "name", "annotation", "default"),
 }
 
