@@ -379,7 +379,8 @@ def service_call(ctx: FileContext, node: cst.Call) -> ServiceCall | None:
         method=func.attr.value,
         service_id=string_value(service_node) if service_node is not None else None,
         service_id_node=service_node,
-        inputs=values.get("inputs"),
+        # `data=` is a mistake (CW101) but still the inputs the author meant.
+        inputs=values.get("inputs", keywords.get("data")),
         path="" if path_node is None else string_value(path_node),
         in_background=isinstance(background, cst.Name) and background.value == "True",
     )

@@ -160,13 +160,20 @@ def lint_source(
     selection: RuleSelection | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic for one file's text, suppressions applied, sorted by position."""
+    return _lint(source, settings, selection)[0]
+
+
+def _lint(
+    source: SourceFile, settings: Settings, selection: RuleSelection | None
+) -> tuple[list[Diagnostic], bool]:
+    """The diagnostics, and whether the text parsed (whatever rules are selected)."""
     selection = selection or RuleSelection(settings)
     enabled = selection.for_file(source.path)
     try:
         module = _parse(source.text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         diagnostic = _syntax_diagnostic(source.text, exc)
-        return [diagnostic] if diagnostic.code in enabled else []
+        return ([diagnostic] if diagnostic.code in enabled else []), False
     ctx = FileContext(source, module, settings)
     visitors = selection.visitors(ctx, enabled)
     diagnostics: list[Diagnostic] = []
@@ -174,10 +181,11 @@ def lint_source(
         try:
             walk(module, [ctx.imports, ctx.clients, *visitors], ctx.ancestors)
         except RecursionError:
-            return [Diagnostic(SYNTAX_ERROR, "syntax-error", "nested too deeply to analyse", Position(1, 1), Position(1, 1))]
+            message = "nested too deeply to analyse"
+            return [Diagnostic(SYNTAX_ERROR, "syntax-error", message, Position(1, 1), Position(1, 1))], True
         for visitor in visitors:
             diagnostics.extend(visitor.diagnostics)
-    return _suppress(ctx, diagnostics, enabled)
+    return _suppress(ctx, diagnostics, enabled), True
 
 
 def _suppress(ctx: FileContext, diagnostics: list[Diagnostic], enabled: set[str]) -> list[Diagnostic]:
@@ -246,8 +254,7 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
     original = source.text
     text = original
     applied: list[tuple[str, str]] = []
-    diagnostics = lint_source(source, settings, selection)
-    had_syntax_error = any(d.code in (SYNTAX_ERROR, UNSUPPORTED_SYNTAX) for d in diagnostics)
+    diagnostics, parsed = _lint(source, settings, selection)
     for _ in range(MAX_FIX_ITERATIONS):
         chosen: list[Diagnostic] = []
         taken: list[Edit] = []
@@ -264,8 +271,8 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
         text = apply_edits(text, taken)
         applied.extend((d.code, d.fix.message) for d in chosen if d.fix)
         candidate = SourceFile(path=source.path, text=text, encoding=source.encoding, bom=source.bom)
-        diagnostics = lint_source(candidate, settings, selection)
-        if not had_syntax_error and any(d.code in (SYNTAX_ERROR, UNSUPPORTED_SYNTAX) for d in diagnostics):
+        diagnostics, still_parses = _lint(candidate, settings, selection)
+        if parsed and not still_parses:
             codes = ", ".join(sorted({code for code, _ in applied}))
             return _failed(source, settings, selection, f"fixes for {codes} produced code that does not parse; file left unchanged")
     else:
@@ -273,6 +280,19 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
             codes = ", ".join(sorted({d.code for d in diagnostics if _applicable(d.fix, unsafe)}))
             return _failed(source, settings, selection, f"fixes did not converge after {MAX_FIX_ITERATIONS} rounds ({codes}); file left unchanged")
     return FixOutcome(text=text, diagnostics=diagnostics, count=len(applied), applied=applied)
+
+
+def lint_path(path: str, settings: Settings, selection: RuleSelection | None = None) -> FileResult:
+    """Read and lint one file; a file that cannot be read is one CW9xx finding."""
+    from cwlint.source import read
+
+    try:
+        source = read(path, settings.max_file_size)
+    except FileProblem as problem:
+        diagnostic = problem_diagnostic(problem)
+        enabled = (selection or RuleSelection(settings)).for_file(path)
+        return FileResult(path=path, diagnostics=[diagnostic] if diagnostic.code in enabled else [])
+    return FileResult(path=path, source=source, diagnostics=lint_source(source, settings, selection))
 
 
 def _failed(source: SourceFile, settings: Settings, selection: RuleSelection, message: str) -> FixOutcome:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import libcst as cst
 
@@ -30,6 +32,10 @@ class Valid:
 
     code: str
     path: str = "workflow.py"
+    #: ``[tool.cwlint]`` keys for this example (e.g. ``{"max-file-size": 64}``).
+    config: dict[str, Any] | None = None
+    #: Makes the file at the given path instead of writing ``code`` (bytes, a FIFO...).
+    make: Callable[[Path], None] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
@@ -49,6 +55,8 @@ class Invalid:
     unsafe: bool = False
     path: str = "workflow.py"
     message: str | None = None  #: a substring the first finding's message must contain
+    config: dict[str, Any] | None = None
+    make: Callable[[Path], None] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
@@ -70,6 +78,9 @@ class Rule:
     fix_availability: ClassVar[Applicability | None] = None
     #: Rules the engine implements itself (syntax errors, unused noqa) have no visitor methods.
     engine_rule: ClassVar[bool] = False
+    #: For a finding no example can provoke (a fix that breaks code needs a broken rule):
+    #: the test that shows it instead, as "tests/module.py::test_name".
+    shown_by: ClassVar[str | None] = None
     VALID: ClassVar[list[Valid]] = []
     INVALID: ClassVar[list[Invalid]] = []
 

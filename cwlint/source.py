@@ -59,7 +59,9 @@ def decode(data: bytes, path: str) -> SourceFile:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        raise FileProblem("CW903", f"cannot decode: {exc}") from None
+        if "unknown encoding" in str(exc):
+            raise FileProblem("CW903", f"cannot decode: {exc}") from None
+        encoding = "utf-8"  # invalid UTF-8 in the first lines: say which byte, below
     bom = encoding == "utf-8-sig"
     if bom:
         encoding = "utf-8"

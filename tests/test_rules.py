@@ -13,13 +13,16 @@ import re
 import libcst as cst
 import pytest
 
-from cwlint.config import Settings
-from cwlint.engine import fix_source, lint_source
+from pathlib import Path
+
+from cwlint.config import Settings, settings_from_table
+from cwlint.engine import fix_source, lint_path, lint_source
 from cwlint.rule import DOC_SECTIONS, Invalid, Valid
 from cwlint.rules import all_rules
 from cwlint.source import SourceFile
 
 RULES = all_rules()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cases(kind: str):
@@ -28,25 +31,38 @@ def _cases(kind: str):
             yield pytest.param(rule, case, id=f"{rule.code}-{kind.lower()}-{index}")
 
 
-def _findings(case: Valid | Invalid, rule) -> list[tuple[str, int, int]]:
-    settings = Settings(select=[rule.code] if rule.code != "CW001" else ["CW"])
-    diagnostics = lint_source(SourceFile(case.path, case.code), settings)
-    return [(d.code, d.start.line, d.start.column) for d in diagnostics]
+def _settings(rule, case: Valid | Invalid) -> Settings:
+    table = {"select": [rule.code] if rule.code != "CW001" else ["CW"], **(case.config or {})}
+    return settings_from_table(table, "example", Path.cwd())
+
+
+def _diagnostics(rule, case: Valid | Invalid, tmp_path: Path):
+    settings = _settings(rule, case)
+    if case.make is None and case.config is None:
+        return lint_source(SourceFile(case.path, case.code), settings)
+    path = tmp_path / case.path
+    if case.make is not None:
+        case.make(path)
+    else:
+        path.write_text(case.code)
+    return lint_path(str(path), settings).diagnostics
 
 
 @pytest.mark.parametrize(("rule", "case"), list(_cases("VALID")))
-def test_valid(rule, case: Valid) -> None:
-    assert [f for f in _findings(case, rule) if f[0] == rule.code] == []
+def test_valid(rule, case: Valid, tmp_path: Path) -> None:
+    assert [d for d in _diagnostics(rule, case, tmp_path) if d.code == rule.code] == []
 
 
 @pytest.mark.parametrize(("rule", "case"), list(_cases("INVALID")))
-def test_invalid(rule, case: Invalid) -> None:
-    settings = Settings(select=[rule.code] if rule.code != "CW001" else ["CW"])
-    source = SourceFile(case.path, case.code)
-    diagnostics = lint_source(source, settings)
+def test_invalid(rule, case: Invalid, tmp_path: Path) -> None:
+    settings = _settings(rule, case)
+    diagnostics = _diagnostics(rule, case, tmp_path)
     assert [(d.code, d.start.line, d.start.column) for d in diagnostics] == list(case.expected)
     if case.message is not None:
         assert case.message in diagnostics[0].message
+    if case.make is not None or case.config is not None:
+        return  # file-level problems: nothing to fix
+    source = SourceFile(case.path, case.code)
     outcome = fix_source(source, settings, unsafe=case.unsafe)
     expected = case.fixed if case.fixed is not None else case.code
     assert outcome.failure is None
@@ -66,7 +82,12 @@ def test_rule_is_documented(rule) -> None:
     assert headings == list(DOC_SECTIONS), f"{rule.code} docs need the sections {DOC_SECTIONS}"
     assert rule.summary() and not rule.summary().startswith("#")
     assert rule.VALID, f"{rule.code} has no VALID examples"
-    assert rule.INVALID, f"{rule.code} has no INVALID examples"
+    if rule.shown_by is not None:
+        module, _, test = rule.shown_by.partition("::")
+        source = (ROOT / module).read_text()
+        assert f"def {test}(" in source, f"{rule.code}: {rule.shown_by} does not exist"
+    else:
+        assert rule.INVALID, f"{rule.code} has no INVALID examples"
     fixes = [case for case in rule.INVALID if case.fixed is not None]
     assert bool(fixes) == (rule.fix_availability is not None), "fix_availability must match the examples"
 

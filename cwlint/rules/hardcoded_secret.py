@@ -13,6 +13,7 @@ from cwlint.secrets import find_credentials, looks_like_password, secret_kind
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _GETENV = frozenset({"os.getenv", "os.environ.get"})
+_GENERIC = frozenset({"KEY", "TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY", "ACCESS_TOKEN", "AUTH_TOKEN", "SECRET_KEY"})
 
 # Fake keys for the examples: the right shapes, obviously not real.
 _OPENAI = "sk-proj-" + "A1b2C3d4E5f6G7h8" * 3
@@ -254,6 +255,8 @@ class HardcodedSecret(Rule):
         if name is None:
             return None
         last = name.rsplit(".", 1)[-1]
+        if last.upper() in _GENERIC:
+            return None  # `KEY = "sk-..."`: the provider's variable says more
         return last if _ENV_NAME.match(last) and secret_kind(last) else None
 
     def _fix(self, node: cst.CSTNode, name: str):  # type: ignore[no-untyped-def]
