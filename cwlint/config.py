@@ -6,6 +6,7 @@ starting the CLI does not import pydantic.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -78,8 +79,8 @@ def _matches(selector: str, code: str) -> bool:
 
 
 def _relative(path: str, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    try:  # abspath, not resolve(): a symlink loop must not raise here
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
         return Path(path).as_posix()
 
