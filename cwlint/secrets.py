@@ -43,6 +43,11 @@ SECRET_FORMATS: tuple[SecretFormat, ...] = (
     ),
     _f("GitHub token", r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}", "GITHUB_TOKEN"),
     _f("Stripe secret key", r"(?<![A-Za-z0-9])[sr]k_live_[A-Za-z0-9]{20,}", "STRIPE_API_KEY"),
+    _f(
+        "HubSpot private app token",
+        r"(?<![A-Za-z0-9])pat-(?:na|eu|ap)[0-9]-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "HUBSPOT_API_TOKEN",
+    ),
     _f("Google API key", r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}", "GOOGLE_API_KEY"),
     _f("AWS access key id", r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])", "AWS_ACCESS_KEY_ID"),
     _f("Telegram bot token", r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])", "TELEGRAM_BOT_TOKEN"),
@@ -107,8 +112,8 @@ def is_placeholder(value: str) -> bool:
 
 
 def _low_variety(value: str) -> bool:
-    tail = value.split("-")[-1] if "-" in value else value
-    return len(set(tail)) < 6
+    """``sk-xxxxxxxx...``, ``cwk-0000...``: a shape filled in by hand, not a key."""
+    return len(set(value)) < 6
 
 
 def secret_kind(name: str) -> str | None:
@@ -134,7 +139,7 @@ def looks_like_password(value: str, kind: str) -> bool:
         return False  # a digest
     if kind in {"password", "passwd", "pwd", "passphrase"}:
         return not _IDENTIFIER.match(value) or any(c.isdigit() for c in value)
-    if _IDENTIFIER.match(value) or _HEADER_NAME.match(value):
+    if (_IDENTIFIER.match(value) and sum(c.isdigit() for c in value) <= 3) or _HEADER_NAME.match(value):
         return False
     classes = sum(
         (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
