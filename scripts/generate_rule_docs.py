@@ -26,7 +26,8 @@ def pages() -> dict[Path, str]:
     for rule in all_rules():
         out[ROOT / "docs" / "rules" / f"{rule.code}.md"] = _rule_page(rule)
         fix = rule.fix_availability.value if rule.fix_availability else ""
-        rows.append(f"| [{rule.code}]({rule.code}.md) | `{rule.name}` | {fix} | {rule.summary().replace('|', '\\|')} |")
+        summary = rule.summary().replace("|", "\\|")
+        rows.append(f"| [{rule.code}]({rule.code}.md) | `{rule.name}` | {fix} | {summary} |")
     out[ROOT / "docs" / "rules" / "README.md"] = "\n".join(rows) + "\n"
     return out
 
