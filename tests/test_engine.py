@@ -16,7 +16,7 @@ from cwlint.rule import Rule
 from cwlint.source import SourceFile
 from cwlint.walk import walk
 
-BAD = 'async def f(client):\n    return await client.run(service_id="firecrawl", data={"url": 1})\n'
+BAD = 'async def f(client, url):\n    return await client.run(service_id="firecrawl", data={"url": url})\n'
 
 
 def codes(text: str, **settings) -> list[str]:
@@ -93,7 +93,7 @@ def test_file_level_noqa() -> None:
 
 
 def test_noqa_inside_a_string_is_not_a_directive() -> None:
-    text = BAD.replace('{"url": 1}', '{"url": "# noqa: CW101"}')
+    text = BAD.replace('{"url": url}', '{"url": "# noqa: CW101"}')
     assert codes(text) == ["CW101"]
 
 
