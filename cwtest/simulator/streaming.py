@@ -1,0 +1,75 @@
+"""Server-sent events for SDK calls made with ``stream=True``.
+
+A streamed answer is a rendering of the non-streamed one: the behaviour (or the test's script)
+produces the whole chat completion or message, and this module cuts its text into the vendor's
+event sequence. So a script never needs to know whether the workflow streams, and the call is
+recorded with the whole answer either way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from cwlint.catalog import Variant
+
+
+def _pieces(text: str) -> list[str]:
+    """The text in word-sized pieces whose concatenation is the text, whitespace included."""
+    return re.findall(r"\s*\S+|\s+$", text) or [""]
+
+
+def _data(payload: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(payload)}\n\n".encode()
+
+
+def chat_completion_chunks(completion: dict[str, Any], include_usage: bool) -> Iterator[bytes]:
+    """OpenAI ``chat.completion.chunk`` events, then ``[DONE]``."""
+    base = {k: completion.get(k) for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    for choice in completion.get("choices", []):
+        index = choice.get("index", 0)
+        message = choice.get("message") or {}
+        yield _data(base | {"choices": [{"index": index, "delta": {"role": "assistant", "content": ""},
+                                         "finish_reason": None}]})
+        for piece in _pieces(message.get("content") or ""):
+            yield _data(base | {"choices": [{"index": index, "delta": {"content": piece}, "finish_reason": None}]})
+        yield _data(base | {"choices": [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}]})
+    if include_usage and completion.get("usage"):
+        yield _data(base | {"choices": [], "usage": completion["usage"]})
+    yield b"data: [DONE]\n\n"
+
+
+def anthropic_message_events(message: dict[str, Any]) -> Iterator[bytes]:
+    """Anthropic's ``message_start`` ... ``message_stop`` events for text blocks."""
+    usage = message.get("usage") or {}
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {"input_tokens": usage.get("input_tokens", 0), "output_tokens": 1}}
+    yield _data({"type": "message_start", "message": start}, "message_start")
+    for index, block in enumerate(message.get("content", [])):
+        yield _data({"type": "content_block_start", "index": index,
+                     "content_block": {"type": "text", "text": ""}}, "content_block_start")
+        for piece in _pieces(block.get("text", "")):
+            yield _data({"type": "content_block_delta", "index": index,
+                         "delta": {"type": "text_delta", "text": piece}}, "content_block_delta")
+        yield _data({"type": "content_block_stop", "index": index}, "content_block_stop")
+    yield _data({"type": "message_delta", "delta": {"stop_reason": message.get("stop_reason"),
+                                                    "stop_sequence": message.get("stop_sequence")},
+                 "usage": {"output_tokens": usage.get("output_tokens", 0)}}, "message_delta")
+    yield _data({"type": "message_stop"}, "message_stop")
+
+
+def stream_of(variant: Variant | None, inputs: Any, answer: Any) -> Iterator[bytes] | None:
+    """The event stream for this answer, when the request asked for one on a streamable route."""
+    if variant is None or variant.format != "vendor" or not isinstance(inputs, dict) or not inputs.get("stream"):
+        return None
+    if not isinstance(answer, dict):
+        return None
+    if variant.path.endswith("chat/completions"):
+        include_usage = bool((inputs.get("stream_options") or {}).get("include_usage"))
+        return chat_completion_chunks(answer, include_usage)
+    if variant.path.endswith("messages"):
+        return anthropic_message_events(answer)
+    return None
