@@ -1,18 +1,21 @@
 """The ``cwlint`` command, with ruff's flags and exit codes.
 
 Exit codes: 0 no findings left; 1 findings left (per-file problems such as an undecodable
-file included, and ``--diff`` with changes); 2 usage, configuration or internal error (a
-path that does not exist included). Tracebacks are never shown; set ``CWLINT_DEBUG=1`` to
-see one for an internal error.
+file included, ``--diff`` with changes, ``--exit-non-zero-on-fix`` when anything was fixed,
+``--add-noqa`` with findings no comment could silence); 2 usage, configuration or internal
+error (a path that does not exist included). ``--exit-zero`` turns 1 into 0. Tracebacks are
+never shown; set ``CWLINT_DEBUG=1`` to see one for an internal error.
+
+A run reads the cache (``cache.py``) and hands files to ``runner.py``; neither imports
+LibCST, the rules or rich, so a warm run on unchanged files never pays for them.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
-from collections import Counter
+import time
 from pathlib import Path
 
 from cwlint import __version__
@@ -37,6 +40,8 @@ def _split_codes(values: list[str] | None) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cwlint.reporters import FORMATS
+
     parser = _Parser(prog="cwlint", description="Lint CodeWords workflow scripts.")
     parser.add_argument("--version", action="version", version=f"cwlint {__version__}")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
@@ -47,13 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--select", action="append", metavar="CODES", help="rule codes or prefixes to enable")
     parser.add_argument("--extend-select", action="append", metavar="CODES", help="codes to enable on top")
     parser.add_argument("--ignore", action="append", metavar="CODES", help="codes or prefixes to disable")
-    parser.add_argument("--output-format", choices=("full", "concise", "json"), default=None)
+    parser.add_argument("--output-format", choices=FORMATS, default=None, help="default: full")
+    parser.add_argument("--statistics", action="store_true", help="count findings per rule instead of listing them")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    parser.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when anything was fixed, even if nothing remains")
+    parser.add_argument("--add-noqa", action="store_true", help="add `# noqa: CODE` for every current finding")
     parser.add_argument("--config", metavar="PATH", help="a pyproject.toml or cwlint.toml")
     parser.add_argument("--stdin-filename", metavar="PATH", help="lint standard input as this file")
     parser.add_argument("--force-exclude", action="store_true", help="apply excludes to paths named explicitly")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write .cwlint_cache/")
+    parser.add_argument("--cache-dir", metavar="PATH", help="where the cache lives (default: .cwlint_cache in the project root; env CWLINT_CACHE_DIR)")
+    parser.add_argument("--jobs", "-j", type=_jobs, metavar="N", help="worker processes (0: one per CPU, the default; 1 under pre-commit)")
     parser.add_argument("--no-color", action="store_true")
     return parser
+
+
+def _jobs(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of jobs: '{value}'") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"invalid number of jobs: '{value}' (0 means one per CPU)")
+    return number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,53 +130,51 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _check(args: argparse.Namespace) -> int:
-    from cwlint.catalog import CatalogError
+    from cwlint import runner
     from cwlint.discovery import PathError, discover
-    from cwlint.engine import FileResult, RuleSelection, fix_source, lint_path, lint_source, problem_diagnostic
-    from cwlint.rules import all_rules
-    from cwlint.source import FileProblem, decode, read, write_atomic
+    from cwlint.source import FileProblem, decode
 
+    started = time.perf_counter()
     settings = _settings(args)
-    known = [rule.code for rule in all_rules()]
-    for selector in settings.select + settings.extend_select + settings.ignore:
-        if selector != "ALL" and not any(code.startswith(selector) for code in known):
-            raise UsageError(f"unknown rule selector '{selector}' (see `cwlint rules`)")
-    selection = RuleSelection(settings)
-    fixing = args.fix or args.diff
-    output_format = args.output_format or "full"
-
+    stdin = bool(args.stdin_filename or args.paths == ["-"])
+    if args.add_noqa and (args.fix or args.diff):
+        raise UsageError("--add-noqa cannot be combined with --fix or --diff")
+    if args.add_noqa and stdin:
+        raise UsageError("--add-noqa needs files, not standard input")
+    options = runner.RunOptions(fix=args.fix, diff=args.diff, unsafe=args.unsafe_fixes, jobs=runner.resolve_jobs(args.jobs))
+    cache = None
+    if not (args.no_cache or stdin or os.environ.get("CWLINT_NO_CACHE")):
+        cache = runner.cache_for(settings, args.cache_dir)
     try:
-        from cwlint.catalog import default_catalog
-
-        default_catalog()
-    except CatalogError as exc:
+        rules = runner.rule_index(cache)
+    except runner.CatalogProblem as exc:
         raise UsageError(f"service catalog: {exc}") from None
+    for selector in settings.select + settings.extend_select + settings.ignore:
+        if selector != "ALL" and not any(code.startswith(selector) for code in rules):
+            raise UsageError(f"unknown rule selector '{selector}' (see `cwlint rules`)")
+    selection = runner.Selection(settings, list(rules))
+    if cache is not None:
+        cache.bind(settings.fingerprint(), selection.enabled)
+    names = {code: info["name"] for code, info in rules.items()}
 
-    results: list[FileResult] = []
-    diffs: list[str] = []
-    applied: dict[str, list[tuple[str, str]]] = {}
-
+    results: list[runner.FileResult] = []
     # -- standard input ------------------------------------------------------------------
-    if args.stdin_filename or args.paths == ["-"]:
+    if stdin:
         name = args.stdin_filename or "-"
         try:
             source = decode(sys.stdin.buffer.read(), name)
         except FileProblem as problem:
-            results.append(FileResult(path=name, diagnostics=[problem_diagnostic(problem)]))
+            results.append(runner.FileResult(path=name, diagnostics=[runner.problem_diagnostic(problem, names)]))
         else:
-            if fixing:
-                outcome = fix_source(source, settings, args.unsafe_fixes, selection)
-                if args.diff:
-                    diffs.append(_diff(name, source.text, outcome.text, outcome.diagnostics))
-                else:
-                    sys.stdout.write(outcome.text)
-                    sys.stdout.flush()
-                results.append(FileResult(path=name, source=source.__class__(name, outcome.text, source.encoding, source.bom), diagnostics=outcome.diagnostics, fixed_count=outcome.count))
-                applied[name] = outcome.applied
-            else:
-                results.append(FileResult(path=name, source=source, diagnostics=lint_source(source, settings, selection)))
+            result = runner.run_source(source, settings, options)
+            if args.fix and not args.diff:
+                sys.stdout.write(result.fixed_text if result.fixed_text is not None else source.text)
+                sys.stdout.flush()
+            if args.diff:
+                result.fixed_count, result.applied = 0, []
+            results.append(result)
         out = sys.stderr if args.fix and not args.diff else sys.stdout
-        return _finish(args, results, diffs, applied, output_format, out)
+        return _finish(args, results, out, rules, settings, started)
 
     # -- files ---------------------------------------------------------------------------
     try:
@@ -164,83 +183,104 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for path, reason in found.problems:
         problem = FileProblem("CW906", f"cannot read: {reason}")
-        results.append(FileResult(path=path, diagnostics=[problem_diagnostic(problem)]))
+        results.append(runner.FileResult(path=path, diagnostics=[runner.problem_diagnostic(problem, names)]))
     for folder in found.empty:
         _warning(f"no Python files found under {folder}")
+    results.extend(runner.run(found.files, settings, options, cache, rules))
+    if args.add_noqa:
+        return _add_noqa(args, results, settings)
+    return _finish(args, results, sys.stdout, rules, settings, started)
 
-    for path in found.files:
-        if not fixing:
-            results.append(lint_path(path, settings, selection))
+
+def _add_noqa(args, results, settings) -> int:  # type: ignore[no-untyped-def]
+    from cwlint.add_noqa import add_noqa
+    from cwlint.reporters import concise_line
+    from cwlint.source import write_atomic
+
+    lines = files = 0
+    skipped = []
+    for result in results:
+        if not result.diagnostics:
             continue
-        try:
-            source = read(path, settings.max_file_size)
-        except FileProblem as problem:
-            diagnostic = problem_diagnostic(problem)
-            results.append(FileResult(path=path, diagnostics=[diagnostic] if diagnostic.code in selection.for_file(path) else []))
+        if result.source is None:
+            skipped.extend((result, d, "the file cannot be read") for d in result.diagnostics)
             continue
-        outcome = fix_source(source, settings, args.unsafe_fixes, selection)
-        if outcome.text != source.text:
-            if args.diff:
-                diffs.append(_diff(path, source.text, outcome.text, outcome.diagnostics))
-            else:
-                try:
-                    write_atomic(path, source.encode(outcome.text))
-                except OSError as exc:
-                    problem = FileProblem("CW906", f"cannot write the fixed file: {exc.strerror or exc}")
-                    results.append(FileResult(path=path, source=source, diagnostics=[problem_diagnostic(problem), *lint_source(source, settings, selection)]))
-                    continue
-                applied[path] = outcome.applied
-        fixed_source = source.__class__(path, outcome.text, source.encoding, source.bom)
-        results.append(FileResult(path=path, source=fixed_source, diagnostics=outcome.diagnostics, fixed_count=0 if args.diff else outcome.count))
-    return _finish(args, results, diffs, applied, output_format, sys.stdout)
+        outcome = add_noqa(result.source.text, result.diagnostics, settings.bare_noqa)
+        skipped.extend((result, d, reason) for d, reason in outcome.skipped)
+        if outcome.lines:
+            try:
+                write_atomic(result.path, result.source.encode(outcome.text))
+            except OSError as exc:
+                _error(f"{result.path}: cannot write: {exc.strerror or exc}")
+                skipped.extend((result, d, "the file cannot be written") for d in result.diagnostics)
+                continue
+            lines += outcome.lines
+            files += 1
+    for result, diagnostic, reason in skipped:
+        _warning(f"not silenced: {concise_line(result, diagnostic, False)} ({reason})")
+    sys.stderr.write(f"Added {lines} noqa directive{'s' if lines != 1 else ''} to {files} file{'s' if files != 1 else ''}.\n")
+    if skipped and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
 
 
-def _diff(path: str, before: str, after: str, diagnostics) -> str:  # type: ignore[no-untyped-def]
-    from cwlint.secrets import redact
-
-    if before == after:
-        return ""
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=path, tofile=path
-    )
-    secrets = tuple(value for d in diagnostics for value in d.secrets)
-    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
-    return redact(text, secrets)
-
-
-def _finish(args, results, diffs, applied, output_format, out) -> int:  # type: ignore[no-untyped-def]
+def _finish(args, results, out, rules, settings, started) -> int:  # type: ignore[no-untyped-def]
     from cwlint import reporters
 
     remaining = sum(len(result.diagnostics) for result in results)
     fixed = sum(result.fixed_count for result in results)
+    diffs = [result.diff for result in results if result.diff]
+    output_format = args.output_format or "full"
     if args.diff:
         for text in diffs:
             out.write(text)
-        changed = sum(1 for text in diffs if text)
-        if changed:
-            _warning(f"{changed} file(s) would be changed by --fix (nothing written)")
-    if output_format == "json":
+        if diffs:
+            _warning(f"{len(diffs)} file(s) would be changed by --fix (nothing written)")
+    if args.statistics:
+        rows = reporters.statistics(results, args.unsafe_fixes)
+        reporters.write_statistics(rows, out, as_json=output_format == "json")
+    elif output_format == "json":
         reporters.write_json(results, out)
     elif output_format == "concise":
         reporters.write_concise(results, out, args.unsafe_fixes)
+    elif output_format == "sarif":
+        reporters.write_sarif(results, out, rules, str(settings.root), __version__)
+    elif output_format == "github":
+        reporters.write_github(results, out)
+    elif output_format == "junit":
+        reporters.write_junit(results, out)
     else:
         color = not args.no_color and reporters.use_color(out)
         reporters.write_full(results, out, args.unsafe_fixes, color)
-    if args.show_fixes and applied:
+    applied = [(result.path, result.applied) for result in results if result.applied]
+    if args.show_fixes and applied and output_format in ("full", "concise"):
+        from collections import Counter
+
         out.write(f"Fixed {fixed} error{'s' if fixed != 1 else ''}:\n")
-        for path, fixes in applied.items():
-            if not fixes:
-                continue
+        for path, fixes in applied:
             out.write(f"- {path}:\n")
             for (code, message), count in sorted(Counter(fixes).items()):
                 out.write(f"    {count} × {code} ({reporters.redact(message)})\n")
-    if output_format != "json":
+    if output_format in ("full", "concise"):
         _summary(results, fixed, remaining, args, out)
-    if args.diff and any(diffs):
-        return EXIT_FINDINGS if not args.exit_zero else EXIT_OK
-    if remaining and not args.exit_zero:
+    _timings(results, started)
+    if args.exit_zero:
+        return EXIT_OK
+    if args.diff and diffs:
+        return EXIT_FINDINGS
+    if remaining:
+        return EXIT_FINDINGS
+    if args.exit_non_zero_on_fix and fixed:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _timings(results, started: float) -> None:  # type: ignore[no-untyped-def]
+    if os.environ.get("CWLINT_TIMINGS"):
+        from cwlint import timing
+        from cwlint.runner import stage_totals
+
+        timing.report(stage_totals(results), time.perf_counter() - started)
 
 
 def _summary(results, fixed: int, remaining: int, args, out) -> None:  # type: ignore[no-untyped-def]

@@ -71,7 +71,12 @@ class FileContext:
     def _range(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = dict(wrapper.resolve(PositionProvider))
+            try:
+                # resolve() also runs an empty visit of the whole module: half the cost.
+                # _gen is private, but libcst is pinned exactly (pyproject.toml).
+                self._positions = PositionProvider()._gen(wrapper)  # type: ignore[assignment]
+            except AttributeError:  # pragma: no cover - another libcst
+                self._positions = dict(wrapper.resolve(PositionProvider))
         return self._positions[node]
 
     def range(self, node: cst.CSTNode) -> tuple[Position, Position]:
@@ -204,6 +209,10 @@ def dotted_name(expr: cst.BaseExpression) -> str | None:
 def string_value(expr: cst.BaseExpression | None) -> str | None:
     """The value of a plain (or implicitly concatenated) string literal; None otherwise."""
     if isinstance(expr, cst.SimpleString):
+        raw = expr.value
+        if raw[0] in "\"'" and "\\" not in raw and "\r" not in raw:  # no prefix, no escapes
+            quotes = 3 if raw[:3] in ('"""', "'''") else 1
+            return raw[quotes:-quotes]
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     if isinstance(expr, cst.ConcatenatedString):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
 import sys
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -22,6 +23,7 @@ from cwlint.context import FileContext
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
 from cwlint.rule import Rule
 from cwlint.rules import all_rules
+from cwlint.runner import FileResult, enabled_for  # noqa: F401 - FileResult is re-exported
 from cwlint.source import FileProblem, SourceFile
 from cwlint.walk import walk
 
@@ -30,18 +32,6 @@ sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
 # Codes the engine reports itself; their rule classes only carry docs and examples.
 UNUSED_NOQA, SYNTAX_ERROR, UNSUPPORTED_SYNTAX, FIX_FAILED = "CW001", "CW901", "CW902", "CW907"
-
-
-@dataclass
-class FileResult:
-    path: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    source: SourceFile | None = None
-    #: The text after fixes (None when nothing was fixed), and how many fixes were applied.
-    fixed_text: str | None = None
-    fixed_count: int = 0
-    #: Fixes applied, for --show-fixes: (code, message) each.
-    applied: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _codes() -> list[str]:
@@ -57,10 +47,7 @@ class RuleSelection:
         self.rules = [rule for rule in all_rules() if rule.code in self.enabled]
 
     def for_file(self, path: str) -> set[str]:
-        ignored = self.settings.ignored_for(path)
-        if not ignored:
-            return self.enabled
-        return {code for code in self.enabled if not any(code.startswith(s) or s == "ALL" for s in ignored)}
+        return enabled_for(self.settings, self.enabled, path)
 
     def visitors(self, ctx: FileContext, enabled: set[str]) -> list[Rule]:
         text = ctx.text
@@ -299,3 +286,11 @@ def _failed(source: SourceFile, settings: Settings, selection: RuleSelection, me
     diagnostics = lint_source(source, settings, selection)
     failure = Diagnostic(FIX_FAILED, "fix-failed", message, Position(1, 1), Position(1, 1))
     return FixOutcome(text=source.text, diagnostics=sorted([failure, *diagnostics], key=lambda d: d.sort_key), count=0, applied=[], failure=failure)
+
+
+# Stage timings (CWLINT_TIMINGS): wrappers installed once, here, only when asked for; an
+# untimed run calls the functions above directly and pays nothing.
+if os.environ.get("CWLINT_TIMINGS"):
+    from cwlint import timing
+
+    timing.install(sys.modules[__name__])

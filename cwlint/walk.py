@@ -58,6 +58,16 @@ _ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
 }
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_METHODS: dict[type, tuple[str, ...]] = {}
+_NODE_TYPES: dict[type, bool] = {}
+
+
+def _is_node(kind: type) -> bool:
+    """issubclass(kind, CSTNode), cached: CSTNode is an ABC, whose isinstance is slow."""
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return known
 _NO_CHILDREN = (str, int, float, bool, type(None))
 
 
@@ -88,11 +98,14 @@ def walk(module: cst.Module, visitors: Iterable[object], ancestors: list[cst.CST
     visits: dict[str, list[Callable[[Any], Any]]] = {}
     leaves: dict[str, list[Callable[[Any], Any]]] = {}
     for visitor in visitors:
-        for attr in dir(type(visitor)):
-            if attr.startswith("visit_"):
-                visits.setdefault(attr[6:], []).append(getattr(visitor, attr))
-            elif attr.startswith("leave_"):
-                leaves.setdefault(attr[6:], []).append(getattr(visitor, attr))
+        names = _METHODS.get(type(visitor))
+        if names is None:
+            names = _METHODS[type(visitor)] = tuple(
+                a for a in dir(type(visitor)) if a.startswith(("visit_", "leave_"))
+            )
+        for attr in names:
+            table = visits if attr[0] == "v" else leaves
+            table.setdefault(attr[6:], []).append(getattr(visitor, attr))
     no_calls: list[Callable[[Any], Any]] = []
 
     def visit(node: cst.CSTNode) -> None:
@@ -104,12 +117,13 @@ def walk(module: cst.Module, visitors: Iterable[object], ancestors: list[cst.CST
         names = _FIELDS.get(kind) or _fields(kind)
         for field_name in names:
             value = getattr(node, field_name)
-            if isinstance(value, cst.CSTNode):
-                visit(value)
-            elif isinstance(value, (tuple, list)):
+            value_type = type(value)
+            if value_type is tuple or value_type is list:
                 for item in value:
-                    if isinstance(item, cst.CSTNode):
+                    if _is_node(type(item)):
                         visit(item)
+            elif _is_node(value_type):
+                visit(value)
         ancestors.pop()
         for method in leaves.get(name, no_calls):
             method(node)

@@ -1,0 +1,347 @@
+"""The result cache: ``.cwlint_cache/`` in the project root, so a warm run replays findings.
+
+Layout (everything below the cache directory is disposable)::
+
+    .cwlint_cache/
+      .gitignore, CACHEDIR.TAG          so that git and backup tools leave it alone
+      <code key>/                        cwlint's version, Python's, and a fingerprint of
+        rules.json                       cwlint's own source files and service catalog;
+        <run key>/                       the registry of rules (codes, names, docs), so a
+          <path key>.json                warm run need not import a single rule;
+                                         settings.fingerprint() and the enabled rules;
+                                         one entry per linted file, named after its path
+
+An entry holds the file's findings, fixes and edits included (files *with* findings are
+cached too, unlike ruff), and is valid only for the exact bytes it was computed from (a
+BLAKE2 digest of the content, never an mtime), the file's effective rule set (after
+``per-file-ignores``) and the names of importable modules beside the file that its text
+mentions (CW208 treats sibling modules as local imports). Anything else a rule may read is
+fixed by the code key. A rule whose findings depend on anything more must extend
+:func:`Cache.context`.
+
+Secrets are not written: a diagnostic's secret values are stored as offsets into the text
+they came from (or, when they do not occur in it verbatim, masked in the stored strings).
+
+Nothing here is ever fatal: an entry that cannot be read, parsed or trusted is a miss, a
+directory that cannot be written is a cache that stores nothing. Writes are atomic (a
+temporary file in the same directory, then ``os.replace``), so two cwlint processes may
+share a cache: the worst case is that both lint a file and one entry wins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cwlint import __version__
+from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
+
+#: Bumped whenever the entry layout changes.
+FORMAT = 1
+CACHE_DIR_NAME = ".cwlint_cache"
+#: Code-key directories of other cwlint versions unused for this long are removed.
+STALE_AFTER = 14 * 24 * 3600
+
+try:  # the BLAKE2 module alone: hashlib would load OpenSSL first, a few ms at every start
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - CPython always has it
+    from hashlib import blake2b
+
+_PACKAGE = Path(__file__).resolve().parent
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def digest(data: bytes) -> str:
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+def _hash(*parts: str) -> str:
+    return blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def code_fingerprint() -> str:
+    """cwlint's version, Python's, and the size and mtime of every source and catalog file.
+
+    In an installed wheel this is the version; in an editable checkout, editing a rule or a
+    catalog file starts a new cache, so a stale entry can never outlive the code it came from.
+    """
+    entries: list[str] = [__version__, str(FORMAT), sys.version, sys.implementation.name]
+    roots = [_PACKAGE]
+    catalog = _PACKAGE / "_catalog" if (_PACKAGE / "_catalog").is_dir() else _PACKAGE.parent / "rules"
+    if catalog.is_dir():
+        roots.append(catalog)
+    for root in roots:
+        for folder, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                if name.endswith((".py", ".toml", ".json")):
+                    path = os.path.join(folder, name)
+                    try:
+                        info = os.stat(path)
+                    except OSError:
+                        continue
+                    entries.append(f"{os.path.relpath(path, root)}:{info.st_size}:{info.st_mtime_ns}")
+    return _hash(*entries)
+
+
+# -- diagnostics to and from JSON -----------------------------------------------------------
+
+
+def dump_diagnostic(diagnostic: Diagnostic, text: str | None) -> dict[str, Any]:
+    secrets_at: list[list[int]] = []
+    hidden: list[str] = []
+    for value in diagnostic.secrets:
+        at = text.find(value) if text is not None and value else -1
+        if at >= 0:
+            secrets_at.append([at, at + len(value)])
+        elif value:
+            hidden.append(value)
+
+    def clean(message: str) -> str:
+        if not hidden:
+            return message
+        from cwlint.secrets import redact
+
+        return redact(message, hidden)
+
+    fix = None
+    if diagnostic.fix is not None:
+        fix = {
+            "m": clean(diagnostic.fix.message),
+            "a": diagnostic.fix.applicability.value,
+            "e": [[e.start, e.end, clean(e.content)] for e in diagnostic.fix.edits],
+        }
+    return {
+        "c": diagnostic.code,
+        "n": diagnostic.name,
+        "m": clean(diagnostic.message),
+        "s": [diagnostic.start.line, diagnostic.start.column],
+        "e": [diagnostic.end.line, diagnostic.end.column],
+        "v": diagnostic.severity.value,
+        "q": diagnostic.noqa_line,
+        "f": fix,
+        "x": secrets_at,
+    }
+
+
+def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
+    fix = None
+    if record["f"] is not None:
+        f = record["f"]
+        fix = Fix(str(f["m"]), tuple(Edit(int(s), int(e), str(c)) for s, e, c in f["e"]), Applicability(f["a"]))
+    secrets: tuple[str, ...] = ()
+    if record["x"]:
+        if text is None:
+            raise ValueError("secret offsets without a text")
+        secrets = tuple(text[int(s) : int(e)] for s, e in record["x"])
+    noqa_line = record["q"]
+    return Diagnostic(
+        code=str(record["c"]),
+        name=str(record["n"]),
+        message=str(record["m"]),
+        start=Position(int(record["s"][0]), int(record["s"][1])),
+        end=Position(int(record["e"][0]), int(record["e"][1])),
+        severity=Severity(record["v"]),
+        fix=fix,
+        noqa_line=int(noqa_line) if noqa_line is not None else None,
+        secrets=secrets,
+    )
+
+
+# -- the cache ------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class Cache:
+    """One run's view of the cache: bound to a code key, then to settings and rules."""
+
+    def __init__(self, directory: Path, root: Path, code_key: str | None = None) -> None:
+        self.directory = directory
+        self.root = root
+        self._root_prefix = os.path.join(os.path.abspath(root), "")
+        self.code_key = code_key or code_fingerprint()
+        self.code_dir = directory / self.code_key
+        self.run_dir: Path | None = None
+        self._ready = False
+        self._listings: dict[str, frozenset[bytes]] = {}
+        #: Counters for tests and --verbose-style diagnostics: hits, misses, writes, errors.
+        self.stats = {"hits": 0, "misses": 0, "writes": 0, "errors": 0}
+
+    # -- the registry of rules --------------------------------------------------------------
+    def rules(self) -> dict[str, dict[str, Any]] | None:
+        """The rule registry recorded by a cold run of this exact code, or None."""
+        try:
+            data = json.loads((self.code_dir / "rules.json").read_text(encoding="utf-8"))
+            if data.get("format") != FORMAT or data.get("code_key") != self.code_key:
+                return None
+            rules = data["rules"]
+            if not isinstance(rules, dict) or not all(isinstance(v, dict) and "name" in v for v in rules.values()):
+                return None
+            return rules
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def save_rules(self, rules: dict[str, dict[str, Any]]) -> None:
+        if not self._prepare(self.code_dir):
+            return
+        payload = json.dumps({"format": FORMAT, "code_key": self.code_key, "rules": rules}, ensure_ascii=False)
+        try:
+            _write_atomic(self.code_dir / "rules.json", payload)
+        except OSError:
+            self.stats["errors"] += 1
+
+    # -- binding a run ----------------------------------------------------------------------
+    def bind(self, settings_fingerprint: str, enabled: Iterable[str]) -> None:
+        self.run_dir = self.code_dir / _hash(settings_fingerprint, ",".join(sorted(enabled)))
+
+    def _prepare(self, target: Path) -> bool:
+        """Create the cache directory (with its .gitignore) and ``target``; False if impossible."""
+        try:
+            if not self._ready:
+                fresh = not self.directory.is_dir()
+                self.directory.mkdir(parents=True, exist_ok=True)
+                if fresh or not (self.directory / ".gitignore").exists():
+                    _write_atomic(self.directory / ".gitignore", "# Created by cwlint automatically.\n*\n")
+                    _write_atomic(
+                        self.directory / "CACHEDIR.TAG",
+                        "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cwlint.\n",
+                    )
+                if not self.code_dir.is_dir():
+                    self.code_dir.mkdir(exist_ok=True)
+                    self._prune()
+                self._ready = True
+            target.mkdir(parents=True, exist_ok=True)
+            return True
+        except OSError:
+            self.stats["errors"] += 1
+            return False
+
+    def _prune(self) -> None:
+        """Remove other code keys' directories unused for STALE_AFTER (best effort)."""
+        import shutil
+
+        now = time.time()
+        try:
+            children = list(self.directory.iterdir())
+        except OSError:
+            return
+        for child in children:
+            if child == self.code_dir or not child.is_dir() or len(child.name) != 20:
+                continue
+            marker = child / "rules.json"
+            try:
+                used = (marker if marker.exists() else child).stat().st_mtime
+            except OSError:
+                continue
+            if now - used > STALE_AFTER:
+                shutil.rmtree(child, ignore_errors=True)
+
+    def touch(self) -> None:
+        """Mark this code key as in use (one utime per run), so pruning spares it."""
+        try:
+            os.utime(self.code_dir / "rules.json")
+        except OSError:
+            pass
+
+    # -- entries ----------------------------------------------------------------------------
+    def relative(self, path: str) -> str:
+        """``path`` relative to the project root, with ``/`` (absolute when outside it)."""
+        absolute = os.path.abspath(path)
+        if absolute.startswith(self._root_prefix):
+            absolute = absolute[len(self._root_prefix) :]
+        return absolute.replace(os.sep, "/")
+
+    def _siblings(self, path: str) -> frozenset[bytes]:
+        folder = os.path.dirname(os.path.abspath(path))
+        names = self._listings.get(folder)
+        if names is None:
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                entries = []
+            found = set()
+            for entry in entries:
+                if entry.endswith(".py"):
+                    found.add(entry[:-3].encode("utf-8", "surrogateescape"))
+                elif entry.isidentifier():
+                    found.add(entry.encode("utf-8", "surrogateescape"))
+            names = self._listings[folder] = frozenset(found)
+        return names
+
+    def context(self, path: str, data: bytes, enabled: Iterable[str]) -> str:
+        """What besides the bytes an entry depends on: the rules on, and local module names."""
+        siblings = self._siblings(path)
+        local = sorted(siblings.intersection(_WORD.findall(data))) if siblings else []
+        return _hash(",".join(sorted(enabled)), b"\0".join(local).decode("utf-8", "surrogateescape"))
+
+    def _entry(self, relative: str) -> Path:
+        assert self.run_dir is not None, "bind() the cache first"
+        return self.run_dir / f"{_hash(relative)}.json"
+
+    def lookup(self, path: str, data: bytes, enabled: Iterable[str]) -> list[dict[str, Any]] | None:
+        """The stored records (see :func:`load_diagnostic`) of ``path`` with exactly ``data``."""
+        relative = self.relative(path)
+        try:
+            raw = self._entry(relative).read_bytes()
+            entry = json.loads(raw)
+            valid = (
+                isinstance(entry, dict)
+                and entry.get("format") == FORMAT
+                and entry.get("version") == __version__
+                and entry.get("path") == relative
+                and entry.get("digest") == digest(data)
+                and entry.get("context") == self.context(path, data, enabled)
+                and isinstance(entry.get("diagnostics"), list)
+            )
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            valid, entry = False, None
+        if not valid:
+            self.stats["misses"] += 1
+            return None
+        self.stats["hits"] += 1
+        return entry["diagnostics"]  # type: ignore[index]
+
+    def store(self, path: str, data: bytes, enabled: Iterable[str], diagnostics: list[Diagnostic], text: str | None) -> None:
+        if self.run_dir is None or not self._prepare(self.run_dir):
+            return
+        relative = self.relative(path)
+        entry = {
+            "format": FORMAT,
+            "version": __version__,
+            "path": relative,
+            "digest": digest(data),
+            "context": self.context(path, data, enabled),
+            "diagnostics": [dump_diagnostic(d, text) for d in diagnostics],
+        }
+        try:
+            _write_atomic(self._entry(relative), json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+            self.stats["writes"] += 1
+        except (OSError, ValueError):
+            self.stats["errors"] += 1
+
+
+def cache_directory(root: Path, override: str | None = None) -> Path:
+    chosen = override or os.environ.get("CWLINT_CACHE_DIR")
+    if chosen:
+        return Path(chosen).absolute()
+    return root / CACHE_DIR_NAME

@@ -1,0 +1,470 @@
+"""A lint run over many files: the cache first, then the engine in-process or in workers.
+
+This module is light on purpose: it imports neither LibCST nor any rule. A file whose
+cached entry matches its bytes is replayed from the cache; the engine (and with it LibCST,
+the rules and the catalog) is imported only when some file needs linting. That keeps a warm
+run on unchanged files to the cost of starting Python, reading the files and hashing them.
+
+Files that need linting are linted in this process when there are few of them, and in a
+process pool (``--jobs``, default: the CPUs this process may use) when there are at least
+:data:`POOL_THRESHOLD`. Under pre-commit (the ``PRE_COMMIT`` variable), which partitions
+files and may run hook processes in parallel itself, the default is one job, so pools never
+nest; ``--jobs N`` overrides. Each worker reads nothing the parent did not send, lints,
+fixes and writes the file and its cache entry itself, and sends back its result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cwlint.diagnostics import Applicability, Diagnostic, Position, Severity
+from cwlint.source import FileProblem, SourceFile, decode
+
+if TYPE_CHECKING:
+    from cwlint.cache import Cache
+    from cwlint.config import Settings
+
+#: Below this many files to lint, a pool costs more than it saves. On 2 CPUs (bench/README.md)
+#: starting two workers and shipping results back costs about 40 ms, three workflows' worth:
+#: two workers break even near 8 files on an idle machine and save about a third at 16; on
+#: a busy machine (shared CI) they save nothing below that.
+POOL_THRESHOLD = 16
+#: A worker is worth starting only for at least this many files.
+FILES_PER_WORKER = 4
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    source: SourceFile | None = None
+    #: The text after fixes (None when nothing was fixed), and how many fixes were applied.
+    fixed_text: str | None = None
+    fixed_count: int = 0
+    #: Fixes applied, for --show-fixes: (code, message) each.
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    #: --diff: the unified diff of the fixes, secrets masked ("" when nothing would change).
+    diff: str = ""
+    #: Replayed from the cache rather than linted.
+    cached: bool = False
+    #: CWLINT_TIMINGS: the stages of the process that linted this file, if it was a worker.
+    timings: dict[str, float] | None = None
+
+
+@dataclass
+class RunOptions:
+    fix: bool = False
+    diff: bool = False
+    unsafe: bool = False
+    jobs: int = 1
+
+    @property
+    def fixing(self) -> bool:
+        return self.fix or self.diff
+
+
+class CatalogProblem(Exception):
+    """The bundled service catalog does not load (a usage error: exit 2)."""
+
+
+# -- rules without importing them ----------------------------------------------------------
+
+
+def registry() -> dict[str, dict[str, Any]]:
+    """Every rule's code, name, summary, docs, severity and fix availability (imports them)."""
+    from cwlint.rules import all_rules
+
+    return {
+        rule.code: {
+            "name": rule.name,
+            "summary": rule.summary(),
+            "doc": rule.documentation(),
+            "severity": rule.severity.value,
+            "fix": rule.fix_availability.value if rule.fix_availability else None,
+        }
+        for rule in all_rules()
+    }
+
+
+def rule_index(cache: Cache | None) -> dict[str, dict[str, Any]]:
+    """The rule registry: from the cache when this exact code recorded it, else by import.
+
+    A cold index also validates the bundled service catalog (raising ``CatalogError``), so
+    that a broken catalog is a usage error before any file is linted, and is recorded only
+    once that passed.
+    """
+    if cache is not None:
+        rules = cache.rules()
+        if rules is not None:
+            cache.touch()
+            return rules
+    from cwlint.catalog import CatalogError, default_catalog
+
+    rules = registry()
+    try:
+        default_catalog()
+    except CatalogError as exc:
+        raise CatalogProblem(str(exc)) from None
+    if cache is not None:
+        cache.save_rules(rules)
+    return rules
+
+
+def enabled_for(settings: Settings, enabled: set[str], path: str) -> set[str]:
+    """The codes on for ``path``: ``enabled`` minus its per-file ignores."""
+    if not settings.per_file_ignores:
+        return enabled
+    ignored = settings.ignored_for(path)
+    if not ignored:
+        return enabled
+    return {code for code in enabled if not any(code.startswith(s) or s == "ALL" for s in ignored)}
+
+
+class Selection:
+    """The enabled rules by code, without the rule classes (see ``engine.RuleSelection``)."""
+
+    def __init__(self, settings: Settings, codes: list[str]) -> None:
+        self.settings = settings
+        self.enabled = settings.enabled(codes)
+
+    def for_file(self, path: str) -> set[str]:
+        return enabled_for(self.settings, self.enabled, path)
+
+
+def problem_diagnostic(problem: FileProblem, names: dict[str, str]) -> Diagnostic:
+    severity = Severity.WARNING if problem.code == "CW905" else Severity.ERROR
+    return Diagnostic(
+        code=problem.code,
+        name=names.get(problem.code, "file-problem"),
+        message=problem.message,
+        start=Position(1, 1),
+        end=Position(1, 1),
+        severity=severity,
+    )
+
+
+def read_bytes(path: str, max_size: int) -> bytes:
+    """The file's bytes, or a FileProblem (CW905/CW906) exactly as ``source.read`` says it."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileProblem("CW906", "not a regular file")
+        if max_size and info.st_size > max_size:
+            raise FileProblem(
+                "CW905",
+                f"skipped: {info.st_size:,} bytes is over the {max_size:,}-byte limit (max-file-size)",
+            )
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileProblem:
+        raise
+    except OSError as exc:
+        raise FileProblem("CW906", f"cannot read: {exc.strerror or exc}") from None
+
+
+def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
+    fix = diagnostic.fix
+    if fix is None:
+        return False
+    return fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE)
+
+
+def unified_diff(path: str, before: str, after: str, diagnostics: list[Diagnostic]) -> str:
+    import difflib
+
+    from cwlint.secrets import redact
+
+    if before == after:
+        return ""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=path, tofile=path
+    )
+    secrets = tuple(value for d in diagnostics for value in d.secrets)
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n" for line in lines)
+    return redact(text, secrets)
+
+
+# -- linting one file (in this process or a worker) ----------------------------------------
+
+
+class _Linter:
+    """What linting a file needs: the engine's selection, options and the cache."""
+
+    def __init__(self, settings: Settings, options: RunOptions, cache: Cache | None, names: dict[str, str]) -> None:
+        from cwlint import engine
+
+        self.engine = engine
+        self.settings = settings
+        self.options = options
+        self.cache = cache
+        self.names = names
+        self.selection = engine.RuleSelection(settings)
+
+    def lint(self, path: str, data: bytes) -> FileResult:
+        engine, settings, options, cache = self.engine, self.settings, self.options, self.cache
+        enabled = self.selection.for_file(path)
+        try:
+            source = decode(data, path)
+        except FileProblem as problem:
+            diagnostic = problem_diagnostic(problem, self.names)
+            diagnostics = [diagnostic] if diagnostic.code in enabled else []
+            if cache is not None:
+                cache.store(path, data, enabled, diagnostics, None)
+            return FileResult(path=path, diagnostics=diagnostics)
+        if not options.fixing:
+            diagnostics = engine.lint_source(source, settings, self.selection)
+            if cache is not None:
+                cache.store(path, data, enabled, diagnostics, source.text)
+            return FileResult(path=path, source=source, diagnostics=diagnostics)
+
+        outcome = engine.fix_source(source, settings, options.unsafe, self.selection)
+        fixed = SourceFile(path, outcome.text, source.encoding, source.bom)
+        if outcome.text == source.text:
+            if cache is not None and outcome.failure is None:
+                cache.store(path, data, enabled, outcome.diagnostics, source.text)
+            return FileResult(path=path, source=fixed, diagnostics=outcome.diagnostics)
+        if options.diff:
+            diff = unified_diff(path, source.text, outcome.text, outcome.diagnostics)
+            return FileResult(path=path, source=fixed, diagnostics=outcome.diagnostics, diff=diff)
+        from cwlint.source import write_atomic
+
+        new_data = source.encode(outcome.text)
+        try:
+            write_atomic(path, new_data)
+        except OSError as exc:
+            problem = FileProblem("CW906", f"cannot write the fixed file: {exc.strerror or exc}")
+            remaining = engine.lint_source(source, settings, self.selection)
+            return FileResult(path=path, source=source, diagnostics=[problem_diagnostic(problem, self.names), *remaining])
+        if cache is not None and outcome.failure is None:
+            cache.store(path, new_data, enabled, outcome.diagnostics, outcome.text)
+        return FileResult(
+            path=path,
+            source=fixed,
+            diagnostics=outcome.diagnostics,
+            fixed_text=outcome.text,
+            fixed_count=outcome.count,
+            applied=outcome.applied,
+        )
+
+
+_WORKER: _Linter | None = None
+
+
+def _init_worker(settings: Settings, options: RunOptions, cache_args: tuple[Any, ...] | None, names: dict[str, str]) -> None:
+    global _WORKER
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    cache = None
+    if cache_args is not None:
+        from cwlint.cache import Cache
+
+        directory, root, code_key, run_dir = cache_args
+        cache = Cache(directory, root, code_key)
+        cache.run_dir = run_dir
+    _WORKER = _Linter(settings, options, cache, names)
+
+
+def _work(task: tuple[str, bytes]) -> FileResult:
+    assert _WORKER is not None
+    result = _WORKER.lint(*task)
+    if _TIMINGS:
+        from cwlint.timing import TIMER
+
+        result.timings = TIMER.take()
+    return result
+
+
+def _dispatch(task: tuple[str, bytes]) -> FileResult:
+    """What the pool runs: looks ``_work`` up in the worker, where a test may have replaced it."""
+    return _work(task)
+
+
+_TIMINGS = False
+
+
+# -- a run ---------------------------------------------------------------------------------
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_jobs(requested: int | None) -> int:
+    """``--jobs``: 0 means every CPU; unset means every CPU, or 1 under pre-commit."""
+    if requested is not None:
+        return requested if requested > 0 else cpu_count()
+    if os.environ.get("PRE_COMMIT"):
+        return 1
+    return cpu_count()
+
+
+def workers_for(files: int, jobs: int) -> int:
+    """How many worker processes to start for ``files`` files (0: lint in this process)."""
+    if jobs <= 1 or files < POOL_THRESHOLD:
+        return 0
+    workers = min(jobs, math.ceil(files / FILES_PER_WORKER))
+    return workers if workers >= 2 else 0
+
+
+def replay(path: str, data: bytes, records: list[dict[str, Any]]) -> FileResult:
+    """A cached result, decoded again only when it has findings to show in context."""
+    from cwlint.cache import load_diagnostic
+
+    if not records:
+        return FileResult(path=path, cached=True)
+    try:
+        source: SourceFile | None = decode(data, path)
+    except FileProblem:
+        source = None
+    text = source.text if source is not None else None
+    return FileResult(path=path, source=source, diagnostics=[load_diagnostic(r, text) for r in records], cached=True)
+
+
+def run(
+    paths: list[str],
+    settings: Settings,
+    options: RunOptions,
+    cache: Cache | None,
+    rules: dict[str, dict[str, Any]],
+) -> list[FileResult]:
+    """Lint (or fix) ``paths`` in order; every result, cached or fresh."""
+    global _TIMINGS
+    _TIMINGS = bool(os.environ.get("CWLINT_TIMINGS"))
+    timer = None
+    if _TIMINGS:
+        from cwlint.timing import TIMER as timer
+    names = {code: info["name"] for code, info in rules.items()}
+    selection = Selection(settings, list(rules))
+    results: list[FileResult | None] = [None] * len(paths)
+    todo: list[tuple[int, str, bytes]] = []
+    for index, path in enumerate(paths):
+        if timer is not None:
+            timer.push("read")
+        try:
+            data = read_bytes(path, settings.max_file_size)
+        except FileProblem as problem:
+            diagnostic = problem_diagnostic(problem, names)
+            keep = diagnostic.code in selection.for_file(path)
+            results[index] = FileResult(path=path, diagnostics=[diagnostic] if keep else [])
+            continue
+        finally:
+            if timer is not None:
+                timer.pop()
+        if cache is not None:
+            records = cache.lookup(path, data, selection.for_file(path))
+            if records is not None:
+                try:
+                    result = replay(path, data, records)
+                except (ValueError, KeyError, TypeError, IndexError):
+                    result = None  # an entry that looked valid but is not: lint again
+                if result is not None and not (options.fixing and any(applicable(d, options.unsafe) for d in result.diagnostics)):
+                    results[index] = result
+                    continue
+        todo.append((index, path, data))
+
+    if todo:
+        cache_args = None
+        if cache is not None:
+            cache_args = (cache.directory, cache.root, cache.code_key, cache.run_dir)
+        workers = workers_for(len(todo), options.jobs)
+        done: dict[int, FileResult] = {}
+        if workers:
+            done = _run_pool(todo, workers, settings, options, cache_args, names)
+        remaining = [task for task in todo if task[0] not in done]
+        if remaining:
+            linter = _Linter(settings, options, cache, names)
+            for index, path, data in remaining:
+                done[index] = linter.lint(path, data)
+        for index, result in done.items():
+            results[index] = result
+    return [result for result in results if result is not None]
+
+
+def _run_pool(
+    todo: list[tuple[int, str, bytes]],
+    workers: int,
+    settings: Settings,
+    options: RunOptions,
+    cache_args: tuple[Any, ...] | None,
+    names: dict[str, str],
+) -> dict[int, FileResult]:
+    """Lint in ``workers`` processes; whatever a broken pool did not finish is left out."""
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # Import the engine before forking, so that every worker starts with it loaded.
+    from cwlint import engine  # noqa: F401
+    from cwlint.rules import all_rules
+
+    all_rules()
+    method = "fork" if sys.platform.startswith("linux") else None
+    context = multiprocessing.get_context(method)
+    done: dict[int, FileResult] = {}
+    chunksize = max(1, min(16, len(todo) // (workers * 4)))
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(settings, options, cache_args, names),
+        ) as pool:
+            tasks = [(path, data) for _, path, data in todo]
+            try:
+                for (index, _, _), result in zip(todo, pool.map(_dispatch, tasks, chunksize=chunksize), strict=True):
+                    done[index] = result
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    except (BrokenProcessPool, OSError, pickle.PicklingError):
+        pass  # a worker died (or none could start): the caller lints the rest in-process
+    return done
+
+
+def run_source(source: SourceFile, settings: Settings, options: RunOptions) -> FileResult:
+    """Standard input: never cached; fixed text is the caller's to write."""
+    from cwlint import engine
+
+    selection = engine.RuleSelection(settings)
+    if not options.fixing:
+        return FileResult(path=source.path, source=source, diagnostics=engine.lint_source(source, settings, selection))
+    outcome = engine.fix_source(source, settings, options.unsafe, selection)
+    fixed = SourceFile(source.path, outcome.text, source.encoding, source.bom)
+    diff = unified_diff(source.path, source.text, outcome.text, outcome.diagnostics) if options.diff else ""
+    return FileResult(
+        path=source.path,
+        source=fixed,
+        diagnostics=outcome.diagnostics,
+        fixed_text=outcome.text,
+        fixed_count=outcome.count,
+        applied=outcome.applied,
+        diff=diff,
+    )
+
+
+def stage_totals(results: list[FileResult]) -> dict[str, float]:
+    """This process's stage timings plus every worker's."""
+    from cwlint.timing import TIMER
+
+    totals = TIMER.take()
+    for result in results:
+        for name, seconds in (result.timings or {}).items():
+            totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
+def cache_for(settings: Settings, directory: str | None) -> Cache:
+    from cwlint.cache import Cache, cache_directory
+
+    return Cache(cache_directory(Path(settings.root), directory), Path(settings.root))
