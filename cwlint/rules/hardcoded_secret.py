@@ -99,6 +99,35 @@ class HardcodedSecret(Rule):
                 await client.run(service_id="redis_coordinator", inputs={"operation": "get", "key": f"session_token:{user_id}"})
             """
         ),
+        # Secret-named constants holding the name of an env var, a header or a field: the
+        # indirections real workflows use to look the secret up, never the secret itself.
+        Valid(
+            """
+            import os
+
+            import httpx
+
+            HUNTER_API_KEY = "HUNTER_API_KEY"
+            GOOGLE_CREDENTIALS = "GOOGLE_APPLICATION_CREDENTIALS"
+            SLACK_SIGNATURE_KEY = "X-Slack-Signature"
+            AUTH_TOKEN = "X-Auth-Token"
+            STRIPE_SECRET = "Stripe-Signature"
+            ACCESS_TOKEN_KEY = "access_token"
+            PASSWORD_KEY = "password"
+            NEXT_TOKEN = "NextToken"
+
+            async def refresh(http: httpx.AsyncClient, refresh_token: str) -> str:
+                resp = await http.post(
+                    "https://oauth2.googleapis.com/token",
+                    data={"grant_type": "refresh_token", "refresh_token": refresh_token, "client_secret": os.environ["GOOGLE_CLIENT_SECRET"]},
+                    headers={"api_key": "X-API-KEY"},
+                )
+                return resp.json()[ACCESS_TOKEN_KEY]
+
+            def login_form(user: str, password_field: str = "pass", token_param: str = "csrf_token") -> dict:
+                return {"username": user, "password": "new_password", "token": "reset_token"}
+            """
+        ),
     ]
     INVALID = [
         Invalid(
