@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pipedream apps the workflow declared (PIPEDREAM_<APP>_ACCESS), e.g. slack,hubspot")
     serve.add_argument("--seed", type=int, default=0, help="seed of the simulated answers (default: 0)")
     serve.add_argument("--no-redis", action="store_true", help="do not start redis-server for redis_client()")
+    # `run` and `boot` parse their own arguments (cwtest.harness.cli); listed here for --help.
+    commands.add_parser("run", add_help=False, help="boot each workflow in its sandbox, call every route, report")
+    commands.add_parser("boot", add_help=False, help="start one workflow in its sandbox to try it by hand")
     return parser
 
 
@@ -93,6 +96,11 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("run", "boot"):
+        from cwtest.harness.cli import boot_main, run_main
+
+        return run_main(argv[1:]) if argv[0] == "run" else boot_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)

@@ -1,0 +1,271 @@
+"""``cwtest run`` and ``cwtest boot``: ``run_main(argv)`` and ``boot_main(argv)`` return the exit code.
+
+Exit codes of ``run``: 0 no finding, 1 findings, 2 usage or harness error (a sandbox that
+``--sandbox strict`` cannot have, a file that does not exist, a bug in the harness).
+Until the lead wires them into ``cwtest``: ``python -m cwtest.harness.cli run|boot ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from cwtest.harness.findings import WorkflowResult
+from cwtest.harness.runner import Harness, RunReport
+from cwtest.harness.sandbox import LAYERS, MODES, Limits, SandboxUnavailable
+
+_SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox"}
+
+
+def parse_size(text: str) -> int:
+    """``2G``, ``512M``, ``1.5GiB``, ``1048576`` -> bytes (binary units)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 512M or 2G)")
+    unit = (match.group("unit") or "").lower().rstrip("b").rstrip("i")
+    return int(float(match.group("n")) * _UNITS[unit])
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sandbox", choices=MODES, default="auto",
+                        help="auto: strongest layer available; strict: fail unless bubblewrap or Landlock "
+                             "works; off: audit hook, rlimits and seccomp only (default: auto)")
+    parser.add_argument("--layer", choices=LAYERS, default=None,
+                        help="force one layer instead of probing (mostly for testing the fallbacks)")
+    parser.add_argument("--env", choices=("uv", "current"), default="uv",
+                        help="uv: an environment per header, built with uv and cached (default); current: this "
+                             "interpreter, when it satisfies the header's pins")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where environments are cached (default: $CWTEST_CACHE_DIR or ~/.cache/cwtest)")
+    parser.add_argument("--memory", type=parse_size, default=Limits.memory,
+                        help="address-space limit of the workflow's process (default: 2G)")
+    parser.add_argument("--cpu", type=int, default=Limits.cpu, help="CPU-time limit in seconds (default: 60)")
+    parser.add_argument("--seed", type=int, default=0, help="the simulator's seed (default: 0)")
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(memory=args.memory, cpu=args.cpu)
+
+
+def discover(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; directories searched for ``*.py`` files that carry a PEP 723 header."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+                for name in sorted(files):
+                    candidate = Path(root) / name
+                    if name.endswith(".py") and "# /// script" in candidate.read_text(errors="replace"):
+                        found.append(candidate)
+        else:
+            found.append(path)
+    return found
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cwtest run", description="Boot each workflow in its own environment and sandbox against the "
+                                       "simulated runtime, call every route once, and report what broke.")
+    parser.add_argument("paths", nargs="+", type=Path, help="workflow files, or directories to search")
+    _common(parser)
+    parser.add_argument("--timeout", type=_positive, default=60.0,
+                        help="wall-clock seconds per workflow, boot and smoke calls included (default: 60)")
+    parser.add_argument("--max-output", type=parse_size, default=10 << 20,
+                        help="stdout+stderr beyond this is a finding (default: 10M)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="workflows run in parallel (default: 1)")
+    parser.add_argument("--output-format", choices=("full", "json", "junit"), default="full")
+    parser.add_argument("-o", "--output", type=Path, default=None, help="write the report here instead of stdout")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    err = Console(stderr=True)
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        err.print(f"[red]error[/]: no such file or directory: {escape(', '.join(map(str, missing)))}")
+        return 2
+    workflows = discover(args.paths)
+    if not workflows:
+        err.print("[red]error[/]: no workflow found (a workflow is a .py file with a '# /// script' header)")
+        return 2
+    from cwtest.harness.report import render_full, render_json, render_junit
+
+    try:
+        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
+                          timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
+                          seed=args.seed)
+    except SandboxUnavailable as exc:
+        err.print(f"[red]error[/]: {escape(str(exc))}")
+        return 2
+    if harness.layer.warning and args.output_format != "full":
+        err.print(f"[bold red]WARNING[/]: {escape(harness.layer.warning)}")
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # clean up (Redis, sandboxes) on SIGTERM too
+    try:
+        report = _run(harness, workflows, err, not args.no_progress and err.is_terminal)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]: the workflows that were running have been stopped")
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.output_format == "full":
+        if args.output:
+            with args.output.open("w", encoding="utf-8") as handle:
+                render_full(report, Console(file=handle, no_color=True, soft_wrap=True))
+        else:
+            render_full(report, Console(highlight=False, soft_wrap=True))  # paths and stacks unbroken
+    else:
+        text = render_json(report) if args.output_format == "json" else render_junit(report)
+        if args.output:
+            args.output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    return report.exit_code
+
+
+def _run(harness: Harness, workflows: list[Path], err: Console, show_progress: bool) -> RunReport:
+    if show_progress:
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err, transient=True)
+        with progress:
+            task = progress.add_task("workflows", total=len(workflows))
+            return harness.run(
+                workflows,
+                on_start=lambda p: progress.update(task, description=f"[bold]{escape(p.name)}[/]"),
+                on_done=lambda p, r: progress.advance(task),
+            )
+
+    def done(path: Path, result: WorkflowResult) -> None:
+        err.print(f"cwtest: {escape(str(path))}: {len(result.findings)} finding(s)", highlight=False)
+
+    return harness.run(workflows, on_done=done)
+
+
+def boot_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cwtest boot", description="Start one workflow in its sandbox with the simulator and print the URLs "
+                                        "to try it by hand; Ctrl-C stops everything.")
+    parser.add_argument("file", type=Path, help="the workflow file")
+    _common(parser)
+    parser.add_argument("--port", type=int, default=0, help="local port for the app (default: a free one)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not show the workflow's own output")
+    parser.add_argument("--boot-timeout", type=_positive, default=120.0,
+                        help="seconds allowed for the environment and the import (default: 120)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    out = Console(highlight=False, soft_wrap=True)
+    if not args.file.is_file():
+        out.print(f"[red]error[/]: no such file: {escape(str(args.file))}")
+        return 2
+    from cwtest.harness.bridge import Relay
+
+    try:
+        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
+                          timeout=10 ** 7, boot_timeout=args.boot_timeout, limits=_limits(args), seed=args.seed,
+                          echo_output=not args.quiet)
+    except SandboxUnavailable as exc:
+        out.print(f"[red]error[/]: {escape(str(exc))}")
+        return 2
+    # Ctrl-C and SIGTERM both stop everything (a shell may start us with SIGINT ignored).
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with harness.boot(args.file) as booted:
+            app = Relay.tcp_to_unix(booted.run_dir.app_socket, port=args.port).start()
+            sim = Relay.tcp_to_unix(booted.run_dir.sim_socket).start()
+            try:
+                host, port = app.address
+                sim_host, sim_port = sim.address
+                out.print(f"[bold]{escape(str(args.file))}[/]: serving `{escape(str(booted.result.app))}` in "
+                          f"{escape(harness.layer.describe())}")
+                if harness.layer.warning:
+                    out.print(f"[bold red]WARNING[/]: {escape(harness.layer.warning)}")
+                out.print(f"app:       http://{host}:{port}/   (docs: http://{host}:{port}/docs)")
+                out.print(f"simulator: http://{sim_host}:{sim_port}   (CODEWORDS_API_KEY={booted.runtime.api_key})")
+                out.print("Press Ctrl-C to stop.", style="dim")
+                sys.stdout.flush()
+                return _watch(booted, out)
+            finally:
+                app.stop()
+                sim.stop()
+    except KeyboardInterrupt:
+        out.print("stopped.")
+        return 0
+    except RuntimeError as exc:
+        out.print(f"[red]{escape(str(exc))}[/]")
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _watch(booted: object, out: Console) -> int:
+    """Print findings and library calls as they happen, until Ctrl-C or the workflow dies."""
+    from cwtest.harness.runner import BootedWorkflow
+
+    assert isinstance(booted, BootedWorkflow)
+    seen_events = 0
+    printed: set[int] = set()
+    try:
+        while booted.process.alive():
+            events = booted.process.events.items
+            for event in events[seen_events:]:
+                if event.get("type") == "finding":
+                    where = f" at {event.get('location')}" if event.get("location") else ""
+                    out.print(f"[red]{escape(event['kind'])}[/]: {escape(str(event.get('detail')))}{escape(where)}")
+                elif event.get("type") == "exception":
+                    where = f"{event.get('method')} {event.get('path')}"
+                    out.print(f"[red]exception[/] in {escape(where)}: {escape(str(event.get('message')))}")
+            seen_events = len(events)
+            for call in booted.runtime.calls():
+                if call.seq in printed or (call.status is None and not call.client_disconnected):
+                    continue
+                printed.add(call.seq)
+                problems = f" ({escape('; '.join(call.problems))})" if call.problems else ""
+                out.print(f"[cyan]call[/] {escape(call.service)}{escape('/' + call.path if call.path else '')} "
+                          f"-> {call.status}{problems}", highlight=False)
+            sys.stdout.flush()
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        out.print("stopping...")
+        return 0
+    out.print(f"[red]the workflow process ended (status {booted.process.returncode})[/]")
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("run", "boot"):
+        print("usage: python -m cwtest.harness.cli run|boot ...", file=sys.stderr)
+        return 2
+    return run_main(argv[1:]) if argv[0] == "run" else boot_main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

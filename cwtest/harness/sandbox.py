@@ -1,0 +1,208 @@
+"""Which sandbox layer contains a workflow here, and the command line that applies it.
+
+Layers, strongest first; a probe picks the first that works on this machine:
+
+``bubblewrap``
+    Every namespace unshared (``--unshare-all``; network, PID, IPC, UTS, user and cgroup), never
+    ``--share-net``; a read-only root, private ``/tmp``, ``/run`` and ``/var/tmp`` (tmpfs, size-limited),
+    the workflow's private directory as a size-limited tmpfs, and only the socket directory written
+    by the bootstrap bound read-write. Every capability dropped, ``--new-session``,
+    ``--die-with-parent``. Stage 1 of seccomp is loaded by bwrap (``--seccomp FD``).
+``landlock``
+    Where user namespaces are not allowed (Docker, Ubuntu 24.04's AppArmor default): the bootstrap
+    restricts writes to the private and socket directories and, on ABI 4 and later, TCP to the
+    Redis port only (no TCP bind); on ABI 6 and later signals and abstract Unix sockets stay
+    inside. UDP and pathname Unix sockets are not covered.
+``audit``
+    Neither works (macOS is not supported at all): only the audit hook reports, nothing is
+    contained but what seccomp and the rlimits contain. cwtest warns loudly.
+
+Always, whatever the layer: rlimits (address space, CPU seconds, open files, file size), seccomp
+denying new processes (and, once python runs, ``execve``), and a wall-clock timeout that kills the
+whole process group.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cwtest.harness import seccomp
+
+LAYERS = ("bubblewrap", "landlock", "audit")
+MODES = ("auto", "strict", "off")
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested sandbox cannot run here (``--sandbox strict`` without an OS-level layer)."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What works on this machine; each ``*_error`` says why a layer does not."""
+
+    bwrap: str | None
+    bwrap_error: str | None
+    landlock_abi: int
+    seccomp_error: str | None
+
+    @property
+    def available(self) -> tuple[str, ...]:
+        found = []
+        if self.bwrap:
+            found.append("bubblewrap")
+        if self.landlock_abi >= 1:
+            found.append("landlock")
+        found.append("audit")
+        return tuple(found)
+
+    def as_json(self) -> dict[str, object]:
+        return {"bwrap": self.bwrap, "bwrap_error": self.bwrap_error, "landlock_abi": self.landlock_abi,
+                "seccomp_error": self.seccomp_error, "available": list(self.available)}
+
+
+def _probe_bwrap() -> tuple[str | None, str | None]:
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, "bwrap not found (apt-get install bubblewrap)"
+    argv = [path, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/",
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--", "/bin/true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"bwrap failed: {exc}"
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()
+        hint = ""
+        if "uid map" in done.stderr or "Permission denied" in done.stderr:
+            hint = " (unprivileged user namespaces are restricted here: on Ubuntu 24.04 and GitHub Actions run " \
+                   "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`)"
+        return None, f"bwrap cannot create a sandbox here: {message[-1] if message else done.returncode}{hint}"
+    return path, None
+
+
+def landlock_abi() -> int:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except (OSError, AttributeError):
+        return 0
+    return int(abi) if abi > 0 else 0
+
+
+@lru_cache(maxsize=1)
+def probe() -> Probe:
+    """Probe once per process (bwrap's probe costs ~10 ms)."""
+    bwrap, error = _probe_bwrap()
+    return Probe(bwrap, error, landlock_abi(), seccomp.available())
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The chosen layer, and how the report names it."""
+
+    name: str
+    probe: Probe
+    warning: str | None = None
+
+    @property
+    def namespaces(self) -> bool:
+        return self.name == "bubblewrap"
+
+    @property
+    def seccomp(self) -> bool:
+        return self.probe.seccomp_error is None
+
+    def describe(self) -> str:
+        parts = {"bubblewrap": "bubblewrap (all namespaces, read-only root)",
+                 "landlock": f"Landlock ABI {self.probe.landlock_abi} (writes, TCP)",
+                 "audit": "audit hook only (NOT contained)"}[self.name]
+        parts += " + seccomp" if self.seccomp else " (no seccomp: " + str(self.probe.seccomp_error) + ")"
+        return parts + " + rlimits + timeout"
+
+    def as_json(self) -> dict[str, object]:
+        return {"layer": self.name, "description": self.describe(), "warning": self.warning,
+                "probe": self.probe.as_json()}
+
+
+def choose(mode: str = "auto", force: str | None = None, found: Probe | None = None) -> Layer:
+    """The layer for ``--sandbox MODE`` (``force`` picks one, for tests and ``--layer``)."""
+    if mode not in MODES:
+        raise ValueError(f"--sandbox must be one of {', '.join(MODES)}")
+    found = found or probe()
+    if force is not None:
+        if force not in LAYERS:
+            raise ValueError(f"--layer must be one of {', '.join(LAYERS)}")
+        if force not in found.available:
+            why = found.bwrap_error if force == "bubblewrap" else "Landlock is not available in this kernel"
+            raise SandboxUnavailable(f"the {force} layer cannot run here: {why}")
+        if mode == "strict" and force == "audit":
+            raise SandboxUnavailable("--sandbox strict needs an OS-level layer, not the audit hook")
+        warning = None
+        if force != "bubblewrap":
+            warning = f"--layer {force}: " + str(_warning(force, found, reason="forced"))
+        return Layer(force, found, warning)
+    if mode == "off":
+        return Layer("audit", found, _warning("audit", found, reason="--sandbox off"))
+    for name in ("bubblewrap", "landlock"):
+        if name in found.available:
+            if mode == "strict" and found.seccomp_error is not None:
+                raise SandboxUnavailable(f"--sandbox strict needs seccomp: {found.seccomp_error}")
+            return Layer(name, found, _warning(name, found))
+    if mode == "strict":
+        raise SandboxUnavailable(
+            f"--sandbox strict: no OS-level sandbox works here ({found.bwrap_error}; Landlock unavailable)")
+    return Layer("audit", found, _warning("audit", found))
+
+
+def _warning(name: str, found: Probe, reason: str | None = None) -> str | None:
+    why = reason or f"bubblewrap is unavailable: {found.bwrap_error}"
+    if name == "bubblewrap":
+        return None if found.seccomp_error is None else f"seccomp is unavailable: {found.seccomp_error}"
+    if name == "landlock":
+        return (f"{why}; Landlock contains writes and TCP (ABI >= 4), seccomp processes and UDP; pathname Unix "
+                f"sockets and reads stay open")
+    return (f"NO SANDBOX ({why}; no Landlock either): the workflow runs with your privileges; cwtest only "
+            f"watches it (audit hook) and limits it (rlimits, seccomp)")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of a workflow's process."""
+
+    memory: int = 2 * GIB  #: RLIMIT_AS, like the platform's 2 GB
+    cpu: int = 60  #: RLIMIT_CPU seconds (SIGXCPU, then SIGKILL a second later)
+    nofile: int = 1024
+    fsize: int = 64 * MIB
+    tmpfs: int = 256 * MIB  #: size of each private tmpfs under bubblewrap (HOME, /tmp, /run, /var/tmp)
+
+    def rlimits(self) -> dict[str, int]:
+        return {"AS": self.memory, "CPU": self.cpu, "NOFILE": self.nofile, "FSIZE": self.fsize}
+
+
+def bwrap_argv(probe_: Probe, *, python: Path, bootstrap: Path, config: Path, home: Path, writable: list[Path],
+               readable: list[Path], seccomp_fd: int | None, limits: Limits) -> list[str]:
+    """bwrap's command line: tmpfs mounts first, then the binds that live under them."""
+    assert probe_.bwrap is not None
+    size = str(limits.tmpfs)
+    argv = [probe_.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp"]
+    for hidden in ("/run", "/var/tmp"):
+        if Path(hidden).is_dir() and not Path(hidden).is_symlink():
+            argv += ["--size", size, "--tmpfs", hidden]
+    for path in readable:
+        argv += ["--ro-bind", str(path), str(path)]
+    for path in writable:
+        argv += ["--bind", str(path), str(path)]
+    argv += ["--size", size, "--tmpfs", str(home), "--chdir", str(home)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    argv += ["--", str(python), "-I", "-B", str(bootstrap), str(config)]
+    return argv

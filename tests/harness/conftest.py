@@ -1,0 +1,81 @@
+"""Fixtures for the harness tests: a decoy listener, and a check that a test left the host as it was.
+
+Every workflow under ``tests/harness/workflows`` and ``fixtures/hostile`` has the same header, so
+a session builds one uv environment (cached under ``~/.cache/cwtest`` across sessions).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness_support import DECOY, MARKERS, Decoy, host_changes, leftover_processes
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sandbox: boots workflows in the cwtest sandbox (bwrap, uv)")
+
+
+@pytest.fixture
+def decoy() -> Iterator[Decoy]:
+    found = Decoy()
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(DECOY)
+    tcp.listen(16)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(DECOY)
+    stop = threading.Event()
+
+    def serve_tcp() -> None:
+        while not stop.is_set():
+            try:
+                conn, address = tcp.accept()
+            except OSError:
+                return
+            found.received.append(("tcp", address))
+            conn.close()
+
+    def serve_udp() -> None:
+        while not stop.is_set():
+            try:
+                data, address = udp.recvfrom(4096)
+            except OSError:
+                return
+            found.received.append(("udp", (address, data)))
+
+    threads = [threading.Thread(target=serve_tcp, daemon=True), threading.Thread(target=serve_udp, daemon=True)]
+    for thread in threads:
+        thread.start()
+    yield found
+    stop.set()
+    for sock in (tcp, udp):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+    for thread in threads:
+        thread.join(2)
+
+
+@pytest.fixture
+def clean_host() -> Iterator[None]:
+    """Fails the test if it leaves a marker file, a run directory or a process behind."""
+    before_runs = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("cwtest-run-*"))
+    before_markers = [m for m in MARKERS if m.exists()]
+    assert not before_markers, f"marker files exist before the test: {before_markers}"
+    yield
+    changed = [c for c in host_changes() if Path(c) not in before_runs]
+    assert not changed, f"the host changed: {changed}"
+    deadline = time.monotonic() + 5  # SIGKILLed sandboxes take a moment to be reaped
+    left = leftover_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = leftover_processes()
+    assert not left, f"processes left behind: {left}"

@@ -1,0 +1,81 @@
+"""Shared by the harness tests: paths, the decoy's address, and views of the host to compare."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = Path(__file__).resolve().parent / "workflows"
+HOSTILE = REPO / "fixtures" / "hostile"
+DECOY = ("127.0.0.2", 47291)
+#: Files the hostile fixtures try to create or change.
+MARKERS = [Path("/etc/cwtest-hostile-etc"), Path(os.path.expanduser("~")) / "cwtest-hostile-home",
+           HOSTILE / "cwtest-hostile-checkout", REPO / "cwtest-hostile-checkout", Path("/tmp/cwtest-hostile-pwned")]
+
+
+@dataclass
+class Decoy:
+    """TCP and UDP listeners on 127.0.0.2 that remember whoever reached them."""
+
+    received: list[tuple[str, object]] = field(default_factory=list)
+
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process on the host."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode(errors="replace")
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] == "Z":
+            continue  # a zombie is already dead
+        table[int(entry)] = (int(fields[1]), cmdline)
+    return table
+
+
+def descendants(pid: int) -> dict[int, str]:
+    table = process_table()
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, cmdline) in table.items():
+            if ppid == parent and child not in found:
+                found[child] = cmdline
+                frontier.append(child)
+    return found
+
+
+#: Command-line fragments of what a harness run starts (and must stop).
+RUN_PROCESSES = ("bwrap", "bootstrap.py", "redis-server", "cwtest-run-", "cwtest-hostile", "sleep 30")
+
+
+def leftover_processes() -> dict[int, str]:
+    """Processes of ours that should be gone: sandboxes, bootstraps, Redis, what a hostile fixture started."""
+    left = {pid: cmd for pid, cmd in descendants(os.getpid()).items() if any(f in cmd for f in RUN_PROCESSES)}
+    for pid, (_ppid, cmdline) in process_table().items():
+        if "cwtest-hostile" in cmdline or "cwtest-run-" in cmdline:
+            left[pid] = cmdline
+    return left
+
+
+def host_changes() -> list[str]:
+    """Marker files that exist (none should), and cwtest run directories left in the temp dir."""
+    changes = [str(path) for path in MARKERS if path.exists()]
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    changes += [str(p) for p in tmp.glob("cwtest-run-*")]
+    return changes
+
+
+def require_redis() -> None:
+    assert shutil.which("redis-server"), "redis-server is missing: apt-get install redis-server (CI installs it)"

@@ -1,0 +1,23 @@
+# /// script
+# requires-python = "==3.11.*"
+# dependencies = [
+#     "codewords-client==0.3.4",
+#     "fastapi==0.116.1",
+#     "uvicorn[standard]==0.35.0",
+#     "pydantic==2.11.7",
+#     "structlog==25.4.0",
+# ]
+# [tool.env-checker]
+# env_vars = ["CODEWORDS_API_KEY", "CODEWORDS_RUNTIME_URI", "PORT=8000", "LOGLEVEL=INFO"]
+# ///
+"""Imports a library its header does not declare."""
+
+import pandas
+from fastapi import FastAPI
+
+app = FastAPI(title="missing dependency")
+
+
+@app.post("/")
+async def run() -> dict:
+    return {"pandas": pandas.__version__}
