@@ -235,6 +235,8 @@ class Imports:
         self.from_statements: dict[str, cst.ImportFrom] = {}
         #: The last top-level import statement line, where new imports go.
         self.last_statement: cst.SimpleStatementLine | None = None
+        #: The module name node of the first import of codewords_client, anywhere.
+        self.client_import: cst.CSTNode | None = None
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(self.ctx.ancestors) == 1 and any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in node.body):
@@ -246,6 +248,8 @@ class Imports:
             full = dotted_name(alias.name)
             if full is None:
                 continue
+            if self.client_import is None and full.split(".")[0] == "codewords_client":
+                self.client_import = alias.name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self.names[alias.asname.name.value] = full
             else:
@@ -257,6 +261,8 @@ class Imports:
         module = dotted_name(node.module)
         if module is None:
             return
+        if self.client_import is None and module.split(".")[0] == "codewords_client":
+            self.client_import = node.module
         if len(self.ctx.ancestors) == 2 and module not in self.from_statements:
             self.from_statements[module] = node
         if isinstance(node.names, cst.ImportStar):

@@ -23,7 +23,7 @@ from cwlint.context import FileContext
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
 from cwlint.rule import Rule
 from cwlint.rules import all_rules
-from cwlint.runner import FileResult, enabled_for  # noqa: F401 - FileResult is re-exported
+from cwlint.runner import FileResult, applicable, enabled_for  # noqa: F401 - FileResult is re-exported
 from cwlint.source import FileProblem, SourceFile
 from cwlint.walk import walk
 
@@ -223,12 +223,6 @@ class FixOutcome:
     failure: Diagnostic | None = None
 
 
-def _applicable(fix: Fix | None, unsafe: bool) -> bool:
-    if fix is None:
-        return False
-    return fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE)
-
-
 def apply_edits(text: str, edits: list[Edit]) -> str:
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         text = text[: edit.start] + edit.content + text[edit.end :]
@@ -246,7 +240,7 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
         chosen: list[Diagnostic] = []
         taken: list[Edit] = []
         for diagnostic in sorted(diagnostics, key=lambda d: d.fix.span if d.fix else (0, 0)):
-            if not _applicable(diagnostic.fix, unsafe):
+            if not applicable(diagnostic, unsafe):
                 continue
             assert diagnostic.fix is not None
             if any(e.overlaps(t) for e in diagnostic.fix.edits for t in taken):
@@ -263,8 +257,8 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
             codes = ", ".join(sorted({code for code, _ in applied}))
             return _failed(source, settings, selection, f"fixes for {codes} produced code that does not parse; file left unchanged")
     else:
-        if any(_applicable(d.fix, unsafe) for d in diagnostics):
-            codes = ", ".join(sorted({d.code for d in diagnostics if _applicable(d.fix, unsafe)}))
+        if any(applicable(d, unsafe) for d in diagnostics):
+            codes = ", ".join(sorted({d.code for d in diagnostics if applicable(d, unsafe)}))
             return _failed(source, settings, selection, f"fixes did not converge after {MAX_FIX_ITERATIONS} rounds ({codes}); file left unchanged")
     return FixOutcome(text=text, diagnostics=diagnostics, count=len(applied), applied=applied)
 

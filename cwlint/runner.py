@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cwlint.diagnostics import Applicability, Diagnostic, Position, Severity
-from cwlint.source import FileProblem, SourceFile, decode
+from cwlint.source import FileProblem, SourceFile, decode, read_bytes
 
 if TYPE_CHECKING:
     from cwlint.cache import Cache
@@ -147,25 +146,6 @@ def problem_diagnostic(problem: FileProblem, names: dict[str, str]) -> Diagnosti
         end=Position(1, 1),
         severity=severity,
     )
-
-
-def read_bytes(path: str, max_size: int) -> bytes:
-    """The file's bytes, or a FileProblem (CW905/CW906) exactly as ``source.read`` says it."""
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise FileProblem("CW906", "not a regular file")
-        if max_size and info.st_size > max_size:
-            raise FileProblem(
-                "CW905",
-                f"skipped: {info.st_size:,} bytes is over the {max_size:,}-byte limit (max-file-size)",
-            )
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileProblem:
-        raise
-    except OSError as exc:
-        raise FileProblem("CW906", f"cannot read: {exc.strerror or exc}") from None
 
 
 def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:

@@ -80,7 +80,8 @@ def decode(data: bytes, path: str) -> SourceFile:
     return SourceFile(path=path, text=text, encoding=encoding, bom=bom)
 
 
-def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
+def read_bytes(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
+    """The file's bytes, or a FileProblem: CW905 over ``max_size``, CW906 when unreadable."""
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
@@ -91,13 +92,15 @@ def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
                 f"skipped: {info.st_size:,} bytes is over the {max_size:,}-byte limit (max-file-size)",
             )
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except FileProblem:
         raise
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise FileProblem("CW906", f"cannot read: {reason}") from None
-    return decode(data, path)
+        raise FileProblem("CW906", f"cannot read: {exc.strerror or exc}") from None
+
+
+def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
+    return decode(read_bytes(path, max_size), path)
 
 
 def write_atomic(path: str, data: bytes) -> None:

@@ -7,7 +7,6 @@ from pathlib import PurePath
 import libcst as cst
 
 from cwlint.analysis.header_layout import content_lines, report_at, scan
-from cwlint.context import dotted_name
 from cwlint.diagnostics import Applicability, Edit
 from cwlint.rule import Invalid, Rule, Valid
 from cwlint.source import line_starts
@@ -278,22 +277,6 @@ class InvalidHeader(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(ctx)
-        self.client_import: cst.CSTNode | None = None
-
-    def visit_Import(self, node: cst.Import) -> None:
-        if self.client_import is None:
-            for alias in node.names:
-                if (dotted_name(alias.name) or "").split(".")[0] == "codewords_client":
-                    self.client_import = alias.name
-                    return
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if self.client_import is None and node.module is not None and not node.relative:
-            if (dotted_name(node.module) or "").split(".")[0] == "codewords_client":
-                self.client_import = node.module
-
     def leave_Module(self, node: cst.Module) -> None:
         header = self.ctx.header
         if header is None:
@@ -316,10 +299,10 @@ class InvalidHeader(Rule):
 
     # -- the problems ---------------------------------------------------------------------
     def _missing(self) -> None:
-        if self.client_import is None or _is_test_file(self.ctx.path) or not _DEPLOYED.search(self.ctx.text):
+        if self.ctx.imports.client_import is None or _is_test_file(self.ctx.path) or not _DEPLOYED.search(self.ctx.text):
             return
         self.report(
-            self.client_import,
+            self.ctx.imports.client_import,
             "no `# /// script` block: the platform installs no dependencies and injects no env vars;"
             " add a PEP 723 header with `dependencies` and `[tool.env-checker] env_vars`",
         )

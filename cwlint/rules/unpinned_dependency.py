@@ -5,7 +5,6 @@ import re
 import libcst as cst
 
 from cwlint.analysis.header_layout import dependencies_misplaced, report_at, scan
-from cwlint.context import dotted_name
 from cwlint.rule import Invalid, Rule, Valid
 
 _REQUIREMENT = re.compile(
@@ -143,22 +142,6 @@ class UnpinnedDependency(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(ctx)
-        self.client_import: cst.CSTNode | None = None
-
-    def visit_Import(self, node: cst.Import) -> None:
-        if self.client_import is None:
-            for alias in node.names:
-                if (dotted_name(alias.name) or "").split(".")[0] == "codewords_client":
-                    self.client_import = alias.name
-                    return
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if self.client_import is None and node.module is not None and not node.relative:
-            if (dotted_name(node.module) or "").split(".")[0] == "codewords_client":
-                self.client_import = node.module
-
     def leave_Module(self, node: cst.Module) -> None:
         header = self.ctx.header
         if header is None or header.end_line is None or header.error or dependencies_misplaced(header):
@@ -179,9 +162,9 @@ class UnpinnedDependency(Rule):
                 end,
                 f"`{requirement}` {problem}: pin it with `==` so every run installs the version you tested",
             )
-        if self.client_import is not None and "codewords-client" not in header.distribution_names():
+        if self.ctx.imports.client_import is not None and "codewords-client" not in header.distribution_names():
             self.report(
-                self.client_import,
+                self.ctx.imports.client_import,
                 "`codewords_client` is imported but the header has no `codewords-client` dependency:"
                 " add `\"codewords-client==0.3.4\"` (or the version you use) to `dependencies`",
             )
