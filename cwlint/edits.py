@@ -32,7 +32,10 @@ def import_from(ctx: FileContext, module: str, name: str) -> list[Edit]:
         return []
     existing = ctx.imports.from_statements.get(module)
     if existing is not None and not isinstance(existing.names, cst.ImportStar) and existing.names:
-        return [ctx.insert_after(existing.names[-1].name, f", {name}")]
+        last = existing.names[-1]
+        # After `X as Y` as a whole: inserting after `X` would rebind Y.
+        anchor = last.asname.name if last.asname is not None else last.name
+        return [ctx.insert_after(anchor, f", {name}")]
     offset = _insertion_point(ctx)
     return [Edit(offset, offset, f"{_ensure_newline(ctx, offset)}from {module} import {name}{ctx.newline}")]
 

@@ -156,6 +156,23 @@ class UvicornRun(Rule):
                 start(app)
             """,
         ),
+        # The client imported under an alias: the import is extended after the alias.
+        Invalid(
+            """
+            import uvicorn
+            from codewords_client import AsyncCodewordsClient as CW
+
+            if __name__ == "__main__":
+                uvicorn.run(app, host="0.0.0.0", port=8000)
+            """,
+            expected=(("CW201", 5, 5),),
+            fixed="""
+            from codewords_client import AsyncCodewordsClient as CW, run_service
+
+            if __name__ == "__main__":
+                run_service(app)
+            """,
+        ),
         # The string form: reported, not fixed.
         Invalid(
             """
