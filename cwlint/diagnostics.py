@@ -40,8 +40,10 @@ class Edit:
     content: str
 
     def overlaps(self, other: Edit) -> bool:
-        if self.start == self.end == other.start == other.end:
-            return True  # two insertions at one point: their order would be a guess
+        if self.start == self.end or other.start == other.end:
+            # An insertion at the edge of (or inside) another edit: which text comes first
+            # would be a guess, and two fixes adding the same comma there would double it.
+            return self.start <= other.end and other.start <= self.end
         return self.start < other.end and other.start < self.end
 
 

@@ -11,7 +11,11 @@ and ``data=``, dict access on responses, env reads declared or not, and a main g
 Every fact about services comes from :func:`cwlint.catalog.default_catalog` (ids, the keys of
 each variant's inputs, renamed keys, allowed values), so the generator follows the catalog as
 it grows. Each drawn :class:`Workflow` carries ``labels`` naming the mistakes it was built
-with, for ``hypothesis.event`` statistics and for reading a falsifying example.
+with, for ``hypothesis.event`` statistics and for reading a falsifying example. One workflow
+in four is ``careful``: written without any of the mistakes, so it must get no finding.
+
+Every choice shrinks towards the mistake-free option (:meth:`Builder.rare` is False at its
+minimum), so a shrunk failure keeps only the mistakes it needs.
 """
 
 from __future__ import annotations

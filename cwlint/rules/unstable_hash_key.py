@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -68,6 +69,22 @@ class _Flow:
 class _State:
     uses: list[_Use] = field(default_factory=list)
     tainted: dict[tuple[int | None, str], list[_Use]] = field(default_factory=dict)
+
+
+def _formats_number(call: cst.Call) -> bool:
+    """`format(h, "x")`, `"k_{:x}".format(h)`: a format spec formats the hash as a number."""
+    func = call.func
+    if isinstance(func, cst.Name) and func.value == "format":
+        return len(call.args) > 1
+    if isinstance(func, cst.Attribute) and func.attr.value == "format":
+        template = string_value(func.value)
+        if template is None:
+            return False
+        try:
+            return any(spec for _, _, spec, _ in string.Formatter().parse(template))
+        except ValueError:
+            return False
+    return False
 
 
 class UnstableHashKey(Rule):
@@ -243,6 +260,32 @@ class UnstableHashKey(Rule):
                     await r.set(f"{ns}:bucket:{abs(int(hashlib.sha256(text.encode()).hexdigest(), 16)) % 1000}", result, ex=3600)
             """,
         ),
+        # A format spec formats the hash as a number: the fix keeps it a number.
+        Invalid(
+            """
+            import redis
+
+            r = redis.Redis()
+
+
+            def remember(url: str) -> None:
+                r.set(f"seen:{hash(url):x}", 1, ex=86400)
+                r.set("seen:{:x}".format(hash(url)), 1, ex=86400)
+            """,
+            expected=(("CW303", 7, 19), ("CW303", 8, 30)),
+            unsafe=True,
+            fixed="""
+            import redis
+            import hashlib
+
+            r = redis.Redis()
+
+
+            def remember(url: str) -> None:
+                r.set(f"seen:{int(hashlib.sha256(url.encode()).hexdigest(), 16):x}", 1, ex=86400)
+                r.set("seen:{:x}".format(int(hashlib.sha256(url.encode()).hexdigest(), 16)), 1, ex=86400)
+            """,
+        ),
     ]
 
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
@@ -336,7 +379,10 @@ class UnstableHashKey(Rule):
         string_context: bool | None = None
         for index in range(len(ancestors) - 1, -1, -1):
             parent = ancestors[index]
-            if isinstance(parent, (cst.FormattedStringExpression, cst.FormattedString, cst.ConcatenatedString)):
+            if isinstance(parent, cst.FormattedStringExpression) and parent.format_spec is not None:
+                # `f"{hash(x):x}"` formats a number: the fix must keep it one.
+                string_context = False if string_context is None else string_context
+            elif isinstance(parent, (cst.FormattedStringExpression, cst.FormattedString, cst.ConcatenatedString)):
                 string_context = True if string_context is None else string_context
             elif isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)):
                 if string_context is None:
@@ -349,7 +395,7 @@ class UnstableHashKey(Rule):
                     if string_context is None:
                         func = call.func
                         named = isinstance(func, cst.Name) and func.value in _STRING_BUILDERS
-                        string_context = named or isinstance(func, cst.Attribute)
+                        string_context = (named or isinstance(func, cst.Attribute)) and not _formats_number(call)
                     child = parent
                     continue
                 return _Flow(self._arg_sink(parent, call), string_context=bool(string_context))

@@ -674,6 +674,9 @@ def listen_parent(sock):
                 with _seen_lock:
                     counts = [[list(map(str, key)), count] for key, count in _seen.items()]
                 send({"type": "counts", "counts": counts})
+            elif command.get("cmd") == "mock":  # an answer for outbound requests, from now on
+                CONFIG.setdefault("mocks", []).append(command["mock"])
+                send({"type": "mocked", "url": command["mock"].get("url")})
 
 
 def on_cpu_limit(signum, frame):

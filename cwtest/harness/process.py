@@ -311,6 +311,13 @@ class WorkflowProcess:
         """Ask for the exact number of attempts of each finding (the stream sends powers of two)."""
         return self._ask({"cmd": "counts"}, lambda e: e.get("type") == "counts", timeout)
 
+    def add_mock(self, mock: dict[str, Any], timeout: float = 1.0) -> bool:
+        """Answer outbound requests matching ``mock`` (``ExternalResponse.as_config``) from now on."""
+        self.mocks.append(mock)
+        answer = self._ask({"cmd": "mock", "mock": mock},
+                           lambda e: e.get("type") == "mocked" and e.get("url") == mock["url"], timeout)
+        return answer is not None
+
     def _ask(self, command: dict[str, Any], answer: Callable[[dict[str, Any]], bool],
              timeout: float) -> dict[str, Any] | None:
         if self._conn is None or not self.alive():

@@ -73,6 +73,17 @@ class ExternalResponse:
                 "body": base64.b64encode(body).decode()}
 
 
+def external_response(response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes) -> ExternalResponse:
+    """A dict or list is a 200 JSON body, a str a text body, bytes a raw body."""
+    if isinstance(response, ExternalResponse):
+        return response
+    if isinstance(response, bytes):
+        return ExternalResponse(content=response)
+    if isinstance(response, str):
+        return ExternalResponse(text=response)
+    return ExternalResponse(json=response)
+
+
 @dataclass
 class RunReport:
     """The result of ``Harness.run``: one ``WorkflowResult`` per file, and the layer used."""
@@ -140,14 +151,7 @@ class Harness:
         sets the status and headers. Matched requests are recorded (``WorkflowResult.external``),
         not reported as findings; every other outbound request is a finding and gets a 599.
         """
-        if not isinstance(response, ExternalResponse):
-            if isinstance(response, bytes):
-                response = ExternalResponse(content=response)
-            elif isinstance(response, str):
-                response = ExternalResponse(text=response)
-            else:
-                response = ExternalResponse(json=response)
-        self._mocks.append(response.as_config(url, method))
+        self._mocks.append(external_response(response).as_config(url, method))
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -350,6 +354,12 @@ class BootedWorkflow:
     @property
     def run_dir(self) -> RunDir:
         return self.process.run_dir
+
+    def mock_external(self, url: str, response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes,
+                      method: str | None = None) -> None:
+        """``Harness.mock_external`` for this running workflow alone, from now on."""
+        if not self.process.add_mock(external_response(response).as_config(url, method)):
+            raise RuntimeError("the workflow process did not take the mock (it has stopped?)")
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
