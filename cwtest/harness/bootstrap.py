@@ -29,6 +29,7 @@ import errno
 import faulthandler
 import importlib.util
 import json
+import linecache
 import os
 import signal
 import socket
@@ -126,8 +127,13 @@ def exception_report(exc):
     if frames and (not kept or kept[-1] != frames[-1]):
         kept.append(frames[-1])
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    shown = kept or frames[-3:]
     return {"exc_type": type(exc).__name__, "message": text[-2000:], "location": location(frames),
-            "stack": render(kept or frames[-3:])}
+            "stack": render(shown),
+            # for cwtest.fuzz (the Target contract): frames with their source line, and the class
+            # hierarchy as "<top-level package>.<name>", so the parent tells the client's own errors apart
+            "frames": [[f[0], f[1], f[2], (linecache.getline(f[0], f[1]) or "").strip()] for f in shown],
+            "mro": ["%s.%s" % (c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__]}
 
 
 # --- limits, Landlock, seccomp ---------------------------------------------------------------------
@@ -495,18 +501,31 @@ def patch_httpx():
                 sync_transport.append(transport)
         return sync_transport[0]
 
+    def simulated_timeout(response):
+        # cwtest.fuzz's timeout fault: the simulator answers at once with this header, and the
+        # client gets its own timeout exception without waiting out its real timeout.
+        return response.headers.get("x-cwtest-fault") == "timeout"
+
     async def handle_async_request(self, request):
         if getattr(self, "_cwtest_direct", False):
             return await original_async(self, request)
         if is_sim(request.url):
-            return await original_async(sim_async(), request)
+            response = await original_async(sim_async(), request)
+            if simulated_timeout(response):
+                await response.aclose()
+                raise httpx.ReadTimeout("cwtest: simulated timeout", request=request)
+            return response
         return external(request)
 
     def handle_request(self, request):
         if getattr(self, "_cwtest_direct", False):
             return original_sync(self, request)
         if is_sim(request.url):
-            return original_sync(sim_sync(), request)
+            response = original_sync(sim_sync(), request)
+            if simulated_timeout(response):
+                response.close()
+                raise httpx.ReadTimeout("cwtest: simulated timeout", request=request)
+            return response
         return external(request)
 
     async_cls.handle_async_request = handle_async_request

@@ -138,6 +138,17 @@ class ServiceScript:
             self._fixed, self._function = None, None
             self._queue.clear()
 
+    def snapshot(self) -> tuple[Answer | None, AnswerFunction | None, tuple[Answer, ...]]:
+        """The script's whole state, for :meth:`restore`: a tool that scripts a fault for a while
+        (``cwtest.fuzz``) puts a test's own script back afterwards."""
+        with self._lock:
+            return self._fixed, self._function, tuple(self._queue)
+
+    def restore(self, state: tuple[Answer | None, AnswerFunction | None, tuple[Answer, ...]]) -> None:
+        with self._lock:
+            self._fixed, self._function = state[0], state[1]
+            self._queue = deque(state[2])
+
     @property
     def pending(self) -> int:
         """How many queued answers are still unused."""

@@ -1,0 +1,169 @@
+"""What a failing ``fuzz`` or ``faults`` item prints: the harness report of that item.
+
+Each failure of the item's check, deduplicated and shrunk by the engine, is shown with the check,
+the route, the minimal input, the workflow's traceback trimmed to its own frames, the service
+calls that request made, a ``curl`` command and a regression test. The test uses the plugin's
+``cw_workflow`` fixture, so it runs the workflow exactly as the item did (its own environment,
+the sandbox, the simulator) and needs nothing importable in the test's interpreter; it fails
+while the bug is there and passes once it is fixed. Sandbox findings raised while the item ran
+(an outbound request, a write, a process) follow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from cwtest.fuzz.report import Failure, FuzzReport, show_json
+
+#: ``cwtest boot FILE --port 8000`` serves the app there; the curl commands target it.
+BOOT_URL = "http://127.0.0.1:8000"
+
+
+def render_item(*, kind: str, route: str, workflow: str, rooted: str, report: FuzzReport | None, failures: list[Failure],
+                findings: list[dict[str, Any]], seed: int, examples: int, nodeid: str, rerun_seed: int,
+                notes: list[str] | None = None, hung: str | None = None,
+                hang_stacks: dict[str, Any] | None = None, tolerated: tuple[str, ...] = (),
+                stderr_tail: str = "") -> str:
+    problems = len(failures) + len(findings) + (1 if hung and not failures else 0)
+    out = [f"cwtest {kind}: {route} of {workflow}: {problems} problem(s)"
+           f" (item seed {seed}, {examples} examples; run seed {rerun_seed})"]
+    if report is not None:
+        for stats in report.routes:
+            out += ["  " + line for line in stats.summary_lines()]
+    for note in notes or []:
+        out.append(f"  note: {note}")
+    for failure in failures:
+        out.append("")
+        out.append(failure.render(BOOT_URL))
+        out.append(f"    (the curl command needs the workflow running: cwtest boot {workflow} --port 8000)")
+        out.append("    regression test (cw_workflow runs it sandboxed, like this item):")
+        out += ["      " + line if line else "" for line in regression_test(failure, rooted, tolerated).splitlines()]
+    if hung:
+        out.append("")
+        out.append(f"✗ [{'timeout' if hang_stacks else 'crash'}] {hung}")
+        if hang_stacks:
+            out += ["    " + line for line in render_stacks(hang_stacks)]
+        tail = [line for line in stderr_tail.splitlines() if line.strip()][-15:]
+        if tail:
+            out.append("    the workflow's stderr ends with:")
+            out += ["      " + line for line in tail]
+    if findings:
+        out.append("")
+        out.append("sandbox findings while this item ran:")
+        for finding in findings:
+            where = f" at {finding['location']}" if finding.get("location") else ""
+            times = f" (x{finding['count']})" if finding.get("count", 1) > 1 else ""
+            out.append(f"  ✗ [{finding['kind']}] {finding['detail']}{where}{times}")
+            out += [f"      {line}" for line in finding.get("stack", [])[-8:]]
+        if any(f["kind"] == "outbound-http" for f in findings):
+            out.append("  (answer outbound requests with the pytest_cwtest_mock_external hook in conftest.py; "
+                       "see docs/cwtest/plugin.md)")
+    out.append("")
+    out.append(f"rerun: pytest '{nodeid}' --cwtest --cwtest-seed {rerun_seed}")
+    return "\n".join(out)
+
+
+def render_stacks(stacks: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    entries = [s for s in stacks.get("tasks", []) + stacks.get("threads", []) if s.get("location")]
+    for entry in (entries or stacks.get("threads", []))[:3]:
+        label = f"task {entry['task']}" if "task" in entry else f"thread {entry.get('thread')}"
+        lines.append(f"{label}:")
+        lines += ["  " + line for line in entry.get("stack", [])[-10:]]
+    return lines
+
+
+def regression_test(failure: Failure, workflow: str, tolerated: tuple[str, ...] = ()) -> str:
+    """A pytest test that sends the minimal request to the sandboxed workflow and asserts the check."""
+    request = failure.request
+    fuzz_imports: set[str] = set()
+    sim_imports: set[str] = set()
+    body = [f"    workflow = cw_workflow({workflow!r})"]
+    if failure.fault is not None or failure.kind == "service-contract":
+        body.append("    runtime = workflow.runtime")
+    if failure.fault is not None:
+        imports = failure.fault.imports()
+        fuzz_imports |= imports & {"timeout_fault"}
+        sim_imports |= imports - {"timeout_fault"}
+        body.append(f"    {failure.fault.script_code(failure.fault_answer)}  # the fault that exposed it")
+    args = [repr(request.method), repr(request.path)]
+    if request.has_body:
+        args.append(repr(request.json_body))
+    if request.headers:
+        args.append(f"headers={dict(request.headers)!r}")
+    if request.query:
+        args.append(f"query={dict(request.query)!r}")
+    body.append(f"    outcome = workflow.send({', '.join(args)})")
+    if failure.kind == "unhandled-exception":
+        if failure.check == "faults" and tolerated:
+            body.append(f"    escaped = [e for e in outcome.exceptions if not any(e.is_a(name) for name in "
+                        f"{tuple(tolerated)!r})]")
+        else:
+            body.append("    escaped = list(outcome.exceptions)")
+        body.append('    assert not escaped, "\\n".join(e.render() for e in escaped)')
+    elif failure.kind == "server-error":
+        body.append("    assert outcome.status is not None and outcome.status < 500, outcome.text[:500]")
+    elif failure.kind == "no-response":
+        body.append("    assert outcome.status is not None, outcome.error")
+    elif failure.kind == "response-model":
+        fuzz_imports.add("response_problem")
+        method, _, template = failure.route.partition(" ")
+        body.append(f"    problem = response_problem(workflow.schema, {method!r}, {template!r}, outcome)")
+        body.append("    assert problem is None, problem")
+    elif failure.kind == "service-contract":
+        body.append("    problems = [p for call in runtime.calls() for p in call.problems]")
+        body.append("    assert not problems, problems")
+    where = f" at {_short(failure.location)}" if failure.location else ""
+    head = [f'"""cwtest {failure.check} check: {failure.route}{where}: {_one_line(failure.headline)}"""', ""]
+    if fuzz_imports:
+        head.append(f"from cwtest.fuzz import {', '.join(sorted(fuzz_imports))}")
+    if sim_imports:
+        head.append(f"from cwtest.simulator import {', '.join(sorted(sim_imports))}")
+    if fuzz_imports or sim_imports:
+        head += ["", ""]
+    return "\n".join(head + [f"def {regression_test_name(failure)}(cw_workflow) -> None:"] + body) + "\n"
+
+
+def regression_test_name(failure: Failure) -> str:
+    method, _, template = failure.route.partition(" ")
+    slug = re.sub(r"[^a-z0-9]+", "_", template.lower()).strip("_") or "root"
+    digest = hashlib.sha1("|".join(failure.signature).encode()).hexdigest()[:6]
+    return f"test_{method.lower()}_{slug}_{failure.kind.replace('-', '_')}_{digest}"
+
+
+def headline(failures: list[Failure], findings: list[dict[str, Any]]) -> str:
+    """One line for ``-r`` summaries and JUnit's ``message``: the first problem.
+
+    A sandbox finding comes first: what the workflow tried and may not (an outbound request
+    answered 599) is usually the cause of the failures that follow it.
+    """
+    if findings:
+        first_finding = findings[0]
+        more = len(findings) + len(failures) - 1
+        return f"[{first_finding['kind']}] {first_finding['detail']}" + (f" (+{more} more)" if more else "")
+    if failures:
+        first = failures[0]
+        where = f" at {_short(first.location)}" if first.location else ""
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        return f"[{first.kind}] {_one_line(first.headline)}{where}{more}"
+    return "the workflow stopped answering"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).replace('"""', "'''")[:160]
+
+
+def _short(location: str | None) -> str:
+    if not location:
+        return ""
+    file, _, line = location.rpartition(":")
+    try:
+        return f"{Path(file).resolve().relative_to(Path.cwd())}:{line}"
+    except ValueError:
+        return location
+
+
+__all__ = ["BOOT_URL", "headline", "regression_test", "regression_test_name", "render_item", "show_json"]

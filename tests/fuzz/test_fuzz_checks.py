@@ -1,0 +1,280 @@
+"""Each check on a workflow made to fail it (or, for the deliberate 404, made not to), and the reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import codewords_client  # noqa: F401 - patches FastAPI.__init__ like a workflow's import does
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, Field, field_validator
+
+from cwtest.fuzz import FuzzConfig, InProcessTarget, fuzz
+from cwtest.simulator import SimulatedRuntime
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures" / "fuzz"
+FAST = {"shrink_time": 3.0}
+
+
+def run(name: str, **options: object):
+    config = FuzzConfig(**{**FAST, **options})  # type: ignore[arg-type]
+    with InProcessTarget.from_path(FIXTURES / f"{name}.py", SimulatedRuntime()) as target:
+        return fuzz(target, config)
+
+
+def test_faults_find_a_keyerror_on_an_llm_answer_missing_an_optional_key() -> None:
+    report = run("llm_optional_key")
+    assert not [f for f in report.failures if f.check == "fuzz"]  # the normal answer has every key
+    [missing] = [f for f in report.failures if f.exception and f.exception.message == "'labels'"]
+    assert (missing.kind, missing.check, missing.exception.type) == ("unhandled-exception", "faults", "KeyError")
+    assert missing.fault is not None and (missing.fault.service, missing.fault.kind) == ("openai", "llm_minimal")
+    assert missing.location == f"{FIXTURES / 'llm_optional_key.py'}:61"
+    assert missing.shrunk and missing.request.json_body == {"title": "aaa"}  # minLength 3, nothing optional
+    assert missing.fault_answer["response"].keys() == {"category", "summary"}  # only the required keys
+    # the other faults: success false and a cut body are findings too; a timeout is the client's own error
+    kinds = {(f.fault.kind, f.exception.type) for f in report.failures if f.fault and f.exception}
+    assert kinds == {("llm_minimal", "KeyError"), ("unsuccessful", "KeyError"), ("malformed", "json.JSONDecodeError")}
+    [stats] = report.routes
+    assert ("openai: timeout", "httpx.ReadTimeout") in {(fault, kind) for fault, kind, _loc in stats.tolerated}
+    assert stats.faults_injected == ["openai: http_error", "openai: timeout", "openai: unsuccessful",
+                                     "openai: malformed", "openai: llm_minimal", "openai: llm_empty_strings",
+                                     "openai: llm_long_strings"]
+
+
+def test_a_deliberate_http_exception_404_is_not_a_finding() -> None:
+    report = run("deliberate_404")
+    assert report.failures == []
+    [stats] = report.routes
+    assert stats.statuses["fuzz"].get("4xx", 0) > 0 and stats.statuses["fuzz"].get("2xx", 0) > 0
+    assert stats.faults_injected == ["firecrawl: http_error", "firecrawl: timeout", "firecrawl: unsuccessful",
+                                     "firecrawl: malformed"]
+    assert stats.statuses["faults"] == {"4xx": 2, "5xx": 2}  # 404 and 502, both HTTPExceptions on purpose
+    assert stats.tolerated == {}
+
+
+def test_a_response_model_violation_is_found_and_shrunk() -> None:
+    report = run("response_model")
+    [failure] = report.failures
+    assert (failure.kind, failure.check, failure.status) == ("response-model", "fuzz", 200)
+    assert failure.message == "the 200 body breaks the response model at longest_word: None is not of type 'string'"
+    assert failure.shrunk and failure.request.json_body == {"text": ""}
+
+
+def test_the_contract_check_names_the_key() -> None:
+    report = run("contract_key")
+    [failure] = report.failures
+    assert (failure.kind, failure.key) == ("service-contract", "tll")
+    assert failure.message == 'redis_coordinator: "tll" is not an input of redis_coordinator; did you mean "ttl"?'
+    assert failure.shrunk and failure.request.json_body == {"url": "https://example.com", "expires_in_days": 1}
+    [call] = failure.calls
+    assert (call.service, call.status) == ("redis_coordinator", 422)
+
+
+class Tagged(BaseModel):
+    name: str = Field(max_length=20)
+    tags: str = ""
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def strip(cls, value):  # type: ignore[no-untyped-def]
+        return value.strip()  # AttributeError (not a ValidationError) for anything but a string
+
+
+def test_an_invalid_request_answered_with_a_5xx_is_found() -> None:
+    app = FastAPI()
+
+    @app.post("/tag")
+    async def tag(item: Tagged) -> dict:
+        return {"name": item.name, "tags": item.tags.split(",")}
+
+    with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
+        report = fuzz(target, FuzzConfig(**FAST))
+    [failure] = report.failures
+    assert (failure.check, failure.exception.type, failure.status) == ("invalid", "AttributeError", 500)
+    assert failure.request.defect is not None and failure.request.defect.startswith("body.tags is ")
+    assert failure.location is not None and failure.location.endswith(f"test_fuzz_checks.py:{strip_line()}")
+
+
+def strip_line() -> int:
+    import inspect
+
+    return inspect.getsourcelines(Tagged.strip)[1] + 3
+
+
+class Order(BaseModel):
+    quantity: int = Field(ge=0, le=10)
+
+
+def per_unit(total: float, quantity: int) -> float:
+    return total / quantity  # ZeroDivisionError at quantity 0, from either route
+
+
+def test_one_failure_per_exception_type_and_location_across_routes() -> None:
+    app = FastAPI()
+
+    @app.post("/price")
+    async def price(order: Order) -> dict:
+        return {"unit": per_unit(100.0, order.quantity)}
+
+    @app.post("/shipping")
+    async def shipping(order: Order) -> dict:
+        return {"unit": per_unit(12.5, order.quantity)}
+
+    with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
+        report = fuzz(target, FuzzConfig(**FAST, checks=("fuzz",)))
+    [failure] = report.failures
+    assert failure.exception.type == "ZeroDivisionError" and failure.route == "POST /price"
+    assert failure.request.json_body == {"quantity": 0}
+    assert failure.seen_in[0] == "fuzz POST /price" and "fuzz POST /shipping" in failure.seen_in
+
+
+class Batch(BaseModel):
+    items: list[str] = Field(min_length=1, max_length=40)
+
+
+def test_shrinking_is_capped_by_shrink_time() -> None:
+    app = FastAPI()
+
+    @app.post("/slow")
+    async def slow(body: Batch) -> dict:
+        await asyncio.sleep(0.02)
+        if sum(len(item) for item in body.items) > 25:
+            raise ValueError("batch too large")
+        return {"ok": True}
+
+    with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
+        capped = fuzz(target, FuzzConfig(checks=("fuzz",), shrink_time=1.0, examples=20))
+        free = fuzz(target, FuzzConfig(checks=("fuzz",), shrink_time=3.0, examples=20))
+        unshrunk = fuzz(target, FuzzConfig(checks=("fuzz",), shrink_time=0, examples=20))
+    [failure] = capped.failures
+    assert failure.exception.type == "ValueError"
+    assert capped.seconds < 20 * 0.03 + 1.0 + 1.5  # exploring, one shrink capped at 1 s, slack for a shared machine
+    assert free.requests > capped.requests + 30  # the cap did stop a shrink that had further to go
+    [raw] = unshrunk.failures
+    assert not raw.shrunk and unshrunk.requests == 20
+
+
+def test_reports_carry_a_curl_command_that_sends_the_minimal_request() -> None:
+    report = run("planted_bugs", checks=("fuzz",))
+    by_type = {f.exception.type: f for f in report.failures}
+    failure = by_type["IndexError"]
+    words = shlex.split(failure.curl("http://127.0.0.1:8000"))
+    assert words[:5] == ["curl", "-sS", "-X", "POST", "http://127.0.0.1:8000/"]
+    assert json.loads(words[words.index("--data-raw") + 1]) == failure.request.json_body
+    assert failure.request.json_body["seats"] == 500
+    text = report.render()
+    assert "minimal input (shrunk): POST /" in text and "planted_bugs.py:95 in quote" in text
+
+
+def _fix_planted_bugs(source: str) -> str:
+    source = source.replace("Plan.TEAM: 19.0}", "Plan.TEAM: 19.0, Plan.ENTERPRISE: 39.0}")
+    source = source.replace("[0.0, 0.05, 0.10, 0.15, 0.20]", "[0.0, 0.05, 0.10, 0.15, 0.20, 0.25]")
+    return source.replace('.encode("ascii").decode()', '.encode("ascii", "replace").decode()')
+
+
+def _run_test_source(source: str, workflow: Path) -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(source, "<regression test>", "exec"), namespace)  # noqa: S102 - the generated module
+    namespace["WORKFLOW"] = workflow
+    [test] = [v for k, v in namespace.items() if k.startswith("test_") and callable(v)]
+    test()
+
+
+def test_regression_tests_fail_on_the_bug_and_pass_once_it_is_fixed(tmp_path: Path) -> None:
+    report = run("planted_bugs", checks=("fuzz",))
+    assert len(report.failures) == 3
+    fixed = tmp_path / "planted_bugs.py"
+    fixed.write_text(_fix_planted_bugs((FIXTURES / "planted_bugs.py").read_text()))
+    for failure in report.failures:
+        source = failure.regression_test(FIXTURES / "planted_bugs.py")
+        with pytest.raises(AssertionError, match=failure.exception.type.rpartition(".")[2]):
+            _run_test_source(source, FIXTURES / "planted_bugs.py")
+        _run_test_source(source, fixed)
+
+
+def test_regression_tests_of_faults_contracts_and_models_reproduce(tmp_path: Path) -> None:
+    for name in ("llm_optional_key", "contract_key", "response_model"):
+        report = run(name)
+        assert report.failures
+        for failure in report.failures:
+            source = failure.regression_test(FIXTURES / f"{name}.py")
+            with pytest.raises(AssertionError):
+                _run_test_source(source, FIXTURES / f"{name}.py")
+
+
+def test_a_written_regression_test_fails_under_pytest(tmp_path: Path) -> None:
+    report = run("llm_optional_key")
+    [failure] = [f for f in report.failures if f.fault is not None and f.fault.kind == "llm_minimal"]
+    path = tmp_path / f"{failure.test_name}.py"
+    path.write_text(failure.regression_test(FIXTURES / "llm_optional_key.py"))
+    assert "runtime.script('openai', '').respond({'response': {" in path.read_text()
+    assert "not any(e.is_a(name) for name in ('httpx.HTTPError', 'openai.APIError'" in path.read_text()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed" in result.stdout and "KeyError: 'labels'" in result.stdout
+
+
+def test_the_json_report_holds_everything_a_ci_needs() -> None:
+    report = run("contract_key")
+    data = json.loads(json.dumps(report.as_json()))
+    assert data["version"] == 1 and data["seed"] == 0 and data["examples"] == 50
+    [failure] = data["failures"]
+    assert failure["kind"] == "service-contract" and failure["key"] == "tll" and failure["shrunk"] is True
+    assert failure["request"] == {"method": "POST", "path": "/",
+                                  "json": {"url": "https://example.com", "expires_in_days": 1}}
+    assert failure["calls"][0]["problems"] == ['"tll" is not an input of redis_coordinator; did you mean "ttl"?']
+    assert failure["curl"].startswith("curl -sS -X POST") and "def test_post_root_service_contract_" in \
+        failure["regression_test"]
+    [route] = data["routes"]
+    assert route["route"] == "POST /" and route["fuzz_requests"] >= 50 and route["invalid_requests"] == 50
+
+
+def test_a_tests_own_scripts_survive_the_faults() -> None:
+    from cwtest.fuzz import Fault, injected
+
+    runtime = SimulatedRuntime()
+    script = runtime.script("openai", "")
+    script.respond({"response": "a note the test scripted"})
+    script.queue({"response": "queued"})
+    with injected(runtime, Fault("unsuccessful", "openai", "")):
+        assert script.pending == 0  # the fault answers every call while it is injected
+    assert script.pending == 1
+    with InProcessTarget.from_path(FIXTURES / "planted_bugs.py", runtime) as target:
+        script.reset()
+        script.respond({"response": "a note the test scripted"})
+        report = fuzz(target, FuzzConfig(checks=("faults",), examples=5, shrink_time=0))
+        assert len(report.routes[0].faults_injected) == 6
+        body = {"company": "Acme", "contact": "ops@acme.io", "plan": "team", "seats": 12}
+        assert target.send("POST", "/", body).body["welcome_note"] == "a note the test scripted"
+
+
+class Dies(RuntimeError):
+    pass
+
+
+def test_a_target_that_stops_ends_the_run_with_its_error_and_keeps_what_was_found() -> None:
+    from cwtest.fuzz import Fuzzer
+
+    with InProcessTarget.from_path(FIXTURES / "planted_bugs.py", SimulatedRuntime()) as target:
+        sent = []
+        original = target.send
+
+        def send(*args, **kwargs):  # type: ignore[no-untyped-def]
+            sent.append(args)
+            if len(sent) > 120:
+                raise Dies("the workflow process died")
+            return original(*args, **kwargs)
+
+        target.send = send  # type: ignore[method-assign]
+        fuzzer = Fuzzer(target, FuzzConfig(seed=0, shrink_time=2.0))
+        with pytest.raises(Dies, match="died"):
+            fuzzer.run()
+    assert len(sent) == 121  # no request after the failing one, inside Hypothesis or out
+    assert fuzzer.report.failures and fuzzer.report.requests == 119  # 121 sends: the document, 119, the failing one

@@ -1,0 +1,58 @@
+"""The same engine through the sandboxed harness: the workflow in its own uv environment and sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cwtest.fuzz import FuzzConfig, fuzz
+from cwtest.fuzz.harness_target import HarnessTarget, exception_of
+from cwtest.harness.runner import Harness
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fuzz"
+
+
+@pytest.fixture(scope="module")
+def harness() -> Harness:
+    return Harness(sandbox="auto", env="uv", timeout=120)
+
+
+def test_the_planted_bugs_are_found_through_the_sandbox(harness: Harness) -> None:
+    with harness.boot(FIXTURES / "planted_bugs.py") as booted:
+        report = fuzz(HarnessTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
+    by_type = {f.exception.type: f for f in report.failures if f.exception}
+    assert sorted(by_type) == ["IndexError", "KeyError", "UnicodeEncodeError"]
+    assert by_type["IndexError"].shrunk and by_type["IndexError"].request.json_body["seats"] == 500
+    assert by_type["KeyError"].location == f"{FIXTURES / 'planted_bugs.py'}:94"
+    assert by_type["KeyError"].exception.frames[-1].source == "price = MONTHLY_PRICE[request.plan]"
+    [stats] = report.routes
+    assert stats.statuses["invalid"] == {"4xx": 50} and len(stats.faults_injected) == 6
+
+
+def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
+    with harness.boot(FIXTURES / "llm_optional_key.py") as booted:
+        report = fuzz(HarnessTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
+    found = {(f.fault.kind, f.exception.type, f.exception.message) for f in report.failures if f.fault and f.exception}
+    assert ("llm_minimal", "KeyError", "'labels'") in found
+    # the bootstrap sends the bare class name for now: "JSONDecodeError" (in-process: "json.JSONDecodeError")
+    assert any(kind == "malformed" and name.endswith("JSONDecodeError") for kind, name, _message in found)
+
+
+def test_bootstrap_exception_events_become_exception_infos() -> None:
+    workflow = str(FIXTURES / "planted_bugs.py")
+    current = {"type": "exception", "exc_type": "ReadTimeout", "message": "ReadTimeout: timed out",
+               "location": f"{workflow}:78", "stack": [f"{workflow}:78 in welcome_note"]}
+    info = exception_of(current, workflow)
+    assert (info.type, info.message, info.location) == ("httpx.ReadTimeout", "timed out", f"{workflow}:78")
+    assert info.is_a("httpx.HTTPError") and info.frames[0].function == "welcome_note"
+    assert info.frames[0].source.startswith("response = await client.run(")
+    contract = {"type": "exception", "exc_type": "KeyError", "message": "KeyError: 'x'", "location": f"{workflow}:94",
+                "frames": [[workflow, 94, "quote", "price = MONTHLY_PRICE[request.plan]"]],
+                "mro": ["builtins.KeyError", "builtins.LookupError", "builtins.Exception"]}
+    info = exception_of(contract, workflow)
+    assert (info.type, info.message) == ("KeyError", "'x'") and info.is_a("LookupError")
+    decode = {**contract, "exc_type": "JSONDecodeError", "message": "JSONDecodeError: Expecting value",
+              "mro": ["json.JSONDecodeError", "builtins.ValueError", "builtins.Exception"]}
+    info = exception_of(decode, workflow)
+    assert (info.type, info.message) == ("json.JSONDecodeError", "Expecting value") and info.is_a("ValueError")
