@@ -40,11 +40,12 @@ def test_an_unmocked_api_is_a_finding_and_never_reached(cw_workflow):
     assert finding["location"].endswith("external.py:35")
 
 
-def test_mocks_come_before_the_first_use(cw_workflow):
+def test_a_mock_added_after_the_first_use_reaches_the_running_workflow(cw_workflow):
     rates = cw_workflow("workflows/external.py")
-    assert rates.runtime.calls() == []
-    with pytest.raises(RuntimeError, match="before the workflow's first use"):
-        rates.mock_external("https://rates.example.com/", {})
+    assert rates.client.get("/rate", params={"currency": "GBP"}).status_code == 502  # unmocked
+    rates.mock_external("https://rates.example.com/", {"rates": {"GBP": 0.79}})
+    response = rates.client.get("/rate", params={"currency": "GBP"})
+    assert response.status_code == 200 and response.json() == {"currency": "GBP", "rate": 0.79}
 
 
 @pytest.mark.parametrize("round", [1, 2])
