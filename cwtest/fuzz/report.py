@@ -131,7 +131,6 @@ class Failure:
     def regression_test(self, workflow_file: str | Path, *, runtime_seed: int | None = None,
                         connected_apps: tuple[str, ...] | None = None, tolerated: tuple[str, ...] | None = None) -> str:
         """A pytest module that reproduces this failure; see the module docstring."""
-        request = self.request
         tolerated = self.tolerated if tolerated is None else tolerated
         runtime_seed = self.runtime_seed if runtime_seed is None else runtime_seed
         connected_apps = self.connected_apps if connected_apps is None else connected_apps
@@ -145,33 +144,9 @@ class Failure:
             sim_imports |= imports - {"timeout_fault"}
             lines.append(f"    {self.fault.script_code(self.fault_answer)}  # the fault that exposed it")
         lines.append("    with InProcessTarget.from_path(WORKFLOW, runtime) as target:")
-        args = [repr(request.method), repr(request.path)]
-        if request.has_body:
-            args.append(_literal(request.json_body))
-        if request.headers:
-            args.append(f"headers={dict(request.headers)!r}")
-        if request.query:
-            args.append(f"query={dict(request.query)!r}")
-        lines.append(f"        outcome = target.send({', '.join(args)})")
-        if self.kind == "unhandled-exception":
-            if self.check == "faults" and tolerated:
-                lines.append(f"    escaped = [e for e in outcome.exceptions if not any(e.is_a(name) for name in "
-                             f"{tuple(tolerated)!r})]")
-            else:
-                lines.append("    escaped = list(outcome.exceptions)")
-            lines.append('    assert not escaped, "\\n".join(e.render() for e in escaped)')
-        elif self.kind == "server-error":
-            lines.append("    assert outcome.status is not None and outcome.status < 500, outcome.text[:500]")
-        elif self.kind == "no-response":
-            lines.append("    assert outcome.status is not None, outcome.error")
-        elif self.kind == "response-model":
-            fuzz_imports.add("response_problem")
-            method, _, template = self.route.partition(" ")
-            lines.append(f"        problem = response_problem(target.schema, {method!r}, {template!r}, outcome)")
-            lines.append("    assert problem is None, problem")
-        elif self.kind == "service-contract":
-            lines.append("    problems = [p for call in runtime.calls() for p in call.problems]")
-            lines.append("    assert not problems, problems")
+        sent, needed = send_and_assert(self, "target", "        ", tolerated)
+        fuzz_imports |= needed
+        lines += sent
         where = f" at {_display_path(self.location)}" if self.location else ""
         docstring = (f'"""Regression test from cwtest\'s fuzzer ({self.check} check): {self.route}{where}.\n\n'
                      f"{_wrap(self.headline, 96)}\n\n"
@@ -359,6 +334,46 @@ class FuzzReport:
             path.write_text(failure.regression_test(self.workflow, **test_options), encoding="utf-8")
             written.append(path)
         return written
+
+
+def send_and_assert(failure: Failure, receiver: str, indent: str, tolerated: tuple[str, ...] | list[str],
+                    literal: Any = None) -> tuple[list[str], set[str]]:
+    """A regression test's request and assertion for ``failure``, sent through ``receiver``.
+
+    Shared by the fuzzer's in-process tests and the pytest plugin's ``cw_workflow`` tests;
+    returns the lines and the ``cwtest.fuzz`` names they need.
+    """
+    request = failure.request
+    literal = literal or _literal
+    needed: set[str] = set()
+    args = [repr(request.method), repr(request.path)]
+    if request.has_body:
+        args.append(literal(request.json_body))
+    if request.headers:
+        args.append(f"headers={dict(request.headers)!r}")
+    if request.query:
+        args.append(f"query={dict(request.query)!r}")
+    lines = [f"{indent}outcome = {receiver}.send({', '.join(args)})"]
+    if failure.kind == "unhandled-exception":
+        if failure.check == "faults" and tolerated:
+            lines.append(f"    escaped = [e for e in outcome.exceptions if not any(e.is_a(name) for name in "
+                         f"{tuple(tolerated)!r})]")
+        else:
+            lines.append("    escaped = list(outcome.exceptions)")
+        lines.append('    assert not escaped, "\\n".join(e.render() for e in escaped)')
+    elif failure.kind == "server-error":
+        lines.append("    assert outcome.status is not None and outcome.status < 500, outcome.text[:500]")
+    elif failure.kind == "no-response":
+        lines.append("    assert outcome.status is not None, outcome.error")
+    elif failure.kind == "response-model":
+        needed.add("response_problem")
+        method, _, template = failure.route.partition(" ")
+        lines.append(f"{indent}problem = response_problem({receiver}.schema, {method!r}, {template!r}, outcome)")
+        lines.append("    assert problem is None, problem")
+    elif failure.kind == "service-contract":
+        lines.append("    problems = [p for call in runtime.calls() for p in call.problems]")
+        lines.append("    assert not problems, problems")
+    return lines, needed
 
 
 def show_json(value: Any) -> str:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cwtest.fuzz.report import Failure, FuzzReport, show_json
+from cwtest.fuzz.report import Failure, FuzzReport, send_and_assert, show_json
 
 #: ``cwtest boot FILE --port 8000`` serves the app there; the curl commands target it.
 BOOT_URL = "http://127.0.0.1:8000"
@@ -78,7 +78,6 @@ def render_stacks(stacks: dict[str, Any]) -> list[str]:
 
 def regression_test(failure: Failure, workflow: str, tolerated: tuple[str, ...] = ()) -> str:
     """A pytest test that sends the minimal request to the sandboxed workflow and asserts the check."""
-    request = failure.request
     fuzz_imports: set[str] = set()
     sim_imports: set[str] = set()
     body = [f"    workflow = cw_workflow({workflow!r})"]
@@ -89,33 +88,9 @@ def regression_test(failure: Failure, workflow: str, tolerated: tuple[str, ...] 
         fuzz_imports |= imports & {"timeout_fault"}
         sim_imports |= imports - {"timeout_fault"}
         body.append(f"    {failure.fault.script_code(failure.fault_answer)}  # the fault that exposed it")
-    args = [repr(request.method), repr(request.path)]
-    if request.has_body:
-        args.append(repr(request.json_body))
-    if request.headers:
-        args.append(f"headers={dict(request.headers)!r}")
-    if request.query:
-        args.append(f"query={dict(request.query)!r}")
-    body.append(f"    outcome = workflow.send({', '.join(args)})")
-    if failure.kind == "unhandled-exception":
-        if failure.check == "faults" and tolerated:
-            body.append(f"    escaped = [e for e in outcome.exceptions if not any(e.is_a(name) for name in "
-                        f"{tuple(tolerated)!r})]")
-        else:
-            body.append("    escaped = list(outcome.exceptions)")
-        body.append('    assert not escaped, "\\n".join(e.render() for e in escaped)')
-    elif failure.kind == "server-error":
-        body.append("    assert outcome.status is not None and outcome.status < 500, outcome.text[:500]")
-    elif failure.kind == "no-response":
-        body.append("    assert outcome.status is not None, outcome.error")
-    elif failure.kind == "response-model":
-        fuzz_imports.add("response_problem")
-        method, _, template = failure.route.partition(" ")
-        body.append(f"    problem = response_problem(workflow.schema, {method!r}, {template!r}, outcome)")
-        body.append("    assert problem is None, problem")
-    elif failure.kind == "service-contract":
-        body.append("    problems = [p for call in runtime.calls() for p in call.problems]")
-        body.append("    assert not problems, problems")
+    sent, needed = send_and_assert(failure, "workflow", "    ", tolerated, literal=repr)
+    fuzz_imports |= needed
+    body += sent
     where = f" at {_short(failure.location)}" if failure.location else ""
     head = [f'"""cwtest {failure.check} check: {failure.route}{where}: {_one_line(failure.headline)}"""', ""]
     if fuzz_imports:
