@@ -34,7 +34,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 
 from cwlint import __version__
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
+from cwlint.source import write_atomic
 
 #: Bumped whenever the entry layout changes.
 FORMAT = 1
@@ -159,17 +159,7 @@ def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
 
 
 def _write_atomic(path: Path, data: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(str(path), data.encode("utf-8"))
 
 
 class Cache:

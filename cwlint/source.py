@@ -104,14 +104,18 @@ def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its permissions."""
+    """Replace (or create) ``path`` with ``data`` atomically, keeping its permissions."""
     target = Path(os.path.realpath(path))  # write through a symlink, never over it
-    mode = stat.S_IMODE(os.stat(target).st_mode)
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file keeps mkstemp's private 0600
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".cwlint", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         try:

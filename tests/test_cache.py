@@ -164,7 +164,7 @@ def test_unwritable_cache_directory(tmp_path: Path, capsys, monkeypatch) -> None
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("cwlint.cache.tempfile.mkstemp", fail)  # root ignores chmod; fail the write itself
+    monkeypatch.setattr("cwlint.cache.write_atomic", fail)  # root ignores chmod; fail the write itself
     code, out, err = run(["bad.py", "--output-format", "concise"], capsys)
     assert code == 1 and "CW101" in out and err == ""
     assert entries(tmp_path) == []

@@ -43,6 +43,7 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 
 from cwtest.fuzz.target import NO_BODY
+from cwtest.simulator.validation import json_type_name
 
 METHODS = ("get", "post", "put", "patch", "delete")
 #: How deep a recursive model is unrolled before only its terminal forms are generated.
@@ -707,7 +708,7 @@ class Strategies:
             return None
         if "const" in schema or "enum" in schema:
             values = schema.get("enum", [schema.get("const")])
-            return {_json_type(v) for v in values}
+            return {json_type_name(v) for v in values}
         if "allOf" in schema:
             return self.json_types(self.merged(schema), depth + 1)
         for key in ("anyOf", "oneOf"):
@@ -788,20 +789,6 @@ def _accepts_safely(accepts: Any, value: Any) -> bool:
     if isinstance(value, st.SearchStrategy):
         return False
     return bool(accepts(value))
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _is_object(schema: dict[str, Any]) -> bool:

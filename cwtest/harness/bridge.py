@@ -16,53 +16,26 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import uvicorn
 from starlette.types import ASGIApp
 
+from cwtest.simulator.server import ServerThread
 
-class UnixServer:
+
+class UnixServer(ServerThread):
     """uvicorn serving an ASGI app on a Unix socket, in a background thread."""
 
     def __init__(self, app: ASGIApp, path: Path) -> None:
-        self.app = app
+        super().__init__(app)
         self.path = path
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0) -> None:  # type: ignore[override]
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(self.path))
         self.path.chmod(0o666)  # the sandbox's uid may differ from ours
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1)
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._server, self._socket = server, sock
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                        name=f"cwtest-sim-{self.path.parent.parent.name}")
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the simulator did not start on {self.path}")
-            time.sleep(0.005)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        self.serve(sock, f"cwtest-sim-{self.path.parent.parent.name}", str(self.path), timeout)
 
 
 class Relay:

@@ -37,23 +37,26 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
+        self.serve(sock, f"cwtest-sim-{self.port}", self.url, timeout)
+        return self.url
+
+    def serve(self, sock: socket.socket, name: str, where: str, timeout: float) -> None:
+        """Serve the app on a bound socket in a thread; return once uvicorn accepts connections."""
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", access_log=False,
             # A delayed answer nobody waits for must not hold up shutdown.
             timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name=f"cwtest-sim-{self.port}", daemon=True
-        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller's signals
+        self._server, self._socket = server, sock
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self._server.started:
+        while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the simulator did not start on {self.url}")
+                raise RuntimeError(f"the simulator did not start on {where}")
             time.sleep(0.005)
-        self._socket = sock
-        return self.url
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._server is None or self._thread is None:
