@@ -152,9 +152,6 @@ class FileContext:
                 return node
         return None
 
-    def enclosing_function(self) -> cst.FunctionDef | cst.Lambda | None:
-        return self.enclosing(cst.FunctionDef, cst.Lambda)  # type: ignore[return-value]
-
     def in_async_function(self) -> bool:
         func = self.enclosing(cst.FunctionDef, cst.Lambda, cst.ClassDef)
         return isinstance(func, cst.FunctionDef) and func.asynchronous is not None

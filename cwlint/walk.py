@@ -55,6 +55,8 @@ _ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
     # Evaluation order, so that "checked before used" reads naturally in rules.
     cst.IfExp: ("test", "body", "orelse"),
     cst.Param: ("star", "name", "annotation", "default"),
+    cst.Arg: ("keyword", "value"),
+    cst.Parameters: ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
 }
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
