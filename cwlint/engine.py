@@ -243,10 +243,13 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
             if not applicable(diagnostic, unsafe):
                 continue
             assert diagnostic.fix is not None
-            if any(e.overlaps(t) for e in diagnostic.fix.edits for t in taken):
+            # An edit identical to one already taken (same span, same text: fixes sharing a
+            # header declaration or an import) is that edit, applied once, as ruff does.
+            new = [e for e in dict.fromkeys(diagnostic.fix.edits) if e not in taken]
+            if any(e.overlaps(t) for e in new for t in taken):
                 continue  # the next round, on the re-parsed text
             chosen.append(diagnostic)
-            taken.extend(diagnostic.fix.edits)
+            taken.extend(new)
         if not chosen:
             break
         text = apply_edits(text, taken)

@@ -4,8 +4,10 @@ import re
 
 import libcst as cst
 
+from cwlint import noqa
+from cwlint.analysis.header_layout import declare_env_vars
 from cwlint.context import dotted_name, string_value
-from cwlint.diagnostics import Applicability, Edit
+from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from cwlint.edits import import_module
 from cwlint.header import add_env_var
 from cwlint.rule import Invalid, Rule, Valid
@@ -58,8 +60,11 @@ class HardcodedSecret(Rule):
     becomes `os.environ["NAME"]`), `import os` is added, and NAME is declared in the
     header's `env_vars`; the workflow then fails at start-up until the secret is set, which
     changes behaviour. NAME is the target's own name when it is an env-var-style name, else
-    the provider's usual variable (`OPENAI_API_KEY`). No fix when the secret is part of a
-    larger string (a URL, a header value). The key must be rotated anyway: it has leaked.
+    the provider's usual variable (`OPENAI_API_KEY`). Every fix of a file carries the same
+    header edit declaring the names of all the file's secrets, so one `--fix` fixes them all;
+    a name is declared once however many secrets read it, and a secret suppressed with
+    `# noqa: CW301` keeps its literal and gets no declaration. No fix when the secret is part
+    of a larger string (a URL, a header value). The key must be rotated anyway: it has leaked.
     """
 
     code = "CW301"
@@ -182,6 +187,37 @@ class HardcodedSecret(Rule):
             slack = AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"])
             """,
         ),
+        # Several secrets: one header edit declares them all (a table is made if there is
+        # none); the suppressed one keeps its literal and its name is not declared.
+        Invalid(
+            f"""
+            # /// script
+            # requires-python = "==3.11.*"
+            # dependencies = ["codewords-client==0.3.4"]
+            # ///
+            import os
+
+            OPENAI_API_KEY = "{_OPENAI}"
+            SLACK_TOKEN = "{_SLACK}"
+            CODEWORDS_API_KEY = "{_CWK}"  # noqa: CW301 - revoked demo key
+            """,
+            expected=(("CW301", 7, 18), ("CW301", 8, 15)),
+            unsafe=True,
+            fixed=f"""
+            # /// script
+            # requires-python = "==3.11.*"
+            # dependencies = ["codewords-client==0.3.4"]
+            #
+            # [tool.env-checker]
+            # env_vars = ["OPENAI_API_KEY", "SLACK_TOKEN"]
+            # ///
+            import os
+
+            OPENAI_API_KEY = os.environ["OPENAI_API_KEY"]
+            SLACK_TOKEN = os.environ["SLACK_TOKEN"]
+            CODEWORDS_API_KEY = "{_CWK}"  # noqa: CW301 - revoked demo key
+            """,
+        ),
         # A password bound to a secret-named key, and one inside a URL (no fix there).
         Invalid(
             """
@@ -201,6 +237,8 @@ class HardcodedSecret(Rule):
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx)
         self.reported: set[int] = set()
+        #: Findings whose fix still lacks its header declaration: (diagnostic, env var name).
+        self.undeclared: list[tuple[Diagnostic, str]] = []
 
     # -- literals in a known format, anywhere ---------------------------------------------
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
@@ -227,6 +265,7 @@ class HardcodedSecret(Rule):
             fix=fix,
             secrets=tuple(m.value(value) for m in matches) or (secret,),
         )
+        self._remember(name, fix)
 
     # -- password-like literals bound to secret-named targets ------------------------------
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -260,12 +299,14 @@ class HardcodedSecret(Rule):
         self.reported.add(id(value_node))
         env = name.rsplit(".", 1)[-1]
         env = env if _ENV_NAME.match(env) else env.upper()
+        fix = self._fix(value_node, env)
         self.report(
             value_node,
             f"hard-coded {kind} in `{name}`: read it from an env var declared in the header",
-            fix=self._fix(value_node, env),
+            fix=fix,
             secrets=(value,),
         )
+        self._remember(env, fix)
 
     # -- the fix ------------------------------------------------------------------------
     def _target_name(self, node: cst.CSTNode) -> str | None:
@@ -298,8 +339,34 @@ class HardcodedSecret(Rule):
                 target = call  # os.getenv("X", "<secret>") -> os.environ["X"]
         os_name = ctx.imports.local_name("os") or "os"
         edits: list[Edit] = [ctx.replace(target, f'{os_name}.environ["{name}"]')]
-        edits.extend(import_module(ctx, "os"))
-        header = ctx.header
-        if header is not None and not header.declares_env(name):
-            edits.extend(add_env_var(ctx.text, header, name))
+        edits.extend(import_module(ctx, "os"))  # the same edit in every fix: applied once
         return self.make_fix(f'Read it from `os.environ["{name}"]`', edits, Applicability.UNSAFE)
+
+    def _remember(self, name: str, fix: Fix | None) -> None:
+        header = self.ctx.header
+        if fix is not None and header is not None and not header.declares_env(name):
+            self.undeclared.append((self.diagnostics[-1], name))
+
+    def leave_Module(self, node: cst.Module) -> None:
+        """Give every fix the header declaration: one edit, the same in every fix of the file,
+        declaring each name the file's unsuppressed findings read (once each). The engine
+        applies identical edits once, so all the file's secrets are fixed in one round."""
+        header = self.ctx.header
+        if not self.undeclared or header is None:
+            return
+        text = self.ctx.text
+        suppressions = noqa.parse(text)
+        bare = self.ctx.settings.bare_noqa
+
+        def suppressed(d: Diagnostic) -> bool:  # as the engine decides it (engine._suppress)
+            return suppressions.suppresses(self.code, d.noqa_line or d.start.line, bare) or (
+                d.end.line != d.start.line and suppressions.suppresses(self.code, d.end.line, bare)
+            )
+
+        names = list(dict.fromkeys(name for d, name in self.undeclared if not suppressed(d)))
+        shared = declare_env_vars(text, header, names)
+        for diagnostic, name in self.undeclared:
+            declaration = shared if name in names and shared else add_env_var(text, header, name)
+            fix = diagnostic.fix
+            assert fix is not None
+            diagnostic.fix = self.make_fix(fix.message, [*declaration, *fix.edits], fix.applicability)
