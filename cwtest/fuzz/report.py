@@ -121,7 +121,7 @@ class Failure:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         if request.has_body:
             parts += ["-H", shlex.quote("content-type: application/json"), "--data-raw",
-                      shlex.quote(json.dumps(request.json_body, ensure_ascii=False))]
+                      shlex.quote(shell_json(request.json_body))]
         command = " ".join(parts)
         if self.fault is not None:
             command = (f"# only with {self.fault.service} failing ({self.fault.kind}): script it in the simulator, "
@@ -157,6 +157,38 @@ class Failure:
                   f"from cwtest.simulator import {', '.join(sorted(sim_imports))}", "",
                   f"WORKFLOW = Path({_display_path(str(workflow_file))!r})", "", ""]
         return "\n".join(header + [f"def {self.test_name}() -> None:"] + lines) + "\n"
+
+    def sandboxed_test(self, workflow: str, tolerated: tuple[str, ...] | None = None) -> str:
+        """The regression test for the pytest plugin's ``cw_workflow`` fixture.
+
+        It runs the workflow as ``cwtest run`` and the plugin's items do (its own environment, the
+        sandbox, the simulator), so nothing of the workflow's needs to be importable by the test's
+        interpreter; it fails while the bug is there and passes once it is fixed.
+        """
+        tolerated = self.tolerated if tolerated is None else tolerated
+        fuzz_imports: set[str] = set()
+        sim_imports: set[str] = set()
+        body = [f"    workflow = cw_workflow({workflow!r})"]
+        if self.fault is not None or self.kind == "service-contract":
+            body.append("    runtime = workflow.runtime")
+        if self.fault is not None:
+            imports = self.fault.imports()
+            fuzz_imports |= imports & {"timeout_fault"}
+            sim_imports |= imports - {"timeout_fault"}
+            body.append(f"    {self.fault.script_code(self.fault_answer)}  # the fault that exposed it")
+        sent, needed = send_and_assert(self, "workflow", "    ", tolerated, literal=repr)
+        fuzz_imports |= needed
+        body += sent
+        where = f" at {_display_path(self.location)}" if self.location else ""
+        one_line = " ".join(self.headline.split()).replace('"""', "'''")[:160]
+        head = [f'"""cwtest {self.check} check: {self.route}{where}: {one_line}"""', ""]
+        if fuzz_imports:
+            head.append(f"from cwtest.fuzz import {', '.join(sorted(fuzz_imports))}")
+        if sim_imports:
+            head.append(f"from cwtest.simulator import {', '.join(sorted(sim_imports))}")
+        if fuzz_imports or sim_imports:
+            head += ["", ""]
+        return "\n".join(head + [f"def {self.test_name}(cw_workflow) -> None:"] + body) + "\n"
 
     @property
     def test_name(self) -> str:
@@ -374,6 +406,16 @@ def send_and_assert(failure: Failure, receiver: str, indent: str, tolerated: tup
         lines.append("    problems = [p for call in runtime.calls() for p in call.problems]")
         lines.append("    assert not problems, problems")
     return lines, needed
+
+
+def shell_json(value: Any) -> str:
+    """JSON for a command line: the same value, with invisible characters as ``\\uXXXX`` escapes.
+
+    A terminal shows ``\\x80`` or a zero-width space as nothing, so a command copied from it would
+    send another request; escaped, the server decodes the very same string.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
 
 
 def show_json(value: Any) -> str:

@@ -1,21 +1,20 @@
-"""A booted, sandboxed workflow as a fuzzing target (``cwtest.fuzz.Target``).
+"""The fuzzer's Target over a workflow booted by the sandboxed harness (``cwtest.harness``).
 
-``SandboxTarget`` wraps the harness's ``BootedWorkflow``: requests go to the app over its Unix
-socket, the simulator is the workflow's own ``SimulatedRuntime`` (in this process, so the engine
-scripts faults on it and reads its calls), and the exceptions the workflow let escape come back
-from the bootstrap's ``exception`` events, already trimmed to the workflow's frames.
+``SandboxTarget(booted)`` wraps a ``BootedWorkflow`` (``Harness(...).boot(path)``): requests go
+to the app over its Unix socket, the simulator is the workflow's own ``SimulatedRuntime`` (in
+this process, so the engine scripts faults on it and reads its calls), and the exceptions the
+workflow let escape come back from the bootstrap's ``exception`` events, already trimmed to the
+workflow's frames, with their class hierarchy (``mro``) and source lines::
 
-What the bootstrap sends and the engine needs, and how the gaps are bridged here until the
-harness sends them itself (the patches are in ``docs/cwtest/plugin.md``):
+    with Harness(sandbox="auto").boot(Path("workflow.py")) as booted:
+        report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0))
 
-* the exception's class hierarchy (``ExceptionInfo.mro``), which tells the client's own errors
-  (``httpx.HTTPError``, the SDKs' ``APIError``) from the workflow's: the bootstrap sends the
-  class name and ``format_exception_only``'s text, whose head is the module-qualified name; the
-  hierarchy is rebuilt here from that name for the standard library, httpx, pydantic and the
-  other libraries a workflow's client raises, never by importing a workflow's own module;
-* a timeout fault: the engine scripts a 504 marked ``x-cwtest-fault: timeout``; the in-process
-  target turns it into ``httpx.ReadTimeout``, the bootstrap's transport does not yet, so the
-  workflow sees the client's ``HTTPStatusError`` (also the client's own error: tolerated alike).
+``cwtest run`` (``Harness(fuzz=FuzzConfig(...))``) and the pytest plugin both fuzz through it.
+For events without ``mro`` (a bootstrap of an older cwtest, or a message cut short) the
+hierarchy is rebuilt from the qualified class name for the standard library, httpx, pydantic and
+the SDKs a workflow's client raises, never by importing a workflow's own module. A workflow
+that hangs or dies ends the search (``WorkflowStopped``) instead of making every later request
+look like the same failure.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ Two targets meet the contract:
 * :class:`InProcessTarget` (here): the workflow imported into this process, its FastAPI app
   driven through ``httpx.ASGITransport``, its httpx traffic to the runtime routed to
   ``runtime.app`` in-process. For tests and benchmarks: no subprocess, no sandbox.
-* the sandboxed harness (``cwtest.harness``), once wired: the app in its own process, reached
-  over a Unix socket, exceptions sent back over the event socket. ``docs/cwtest/fuzz.md`` lists
-  what it must do to be equivalent.
+* :class:`~cwtest.fuzz.sandbox_target.SandboxTarget`: a workflow booted by the sandboxed harness
+  (``cwtest run``, the pytest plugin): the app in its own process, reached over a Unix socket,
+  exceptions sent back over the event socket. ``docs/cwtest/fuzz.md`` lists what it must do to
+  be equivalent.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Exit codes of ``run``: 0 no finding, 1 findings, 2 usage or harness error (a sandbox that
 ``--sandbox strict`` cannot have, a file that does not exist, a bug in the harness).
-Until the lead wires them into ``cwtest``: ``python -m cwtest.harness.cli run|boot ...``.
+``cwtest run`` searches every route after the smoke calls unless ``--examples 0``
+(``cwtest.harness.fuzzing``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,35 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _checks(text: str) -> tuple[str, ...]:
+    known = ("fuzz", "invalid", "faults", "contract")
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown check {', '.join(unknown) or text!r} (known: {', '.join(known)})")
+    return names
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", choices=MODES, default="auto",
                         help="auto: strongest layer available; strict: fail unless bubblewrap or Landlock "
@@ -59,7 +89,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", type=parse_size, default=Limits.memory,
                         help="address-space limit of the workflow's process (default: 2G)")
     parser.add_argument("--cpu", type=int, default=Limits.cpu, help="CPU-time limit in seconds (default: 60)")
-    parser.add_argument("--seed", type=int, default=0, help="the simulator's seed (default: 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -85,11 +116,23 @@ def discover(paths: Sequence[Path]) -> list[Path]:
 def run_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cwtest run", description="Boot each workflow in its own environment and sandbox against the "
-                                       "simulated runtime, call every route once, and report what broke.")
+                                       "simulated runtime, call every route once, fuzz every route with "
+                                       "generated requests and service faults, and report what broke with a "
+                                       "minimal reproducing input.")
     parser.add_argument("paths", nargs="+", type=Path, help="workflow files, or directories to search")
     _common(parser)
     parser.add_argument("--timeout", type=_positive, default=60.0,
-                        help="wall-clock seconds per workflow, boot and smoke calls included (default: 60)")
+                        help="wall-clock seconds for the boot and smoke calls of a workflow, and for each "
+                             "generated request: a workflow that does not answer within it hangs (default: 60)")
+    parser.add_argument("--examples", type=_count, default=50,
+                        help="generated valid requests per route, and as many invalid ones; 0: smoke calls only "
+                             "(default: 50)")
+    parser.add_argument("--shrink-time", type=_seconds, default=10.0,
+                        help="seconds of shrinking per failure; 0 reports failures as found (default: 10)")
+    parser.add_argument("--checks", type=_checks, default=None,
+                        help="comma-separated search checks: fuzz, invalid, faults, contract (default: all)")
+    parser.add_argument("--write-tests", type=Path, default=None, metavar="DIR",
+                        help="write one pytest regression test per failure found by the search into DIR")
     parser.add_argument("--max-output", type=parse_size, default=10 << 20,
                         help="stdout+stderr beyond this is a finding (default: 10M)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="workflows run in parallel (default: 1)")
@@ -111,10 +154,17 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         return 2
     from cwtest.harness.report import render_full, render_json, render_junit
 
+    fuzz = None
+    if args.examples > 0:
+        from cwtest.fuzz import CHECKS, FuzzConfig
+        from cwtest.harness.env import default_cache_dir
+
+        fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
+                          cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
-                          seed=args.seed)
+                          seed=args.seed, fuzz=fuzz)
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -140,6 +190,13 @@ def run_main(argv: Sequence[str] | None = None) -> int:
             args.output.write_text(text, encoding="utf-8")
         else:
             sys.stdout.write(text)
+    if args.write_tests is not None:
+        from cwtest.harness.fuzzing import write_regression_tests
+
+        written = write_regression_tests([f for r in report.results for f in r.findings], args.write_tests)
+        err.print(f"cwtest: {len(written)} regression test(s) written to {escape(str(args.write_tests))}"
+                  + (" (run them with pytest; the cw_workflow fixture boots the workflow sandboxed)" if written else ""),
+                  highlight=False)
     return report.exit_code
 
 

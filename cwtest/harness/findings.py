@@ -32,9 +32,13 @@ KINDS: dict[str, str] = {
     "output-flood": "more output than --max-output on stdout/stderr",
     "crash": "the process died while serving",
     # the smoke run and the simulator's records
-    "server-error": "a route answered a minimal valid request with a 5xx",
+    "server-error": "a route answered a valid request (the smoke call's or a generated one) with a 5xx",
     "response-model": "a 2xx body breaks the documented response schema",
     "service-contract": "a library-service call broke the catalog's contract (the simulator answered 422)",
+    # the search (--examples): generated requests and injected service faults
+    "unhandled-exception": "an exception escaped the workflow on a generated request, or under a service fault "
+                           "(other than the client's own error)",
+    "no-response": "a generated request got no answer, and the workflow neither hung nor died",
     "redis-namespace": "a Redis command outside the run's namespace (refused by Redis' ACL)",
 }
 
@@ -47,10 +51,14 @@ class Finding:
     stack: list[str] = field(default_factory=list)
     count: int = 1
     route: str | None = None
+    #: Which check of the search found it (fuzz, invalid, faults, contract); None: boot, smoke, sandbox.
+    check: str | None = None
+    #: What reproduces it (the search's findings): input, fault, calls, curl, regression test.
+    repro: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "location": self.location, "stack": self.stack,
-                "count": self.count, "route": self.route}
+                "count": self.count, "route": self.route, "check": self.check, "repro": self.repro}
 
 
 @dataclass
@@ -93,11 +101,13 @@ class WorkflowResult:
     stderr_tail: str = ""
     seconds: float = 0.0
     harness_error: str | None = None
+    #: The search's summary (``--examples``): seed, requests, seconds, per-route statistics.
+    fuzz: dict[str, Any] | None = None
 
     def add(self, finding: Finding) -> None:
         """Add a finding, merging repeats of the same kind at the same place."""
         for existing in self.findings:
-            if existing.kind == finding.kind and existing.route == finding.route and (
+            if (existing.kind, existing.route, existing.check) == (finding.kind, finding.route, finding.check) and (
                     (finding.location and existing.location == finding.location)
                     or (not finding.location and not existing.location and existing.message == finding.message)):
                 existing.count = max(existing.count, finding.count)
@@ -116,5 +126,5 @@ class WorkflowResult:
             "routes": [r.as_json() for r in self.routes], "findings": [f.as_json() for f in self.findings],
             "external_requests": self.external, "service_calls": self.service_calls, "warnings": self.warnings,
             "stdout_bytes": self.stdout_bytes, "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3),
-            "harness_error": self.harness_error,
+            "harness_error": self.harness_error, "fuzz": self.fuzz,
         }

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 from rich.markup import escape
 
+from cwtest.fuzz.report import show_json
 from cwtest.harness.findings import KINDS, Finding, WorkflowResult
 from cwtest.harness.runner import RunReport
 
@@ -24,6 +25,40 @@ def _finding_text(finding: Finding) -> str:
     return f"[{finding.kind}] {finding.message}{where}{count}"
 
 
+def repro_lines(finding: Finding) -> list[str]:
+    """What reproduces a search finding: check, fault, minimal input, calls, curl, regression test."""
+    repro = finding.repro
+    if not repro:
+        return []
+    facts = [f"check: {finding.check or 'smoke'}"]
+    if repro.get("fault"):
+        facts.append(f"fault: {repro['fault']}")
+    if repro.get("key"):
+        facts.append(f"key: {repro['key']}")
+    if repro.get("status") is not None:
+        facts.append(f"answered {repro['status']}")
+    lines = [" · ".join(facts)]
+    request = repro.get("input") or {}
+    how = "minimal input (shrunk)" if repro.get("shrunk") else "input (as first seen, not shrunk)"
+    lines.append(f"{how}: {request.get('method')} {request.get('path')}")
+    if request.get("query"):
+        lines.append(f"  query: {show_json(request['query'])}")
+    if "json" in request:
+        lines.append("  " + show_json(request["json"])[:2000])
+    if request.get("defect"):
+        lines.append(f"  defect: {request['defect']}")
+    calls = repro.get("calls") or []
+    if calls:
+        lines.append("service calls:")
+        lines += [f"  {call}" for call in calls[:8]] + ([f"  ... {len(calls) - 8} more"] if len(calls) > 8 else [])
+    lines.append("reproduce (with `cwtest boot FILE --port 8000` running):")
+    lines += ["  " + line for line in str(repro.get("curl", "")).splitlines()]
+    if repro.get("regression_test"):
+        lines.append("regression test (pytest; the cw_workflow fixture boots the workflow sandboxed):")
+        lines += ["  " + line if line else "" for line in str(repro["regression_test"]).splitlines()]
+    return lines
+
+
 def render_junit(report: RunReport) -> str:
     """One testsuite per workflow; a ``boot`` testcase plus one per smoke-called route."""
     suites = ET.Element("testsuites", name="cwtest", tests="0", failures="0", errors="0",
@@ -36,6 +71,9 @@ def render_junit(report: RunReport) -> str:
             ("boot", [f for f in result.findings if f.route is None], result.harness_error)]
         cases += [(route.name, [f for f in result.findings if f.route == route.name], None)
                   for route in result.routes]
+        smoked = {route.name for route in result.routes}  # routes only the search reached (smoke could not)
+        for name in dict.fromkeys(f.route for f in result.findings if f.route and f.route not in smoked):
+            cases.append((name, [f for f in result.findings if f.route == name], None))
         suite_failures = suite_errors = 0
         for name, findings, error in cases:
             case = ET.SubElement(suite, "testcase", classname=result.path, name=name)
@@ -43,7 +81,7 @@ def render_junit(report: RunReport) -> str:
                 ET.SubElement(case, "error", message=error).text = error
                 suite_errors += 1
             elif findings:
-                text = "\n\n".join(_finding_text(f) + ("\n  " + "\n  ".join(f.stack) if f.stack else "")
+                text = "\n\n".join(_finding_text(f) + "".join("\n  " + line for line in f.stack + repro_lines(f))
                                    for f in findings)
                 ET.SubElement(case, "failure", message=_finding_text(findings[0]),
                               type=",".join(sorted({f.kind for f in findings}))).text = text
@@ -101,6 +139,12 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
         note = f" {escape(route.note)}" if route.note else ""
         console.print(f"  smoke: {escape(route.name)} -> [{colour}]{status} {route.outcome}[/]"
                       f" ({route.seconds:.2f} s){note}")
+    if result.fuzz:
+        fuzz = result.fuzz
+        console.print(f"  search: {fuzz['requests']} requests in {fuzz['seconds']:.1f} s "
+                      f"(seed {fuzz['seed']}, {fuzz['examples']} examples per route)")
+        for line in fuzz.get("summary", []):
+            console.print(f"    {escape(line)}")
     for call in result.external:
         console.print(f"  external: {escape(str(call['method']))} {escape(str(call['url']))} (mocked) "
                       f"from {escape(str(call.get('location')))}")
@@ -114,6 +158,8 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
                       + (f" [dim](x{finding.count})[/]" if finding.count > 1 else ""))
         for line in finding.stack[-12:]:
             console.print(f"      [dim]{escape(line)}[/]")
+        for line in repro_lines(finding):
+            console.print(f"    {escape(line)}")
     if result.findings and result.stderr_tail.strip() and any(
             f.kind in ("boot-crash", "crash", "import-crash") for f in result.findings):
         console.print("  stderr (tail):")

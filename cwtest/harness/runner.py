@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,6 +39,9 @@ from cwtest.harness.env import EnvError, EnvManager, default_cache_dir, spec_for
 from cwtest.harness.findings import Finding, RouteResult, WorkflowResult
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.sandbox import Layer, Limits, choose
+
+if TYPE_CHECKING:
+    from cwtest.fuzz import FuzzConfig
 
 #: The runtime URL the workflow sees; its requests for it go over the simulator's Unix socket.
 SIM_BASE = "http://runtime.cwtest.invalid"
@@ -127,7 +130,7 @@ class Harness:
     def __init__(self, *, sandbox: str = "auto", layer: str | None = None, env: str = "uv",
                  cache_dir: Path | None = None, timeout: float = 60.0, boot_timeout: float | None = None,
                  limits: Limits | None = None, max_output: int = 10 << 20, jobs: int = 1, seed: int = 0,
-                 echo_output: bool = False) -> None:
+                 echo_output: bool = False, fuzz: FuzzConfig | None = None) -> None:
         self.layer = choose(sandbox, force=layer)
         self.envs = EnvManager(env, cache_dir or default_cache_dir())
         self.timeout = timeout
@@ -138,6 +141,8 @@ class Harness:
         self.seed = seed
         #: Copy the workflow's stdout and stderr to ours as they come (``cwtest boot``).
         self.echo_output = echo_output
+        #: After the smoke calls, search every route (``cwtest.harness.fuzzing``); None: smoke only.
+        self.fuzz = fuzz
         self._mocks: list[dict[str, Any]] = []
         self._active: set[WorkflowProcess] = set()
         self._active_lock = threading.Lock()
@@ -195,6 +200,8 @@ class Harness:
             with self._session(path, result) as booted:
                 if booted is not None:
                     booted.smoke()
+                    if self.fuzz is not None and not booted.stopped and booted.process.alive():
+                        booted.fuzz(self.fuzz)
         except _Stop:
             pass
         except Exception as exc:  # a bug or a broken host, not the workflow's fault
@@ -285,10 +292,16 @@ class Harness:
                 collect(process, result, self.max_output)
             try:
                 result.service_calls = len(runtime.calls())
+                checked = booted.fuzzed_after if booted is not None and self.fuzz is not None \
+                    and "contract" in self.fuzz.checks else None
+                reported = {f.message for f in result.findings if f.kind == "service-contract"}
                 for call in runtime.calls():
-                    if call.problems:
-                        result.add(Finding("service-contract", f"{call.service}"
-                                           f"{'/' + call.path if call.path else ''}: " + "; ".join(call.problems)))
+                    if checked is not None and call.seq > checked:
+                        continue  # the search's calls: it reported their problems, with a repro
+                    where = f"{call.service}{'/' + call.path if call.path else ''}"
+                    for problem in call.problems:
+                        if f"{where}: {problem}" not in reported:
+                            result.add(Finding("service-contract", f"{where}: {problem}"))
                 for violation in runtime.redis_violations():
                     result.add(Finding("redis-namespace", f"Redis refused {violation.command} on "
                                        f"{violation.object!r} ({violation.reason})", count=violation.count))
@@ -350,6 +363,8 @@ class BootedWorkflow:
                                    base_url="http://workflow", timeout=harness.timeout)
         self._stopped = False
         self._timed_out = False
+        #: The last simulator call before the search started (``fuzz``); None: no search.
+        self.fuzzed_after: int | None = None
 
     @property
     def run_dir(self) -> RunDir:
@@ -390,6 +405,16 @@ class BootedWorkflow:
         self.result.add(Finding("timeout", f"no progress after {self.harness.timeout:g} s ({phase})", location,
                                 stack, route=route))
         self.stop()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def fuzz(self, config: FuzzConfig) -> None:
+        """Search every route (generated requests, faults, the contract); see ``cwtest.harness.fuzzing``."""
+        from cwtest.harness.fuzzing import fuzz_booted
+
+        fuzz_booted(self, config)
 
     def stop(self) -> None:
         if not self._stopped:
@@ -591,7 +616,11 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
             if code == -signal.SIGKILL:
                 how += " (the CPU limit's hard stop or the kernel's OOM killer)"
             kind = "boot-crash" if not result.booted else "crash"
-            result.add(Finding(kind, f"the workflow process {how}" + _stderr_hint(process)))
+            searched = next((f for f in result.findings if f.kind == "crash" and f.check is not None), None)
+            if searched is not None:  # the search's finding has the input that killed it: add how it died
+                searched.message += f" (the process {how})"
+            else:
+                result.add(Finding(kind, f"the workflow process {how}" + _stderr_hint(process)))
     total = (process.stdout.total if process.stdout else 0) + (process.stderr.total if process.stderr else 0)
     result.stdout_bytes = process.stdout.total if process.stdout else 0
     result.stderr_tail = process.stderr.text() if process.stderr else ""

@@ -247,7 +247,7 @@ class _RouteItem(CwtestItem):
         from cwtest.fuzz.schema import routes_of
         from cwtest.plugin.pool import new_findings
         from cwtest.plugin.report import headline, render_item
-        from cwtest.plugin.target import WorkflowStopped
+        from cwtest.fuzz.sandbox_target import WorkflowStopped
 
         self._record()
         assert self.route is not None

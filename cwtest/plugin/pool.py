@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the fuzzer imports Hypothesis: only when a workflow is booted, not at plugin load
     from cwtest.fuzz.target import Outcome
-    from cwtest.plugin.target import SandboxTarget
+    from cwtest.fuzz.sandbox_target import SandboxTarget
 
 #: Stands for "no body" until ``cwtest.fuzz.target.NO_BODY`` is imported.
 _NO_BODY: Any = object()
@@ -106,7 +106,7 @@ class Pool:
         return entry
 
     def _boot(self, key: tuple[Path, tuple[MockSpec, ...]]) -> _Entry:
-        from cwtest.plugin.target import SandboxTarget
+        from cwtest.fuzz.sandbox_target import SandboxTarget
 
         path, mocks = key
         stack = contextlib.ExitStack()

@@ -11,12 +11,10 @@ while the bug is there and passes once it is fixed. Sandbox findings raised whil
 
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
-from cwtest.fuzz.report import Failure, FuzzReport, send_and_assert, show_json
+from cwtest.fuzz.report import Failure, FuzzReport, show_json
 
 #: ``cwtest boot FILE --port 8000`` serves the app there; the curl commands target it.
 BOOT_URL = "http://127.0.0.1:8000"
@@ -78,35 +76,7 @@ def render_stacks(stacks: dict[str, Any]) -> list[str]:
 
 def regression_test(failure: Failure, workflow: str, tolerated: tuple[str, ...] = ()) -> str:
     """A pytest test that sends the minimal request to the sandboxed workflow and asserts the check."""
-    fuzz_imports: set[str] = set()
-    sim_imports: set[str] = set()
-    body = [f"    workflow = cw_workflow({workflow!r})"]
-    if failure.fault is not None or failure.kind == "service-contract":
-        body.append("    runtime = workflow.runtime")
-    if failure.fault is not None:
-        imports = failure.fault.imports()
-        fuzz_imports |= imports & {"timeout_fault"}
-        sim_imports |= imports - {"timeout_fault"}
-        body.append(f"    {failure.fault.script_code(failure.fault_answer)}  # the fault that exposed it")
-    sent, needed = send_and_assert(failure, "workflow", "    ", tolerated, literal=repr)
-    fuzz_imports |= needed
-    body += sent
-    where = f" at {_short(failure.location)}" if failure.location else ""
-    head = [f'"""cwtest {failure.check} check: {failure.route}{where}: {_one_line(failure.headline)}"""', ""]
-    if fuzz_imports:
-        head.append(f"from cwtest.fuzz import {', '.join(sorted(fuzz_imports))}")
-    if sim_imports:
-        head.append(f"from cwtest.simulator import {', '.join(sorted(sim_imports))}")
-    if fuzz_imports or sim_imports:
-        head += ["", ""]
-    return "\n".join(head + [f"def {regression_test_name(failure)}(cw_workflow) -> None:"] + body) + "\n"
-
-
-def regression_test_name(failure: Failure) -> str:
-    method, _, template = failure.route.partition(" ")
-    slug = re.sub(r"[^a-z0-9]+", "_", template.lower()).strip("_") or "root"
-    digest = hashlib.sha1("|".join(failure.signature).encode()).hexdigest()[:6]
-    return f"test_{method.lower()}_{slug}_{failure.kind.replace('-', '_')}_{digest}"
+    return failure.sandboxed_test(workflow, tolerated)
 
 
 def headline(failures: list[Failure], findings: list[dict[str, Any]]) -> str:
@@ -141,4 +111,4 @@ def _short(location: str | None) -> str:
         return location
 
 
-__all__ = ["BOOT_URL", "headline", "regression_test", "regression_test_name", "render_item", "show_json"]
+__all__ = ["BOOT_URL", "headline", "regression_test", "render_item", "show_json"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cwtest.fuzz import FuzzConfig, fuzz
-from cwtest.fuzz.harness_target import HarnessTarget, exception_of
+from cwtest.fuzz.sandbox_target import SandboxTarget, exception_info
 from cwtest.harness.runner import Harness
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fuzz"
@@ -20,7 +20,7 @@ def harness() -> Harness:
 
 def test_the_planted_bugs_are_found_through_the_sandbox(harness: Harness) -> None:
     with harness.boot(FIXTURES / "planted_bugs.py") as booted:
-        report = fuzz(HarnessTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
+        report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
     by_type = {f.exception.type: f for f in report.failures if f.exception}
     assert sorted(by_type) == ["IndexError", "KeyError", "UnicodeEncodeError"]
     assert by_type["IndexError"].shrunk and by_type["IndexError"].request.json_body["seats"] == 500
@@ -32,7 +32,7 @@ def test_the_planted_bugs_are_found_through_the_sandbox(harness: Harness) -> Non
 
 def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
     with harness.boot(FIXTURES / "llm_optional_key.py") as booted:
-        report = fuzz(HarnessTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
+        report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
     found = {(f.fault.kind, f.exception.type, f.exception.message) for f in report.failures if f.fault and f.exception}
     assert ("llm_minimal", "KeyError", "'labels'") in found
     # the bootstrap sends the bare class name for now: "JSONDecodeError" (in-process: "json.JSONDecodeError")
@@ -43,16 +43,16 @@ def test_bootstrap_exception_events_become_exception_infos() -> None:
     workflow = str(FIXTURES / "planted_bugs.py")
     current = {"type": "exception", "exc_type": "ReadTimeout", "message": "ReadTimeout: timed out",
                "location": f"{workflow}:78", "stack": [f"{workflow}:78 in welcome_note"]}
-    info = exception_of(current, workflow)
+    info = exception_info(current)
     assert (info.type, info.message, info.location) == ("httpx.ReadTimeout", "timed out", f"{workflow}:78")
     assert info.is_a("httpx.HTTPError") and info.frames[0].function == "welcome_note"
     assert info.frames[0].source.startswith("response = await client.run(")
     contract = {"type": "exception", "exc_type": "KeyError", "message": "KeyError: 'x'", "location": f"{workflow}:94",
                 "frames": [[workflow, 94, "quote", "price = MONTHLY_PRICE[request.plan]"]],
                 "mro": ["builtins.KeyError", "builtins.LookupError", "builtins.Exception"]}
-    info = exception_of(contract, workflow)
+    info = exception_info(contract)
     assert (info.type, info.message) == ("KeyError", "'x'") and info.is_a("LookupError")
     decode = {**contract, "exc_type": "JSONDecodeError", "message": "JSONDecodeError: Expecting value",
               "mro": ["json.JSONDecodeError", "builtins.ValueError", "builtins.Exception"]}
-    info = exception_of(decode, workflow)
+    info = exception_info(decode)
     assert (info.type, info.message) == ("json.JSONDecodeError", "Expecting value") and info.is_a("ValueError")

@@ -13,7 +13,7 @@ from cwtest.plugin.items import item_seed
 from cwtest.plugin.pool import json_loads, mock_spec
 from cwtest.plugin.report import regression_test
 from cwtest.plugin.routes import find_routes
-from cwtest.plugin.target import exception_info, hierarchy
+from cwtest.fuzz.sandbox_target import exception_info, hierarchy
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 
