@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import mimetypes
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -102,6 +101,8 @@ def error_style(service: Service | None, variant: Variant | None) -> str:
         return "anthropic"
     if variant.path.endswith("scrape"):
         return "firecrawl"
+    if variant.path.endswith("mcp"):
+        return "jsonrpc"
     return "openai"
 
 
@@ -119,6 +120,9 @@ def error_body(style: str, status: int, detail: Any, errors: list[dict[str, Any]
     elif style == "firecrawl":
         body["success"] = False
         body["error"] = message
+    elif style == "jsonrpc":
+        # An MCP client reads a JSON-RPC error from a non-2xx JSON body (id unknown at this level).
+        body.update(jsonrpc="2.0", id=None, error={"code": -32600 if status < 500 else -32603, "message": message})
     return body
 
 
@@ -192,6 +196,8 @@ class ServiceCalls:
         variant, service = resolved.variant, resolved.service
         if not resolved.simulated or variant is None or service is None or variant.response is None:
             return None
+        if body is None and isinstance(resolved.answer, Reply) and resolved.answer.status in (202, 204):
+            return None  # an answer without a body (an MCP notification accepted) has no shape to check
         key = (service.id, variant.name)
         if key not in self._validators:
             self._validators[key] = Draft202012Validator(variant.response.json_schema)
@@ -210,6 +216,8 @@ class ServiceCalls:
             if bug is not None:
                 body = error_body("runtime", 500, f"cwtest simulator bug: its answer breaks the catalog: {bug}")
                 return 500, body, JSONResponse(body, 500)
+            if answer.json is None and answer.status in (202, 204):
+                return answer.status, None, Response(status_code=answer.status, headers=dict(answer.headers))
             events = stream_of(resolved.variant, inputs, answer.json) if answer.status == 200 else None
             if events is not None:
                 return 200, answer.json, StreamingResponse(events, media_type="text/event-stream",
@@ -228,6 +236,31 @@ class ServiceCalls:
         if isinstance(answer, DropConnection):
             return None, None, DroppedResponse()
         raise TypeError(f"not an answer: {answer!r}")
+
+    async def run_recorded(self, request: ServiceRequest, call: Call) -> tuple[int | None, Any]:
+        """Resolve, wait out any delay and record a call nobody holds a connection for.
+
+        For background runs and the calls a service makes on another's behalf (devx_mcp's
+        ``discover_library_services``); a dropped connection is recorded as a 502.
+        """
+        started = time.perf_counter()
+        resolved, wait = await self.settle(request, await self.resolve(request))
+        if wait:
+            await asyncio.sleep(wait)
+        fault = "delay" if wait else resolved.fault
+        if isinstance(resolved.answer, DropConnection):
+            status, body = 502, {"detail": "the connection to the service dropped"}
+        else:
+            status, body, _ = self.render(resolved)
+        self.runtime.log.complete(call, status=status, response=body, latency=time.perf_counter() - started,
+                                  problems=resolved.messages, fault=fault, variant=_name(resolved.variant))
+        return status, body
+
+    async def execute(self, parent: ServiceRequest, service: str, inputs: Any) -> tuple[int | None, Any]:
+        """A call of ``service`` (its root path) made for ``parent``, recorded like any other."""
+        request = ServiceRequest(service=service, path="", method="POST", inputs=inputs, headers=parent.headers,
+                                 has_body=inputs is not None, base_url=parent.base_url)
+        return await self.run_recorded(request, self.runtime.log.open(request))
 
     async def settle(self, request: ServiceRequest, resolved: Resolved) -> tuple[Resolved, float]:
         """Unwrap a Delay into what follows it; returns the seconds to wait first."""
@@ -258,6 +291,7 @@ def _key_of(request: Request, allow_x_api_key: bool) -> str | None:
 def build_app(runtime: SimulatedRuntime) -> Starlette:
     """The ASGI app of one runtime: serve it with uvicorn, or call it in-process."""
     calls = ServiceCalls(runtime)
+    runtime.context.execute = calls.execute
 
     def unauthorized(request: Request, style: str, allow_x_api_key: bool) -> Response | None:
         key = _key_of(request, allow_x_api_key)
@@ -348,17 +382,7 @@ def build_app(runtime: SimulatedRuntime) -> Starlette:
         return exchange(request, JSONResponse({"request_id": record.request_id}))
 
     async def _run_in_background(sreq: ServiceRequest, call: Call, record: RequestRecord) -> None:
-        started = time.perf_counter()
-        resolved, wait = await calls.settle(sreq, await calls.resolve(sreq))
-        if wait:
-            await asyncio.sleep(wait)
-        fault = "delay" if wait else resolved.fault
-        if isinstance(resolved.answer, DropConnection):
-            status, body = 502, {"detail": "the connection to the service dropped"}
-        else:
-            status, body, _ = calls.render(resolved)
-        runtime.log.complete(call, status=status, response=body, latency=time.perf_counter() - started,
-                             problems=resolved.messages, fault=fault, variant=_name(resolved.variant))
+        status, body = await calls.run_recorded(sreq, call)
         runtime.requests.finish(record, status, body)
 
     async def provision(request: Request) -> Response:
@@ -430,21 +454,21 @@ def build_app(runtime: SimulatedRuntime) -> Starlette:
         base = str(request.base_url).rstrip("/")
         download = f"{base}/files/{slot.token}/{quote(filename)}"
         return exchange(request, JSONResponse({"upload_uri": f"{download}?signature={slot.signature}",
-                                               "download_uri": download}))
+                                               "download_uri": download, "upload_headers": slot.headers}))
 
     async def file(request: Request) -> Response:
         token, filename = request.path_params["token"], request.path_params["filename"]
         if request.method == "PUT":
             content = await request.body()
-            stored = runtime.files.upload(token, request.query_params.get("signature", ""), content,
-                                          masked_headers(request.headers.items()))
-            if not stored:
-                return exchange(request, JSONResponse({"detail": "invalid upload signature"}, 403))
+            refused = runtime.files.upload(token, request.query_params.get("signature", ""), content,
+                                           masked_headers(request.headers.items()))
+            if refused is not None:
+                return exchange(request, JSONResponse({"detail": refused}, 403))
             return exchange(request, Response(status_code=200))
-        content = runtime.files.download(token, filename)
-        if content is None:
+        stored = runtime.files.download(token, filename)
+        if stored is None:
             return exchange(request, JSONResponse({"detail": "no such file"}, 404))
-        media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        content, media = stored
         return exchange(request, Response(content, media_type=media))
 
     async def index(request: Request) -> Response:

@@ -24,6 +24,7 @@ from typing import Any
 from cwlint.catalog import Catalog, default_catalog
 from cwtest.simulator.app import build_app
 from cwtest.simulator.background import RequestStore
+from cwtest.simulator.mcp import ToolScript, ToolScripts
 from cwtest.simulator.records import Call, CallLog, Exchange, ServiceRequest
 from cwtest.simulator.redis_server import RedisCredentials, RedisServer, RedisViolation
 from cwtest.simulator.script import Answer, Scripts, ServiceScript
@@ -54,6 +55,7 @@ class SimulatedRuntime:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        legacy_uploads: bool = True,
     ) -> None:
         self.api_key = api_key or new_api_key()
         self.seed = seed
@@ -62,8 +64,11 @@ class SimulatedRuntime:
         self.on_unknown_service = on_unknown_service
         self.pages = Pages(seed)
         self.kv = KeyValueStore(clock)
-        self.files = FileStore()
+        #: ``legacy_uploads=False`` refuses a PUT that ignores ``upload_headers`` (0.3.4's), as a
+        #: platform that no longer signs the legacy headers would.
+        self.files = FileStore(accept_legacy=legacy_uploads)
         self.scripts = Scripts()
+        self.tools = ToolScripts()
         self.log = CallLog()
         self.requests = RequestStore()
         self.namespace = f"cwtest:{secrets.token_hex(4)}"
@@ -74,6 +79,7 @@ class SimulatedRuntime:
         self.context = ServiceContext(
             seed=seed, pages=self.pages, kv=self.kv, connected_apps=self.connected_apps,
             redis_credentials=self.redis_credentials, store_file=self._store_file,
+            catalog=self.catalog, tools=self.tools,
         )
         #: The ASGI app: serve it, or call it in-process with ``httpx.ASGITransport``.
         self.app = build_app(self)
@@ -118,12 +124,17 @@ class SimulatedRuntime:
         """The script of a service (of one of its paths when given); see ``script.py``."""
         return self.scripts.get(service, path)
 
+    def tool(self, name: str) -> ToolScript:
+        """The script of one of devx_mcp's tools (``respond``, ``fail``, ``using``); see ``mcp.py``."""
+        return self.tools.get(name)
+
     def reset(self) -> None:
         """Forget every call, request, file, script, page and stored value of the run."""
         self.log.clear()
         self.requests.clear()
         self.files.clear()
         self.scripts.clear()
+        self.tools.clear()
         self.pages.clear()
         self.kv.clear()
         if self._redis_credentials is not None:

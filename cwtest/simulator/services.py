@@ -16,10 +16,11 @@ import json
 import random
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from cwlint.catalog import Service, Variant
+from cwlint.catalog import Catalog, Service, Variant
+from cwtest.simulator import mcp
 from cwtest.simulator.generate import from_schema, is_json_schema, paragraph, sentence, shaped_like, token
 from cwtest.simulator.records import ServiceRequest
 from cwtest.simulator.redis_server import INSTALL_HINT, RedisCredentials, RedisUnavailable
@@ -47,11 +48,24 @@ class ServiceContext:
     redis_credentials: Callable[[], RedisCredentials]
     #: Stores bytes (name, content, base URL) and returns the URL the simulator serves them at.
     store_file: Callable[[str, bytes, str], str]
+    catalog: Catalog | None = None
+    #: The scripted results of devx_mcp's tools.
+    tools: mcp.ToolScripts = field(default_factory=mcp.ToolScripts)
+    #: Runs a service call on behalf of another (devx_mcp's ``discover_library_services``):
+    #: (the request it comes from, service id, inputs) -> (status, body); set by the app.
+    execute: Callable[[ServiceRequest, str, Any], Awaitable[tuple[int | None, Any]]] | None = None
 
     def rng(self, request: ServiceRequest) -> random.Random:
-        """The same generator for the same seed and request, whatever ran before."""
-        inputs = json.dumps(request.inputs, sort_keys=True, default=str)
-        return random.Random(f"{self.seed}:{request.service}:{request.path}:{inputs}")
+        """The same generator for the same seed and request, whatever ran before.
+
+        Whether the answer is streamed is not part of the request it answers: ``stream`` and
+        ``stream_options`` are left out, so a streamed call gets the non-streamed call's answer.
+        """
+        inputs = request.inputs
+        if isinstance(inputs, dict) and ("stream" in inputs or "stream_options" in inputs):
+            inputs = {k: v for k, v in inputs.items() if k not in ("stream", "stream_options")}
+        text = json.dumps(inputs, sort_keys=True, default=str)
+        return random.Random(f"{self.seed}:{request.service}:{request.path}:{text}")
 
 
 Behaviour = Callable[[ServiceRequest, Service, Variant, ServiceContext], Awaitable[Answer]]
@@ -262,6 +276,60 @@ async def pipedream_action(request: ServiceRequest, service: Service, variant: V
                   "data": {"id": token(rng, "", 12), "summary": f"{body.get('action')} ran on {app}"}})
 
 
+# --- devx_mcp: MCP over streamable HTTP (see mcp.py for what is documented) ------------------
+
+async def mcp_server(request: ServiceRequest, service: Service, variant: Variant, ctx: ServiceContext) -> Answer:
+    if request.method != "POST":
+        return HttpError(405, f"{service.id} takes JSON-RPC messages by POST; it offers no {request.method} "
+                              "(no server-to-client stream, no sessions to end)")
+    message = request.inputs
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return Reply(mcp.rpc_error(None, mcp.INVALID_REQUEST, "not a JSON-RPC 2.0 message"), 400)
+    method = message.get("method")
+    if method is None or "id" not in message:
+        return Reply(None, 202)  # a notification, or a response to a server request: accepted, no body
+    message_id = message["id"]
+    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    if method == "initialize":
+        return Reply(mcp.rpc_result(message_id, mcp.initialize_result(params)))
+    if method == "ping":
+        return Reply(mcp.rpc_result(message_id, {}))
+    if method == "tools/list":
+        return Reply(mcp.rpc_result(message_id, {"tools": [tool.as_json() for tool in mcp.TOOLS]}))
+    if method == "tools/call":
+        name = params.get("name")
+        if name not in mcp.TOOLS_BY_NAME:
+            return Reply(mcp.rpc_error(message_id, mcp.INVALID_PARAMS, mcp.unknown_tool_message(name)))
+        arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        result = await _tool_call(request, name, arguments, ctx)
+        return Reply(mcp.rpc_result(message_id, result))
+    return Reply(mcp.rpc_error(message_id, mcp.METHOD_NOT_FOUND, f"method not found: {method}"))
+
+
+async def _tool_call(request: ServiceRequest, name: str, arguments: dict[str, Any], ctx: ServiceContext) -> dict[str, Any]:
+    scripted = ctx.tools.answer(name, arguments)
+    if isinstance(scripted, mcp.ToolError):
+        return mcp.tool_result(scripted.message, is_error=True)
+    if scripted is not mcp.NOT_SCRIPTED:
+        return mcp.tool_result(scripted)
+    if name != "discover_library_services":
+        return mcp.tool_result(mcp.not_simulated_message(name), is_error=True)
+    operation = arguments.get("operation")
+    if operation == "list":
+        services = ctx.catalog.services.values() if ctx.catalog else ()
+        return mcp.tool_result({"services": [{"service_id": s.id, "summary": s.summary} for s in services]})
+    if operation != "execute":
+        return mcp.tool_result(f'"operation" must be "list" or "execute", got {json.dumps(operation)}', is_error=True)
+    service_id = arguments.get("service_id")
+    if not isinstance(service_id, str) or not service_id or ctx.execute is None:
+        return mcp.tool_result('"service_id" is required by the "execute" operation', is_error=True)
+    status, body = await ctx.execute(request, service_id, arguments.get("inputs"))
+    if status is None or status >= 400:
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        return mcp.tool_result(f"{status}: {detail if isinstance(detail, str) else json.dumps(detail)}", is_error=True)
+    return mcp.tool_result(body)
+
+
 # --- everything else: an answer generated from the catalog's response schema -----------------
 
 async def search_results(request: ServiceRequest, service: Service, variant: Variant, ctx: ServiceContext) -> Answer:
@@ -288,7 +356,7 @@ def behaviour_for(service: Service, variant: Variant) -> Behaviour:
         for suffix, behaviour in (
             ("chat/completions", openai_chat), ("responses", openai_responses),
             ("images/generations", openai_images), ("embeddings", openai_embeddings),
-            ("messages", anthropic_messages), ("scrape", firecrawl_scrape),
+            ("messages", anthropic_messages), ("scrape", firecrawl_scrape), ("mcp", mcp_server),
         ):
             if path.endswith(suffix):
                 return behaviour

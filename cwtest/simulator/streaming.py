@@ -1,9 +1,9 @@
 """Server-sent events for SDK calls made with ``stream=True``.
 
 A streamed answer is a rendering of the non-streamed one: the behaviour (or the test's script)
-produces the whole chat completion or message, and this module cuts its text into the vendor's
-event sequence. So a script never needs to know whether the workflow streams, and the call is
-recorded with the whole answer either way.
+produces the whole chat completion, Responses API response or message, and this module cuts its
+text into the vendor's event sequence. So a script never needs to know whether the workflow
+streams, and the call is recorded with the whole answer either way.
 """
 
 from __future__ import annotations
@@ -61,6 +61,71 @@ def anthropic_message_events(message: dict[str, Any]) -> Iterator[bytes]:
     yield _data({"type": "message_stop"}, "message_stop")
 
 
+def _event(kind: str, seq: list[int], **fields: Any) -> bytes:
+    """One Responses API event: ``event:`` names it, ``data`` repeats it as ``type``, numbered."""
+    seq[0] += 1
+    return _data({"type": kind, "sequence_number": seq[0] - 1, **fields}, kind)
+
+
+def _content_events(item_id: str, out: int, index: int, part: dict[str, Any], seq: list[int]) -> Iterator[bytes]:
+    """The events of one content part of a message: added, its text in deltas, done."""
+    where = {"item_id": item_id, "output_index": out, "content_index": index}
+    kind = part.get("type")
+    if kind == "output_text":
+        text = part.get("text") or ""
+        yield _event("response.content_part.added", seq, **where,
+                     part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+        for piece in _pieces(text):
+            yield _event("response.output_text.delta", seq, **where, delta=piece, logprobs=[])
+        yield _event("response.output_text.done", seq, **where, text=text, logprobs=[])
+    elif kind == "refusal":
+        refusal = part.get("refusal") or ""
+        yield _event("response.content_part.added", seq, **where, part={"type": "refusal", "refusal": ""})
+        for piece in _pieces(refusal):
+            yield _event("response.refusal.delta", seq, **where, delta=piece)
+        yield _event("response.refusal.done", seq, **where, refusal=refusal)
+    else:
+        yield _event("response.content_part.added", seq, **where, part=part)
+    yield _event("response.content_part.done", seq, **where, part=part)
+
+
+def response_events(response: dict[str, Any]) -> Iterator[bytes]:
+    """The Responses API's events: ``response.created`` ... ``response.completed``.
+
+    Each output item is announced empty (``response.output_item.added``), filled (a message's
+    text in ``response.output_text.delta`` pieces, a function call's arguments in one
+    ``response.function_call_arguments.delta``) and closed with the whole item; the last event
+    carries the whole response, so the SDK's ``get_final_response()`` is the non-streamed answer.
+    """
+    seq = [0]
+    outputs = [item for item in response.get("output") or [] if isinstance(item, dict)]
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    yield _event("response.created", seq, response=started)
+    yield _event("response.in_progress", seq, response=started)
+    for out, item in enumerate(outputs):
+        item_id = str(item.get("id") or "")
+        kind = item.get("type")
+        if kind == "message":
+            yield _event("response.output_item.added", seq, output_index=out,
+                         item={**item, "status": "in_progress", "content": []})
+            for index, part in enumerate(item.get("content") or []):
+                if isinstance(part, dict):
+                    yield from _content_events(item_id, out, index, part, seq)
+        elif kind == "function_call":
+            arguments = str(item.get("arguments") or "")
+            yield _event("response.output_item.added", seq, output_index=out,
+                         item={**item, "status": "in_progress", "arguments": ""})
+            yield _event("response.function_call_arguments.delta", seq, item_id=item_id, output_index=out,
+                         delta=arguments)
+            yield _event("response.function_call_arguments.done", seq, item_id=item_id, output_index=out,
+                         arguments=arguments)
+        else:
+            yield _event("response.output_item.added", seq, output_index=out, item=item)
+        yield _event("response.output_item.done", seq, output_index=out, item=item)
+    final = {"failed": "response.failed", "incomplete": "response.incomplete"}.get(str(response.get("status")))
+    yield _event(final or "response.completed", seq, response=response)
+
+
 def stream_of(variant: Variant | None, inputs: Any, answer: Any) -> Iterator[bytes] | None:
     """The event stream for this answer, when the request asked for one on a streamable route."""
     if variant is None or variant.format != "vendor" or not isinstance(inputs, dict) or not inputs.get("stream"):
@@ -72,4 +137,6 @@ def stream_of(variant: Variant | None, inputs: Any, answer: Any) -> Iterator[byt
         return chat_completion_chunks(answer, include_usage)
     if variant.path.endswith("messages"):
         return anthropic_message_events(answer)
+    if variant.path.endswith("responses"):
+        return response_events(answer)
     return None

@@ -29,6 +29,10 @@ from uv import find_uv_bin
 SDK_PINS = ("openai==3.57.0", "anthropic==2.14.0", "firecrawl-py==2.16.5", "redis==8.1.0")
 #: Client versions the protocol tests run against.
 CLIENT_VERSIONS = ("0.3.4", "0.4.11")
+#: What 0.4.11's ``SubAgent`` imports (its ``agent`` extra asks for openai-agents>=0.13.4 and
+#: litellm; litellm only serves model names with a "/", so it is left out; mcp is what openai-agents
+#: speaks MCP with, pinned so the handshake the tests see stays the same). 0.3.4 has no SubAgent.
+AGENT_PINS = ("openai-agents==0.24.0", "mcp==2.3.0")
 #: Needed to import cwtest itself inside a client environment (the FastAPI-patch test).
 CWTEST_RUNTIME_DEPS = ("jsonschema==4.26.0", "starlette", "uvicorn")
 
@@ -74,7 +78,8 @@ def build_env(requirements: list[str] | tuple[str, ...]) -> Path:
 
 
 def client_requirements(version: str) -> list[str]:
-    return [f"codewords-client=={version}", *SDK_PINS, *CWTEST_RUNTIME_DEPS]
+    agent = AGENT_PINS if tuple(int(p) for p in version.split(".")) >= (0, 4) else ()
+    return [f"codewords-client=={version}", *SDK_PINS, *agent, *CWTEST_RUNTIME_DEPS]
 
 
 _HEADER = re.compile(r"(?m)^# /// script\s*$\n(?P<body>(?:^#(?: .*)?$\n)+?)^# ///\s*$")

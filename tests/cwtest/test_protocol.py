@@ -14,7 +14,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from cwtest_support import minimal_inputs, require_redis, run_scenario
-from cwtest import Delay, DropConnection, HttpError, Malformed, Reply, Unsuccessful
+from cwtest import Delay, DropConnection, HttpError, Malformed, Reply, SimulatedRuntime, Unsuccessful
+from cwtest.simulator.mcp import PROTOCOL_VERSIONS, TOOLS
+from cwtest.simulator.state import SLOT_HEADER
 
 pytestmark = pytest.mark.protocol
 
@@ -248,7 +250,42 @@ def test_file_upload_and_download(client_env, runtime, tmp_path):
     first, second = runtime.uploads()
     assert (first.filename, first.content) == ("report.txt", b"hello, file")
     assert second.filename == "notes.md"
-    assert first.headers["content-type"] == "application/octet-stream"
+    assert first.upload_headers["Content-Type"] == "text/plain" and set(first.upload_headers) == {"Content-Type", SLOT_HEADER}
+    if client_env.at_least_0_4:
+        # 0.4.11 sends the upload_headers it was given, and no longer the legacy ACL header
+        assert not first.legacy and first.missing_headers == ()
+        assert first.headers["content-type"] == "text/plain"
+        assert first.headers[SLOT_HEADER] == first.upload_headers[SLOT_HEADER] and "x-amz-acl" not in first.headers
+        assert result["content_type"].startswith("text/plain")  # served with the PUT's type, like S3
+    else:
+        # 0.3.4 ignores upload_headers and sends its fixed pair: accepted, and recorded as legacy
+        assert first.legacy and first.missing_headers == ("Content-Type", SLOT_HEADER)
+        assert first.headers["content-type"] == "application/octet-stream"
+        assert first.headers["x-amz-acl"] == "public-read" and SLOT_HEADER not in first.headers
+        assert result["content_type"] == "application/octet-stream"
+
+
+def test_a_presigned_put_without_the_asked_headers_gets_403(client_env, runtime, tmp_path):
+    result = run_scenario(client_env, runtime, tmp_path, "presigned_puts", filename="data.json")
+    asked = result["info"]["upload_headers"]
+    assert asked["Content-Type"] == "application/json" and set(asked) == {"Content-Type", SLOT_HEADER}
+    statuses = result["statuses"]
+    assert [statuses[case]["status"] for case in ("none", "without_custom", "wrong_type", "asked")] == [403, 403, 403, 200]
+    assert json.loads(statuses["without_custom"]["body"])["detail"] == (
+        f"the PUT lacks or changes signed upload_headers: {SLOT_HEADER}: {asked[SLOT_HEADER]}")
+    [upload] = runtime.uploads()
+    assert upload.content == b"by hand" and not upload.legacy
+
+
+def test_legacy_uploads_refused_when_the_runtime_says_so(client_env, tmp_path):
+    with SimulatedRuntime(legacy_uploads=False) as strict:
+        result = run_scenario(client_env, strict, tmp_path, "upload_once", filename="r.txt", content="strict")
+        uploads = strict.uploads()
+    if client_env.at_least_0_4:
+        assert result["ok"] and result["body"] == "strict" and not uploads[0].legacy
+    else:
+        assert result["error"] == "HTTPStatusError" and result["status"] == 403
+        assert "legacy upload refused" in json.loads(result["body"])["detail"] and uploads == []
 
 
 @pytest.mark.redis
@@ -320,3 +357,125 @@ def test_streamed_sdk_calls_get_server_sent_events(client_env, runtime, tmp_path
     assert result["openai_usage"] == runtime.calls("openai")[0].response["usage"]["total_tokens"]
     assert result["claude_pieces"] == ["Three", " small", " words"]
     assert (result["claude_final"], result["claude_stop"]) == ("Three small words", "end_turn")
+
+
+RESPONSE_WITH_A_TOOL_CALL = {
+    "id": "resp_scripted", "object": "response", "created_at": 1735689600, "model": "gpt-4o-mini",
+    "status": "completed", "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+    "output": [
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "lookup", "arguments": '{"q": "x"}',
+         "status": "completed"},
+        {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+         "content": [{"type": "output_text", "text": "Two words", "annotations": []}]},
+    ],
+    "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+}
+
+
+def test_openai_responses_stream_is_the_non_streamed_answer(client_env, runtime, tmp_path):
+    result = run_scenario(client_env, runtime, tmp_path, "responses_streaming")
+    events = result["events"]
+    assert events[:2] == ["response.created", "response.in_progress"] and events[-1] == "response.completed"
+    assert {"response.output_item.added", "response.content_part.added", "response.output_text.done",
+            "response.content_part.done", "response.output_item.done"} <= set(events)
+    assert len(result["deltas"]) > 1 and "".join(result["deltas"]) == result["plain_text"] == result["done_text"]
+    assert result["completed"] == result["plain"]  # the last event carries the whole non-streamed answer
+    # the SDK's stream() helper accumulates the same events into the same final response
+    assert result["helper_deltas"] == result["deltas"] and result["final_text"] == result["plain_text"]
+    assert result["final_id"] == result["plain"]["id"] and result["final_usage"]["total_tokens"] == result["plain"]["usage"]["total_tokens"]
+    plain, *streamed = runtime.calls("openai", "v1/responses")
+    assert [c.inputs.get("stream") for c in (plain, *streamed)] == [None, True, True]
+    assert all(c.response == plain.response for c in streamed)  # recorded whole, and the same answer
+    if client_env.at_least_0_4:
+        sync = run_scenario(client_env, runtime, tmp_path, "responses_streaming", sync=True)
+        assert "".join(sync["helper_deltas"]) == sync["final_text"] == sync["plain_text"]
+        assert sync["final_id"] == sync["plain_id"]
+
+
+def test_a_scripted_responses_answer_streams_as_scripted(client_env, runtime, tmp_path):
+    runtime.script("openai", path="v1/responses").respond(RESPONSE_WITH_A_TOOL_CALL)
+    result = run_scenario(client_env, runtime, tmp_path, "responses_streaming")
+    assert result["deltas"] == ["Two", " words"] and result["final_text"] == result["plain_text"] == "Two words"
+    assert result["final_output_types"] == ["function_call", "message"]
+    assert result["final_calls"] == [{"name": "lookup", "arguments": '{"q": "x"}'}]
+    assert "response.function_call_arguments.done" in result["events"]
+    assert result["completed"] == result["plain"]
+
+
+def _calls_one_tool(name: str, arguments: dict) -> dict:
+    """A Responses answer in which the model calls one tool (what the agent then runs over MCP)."""
+    return {**RESPONSE_WITH_A_TOOL_CALL, "id": "resp_tool", "model": "gpt-4.1-mini", "output": [
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": name,
+         "arguments": json.dumps(arguments), "status": "completed"}]}
+
+
+def test_sub_agent_speaks_mcp_to_devx_mcp(client_env, runtime, tmp_path):
+    execute = {"operation": "execute", "service_id": "redis_coordinator", "inputs": {"operation": "get", "key": "k"}}
+    runtime.kv.set("k", "stored value")
+    runtime.script("openai", path="v1/responses").queue(_calls_one_tool("discover_library_services", execute))
+    # (no tools_filter: SubAgent's filter replaces list_tools with a function of no arguments, and
+    # openai-agents 0.24 calls it with two, so a filtered SubAgent fails with a TypeError)
+    result = run_scenario(client_env, runtime, tmp_path, "sub_agent", task="What is stored under k?", deadline=120)
+    if not client_env.at_least_0_4:
+        assert result["error"] == "ModuleNotFoundError"  # 0.3.4 has no codewords_client.agent
+        assert runtime.calls() == []
+        return
+    mcp_calls = runtime.calls("devx_mcp")
+    methods = [c.inputs.get("method") for c in mcp_calls]
+    # (the mcp client first probes "server/discover"; a handshake-era server answers -32601 and
+    # the client falls back to initialize, as the MCP spec's older revisions have it)
+    for first, then in (("initialize", "notifications/initialized"), ("notifications/initialized", "tools/list"),
+                        ("tools/list", "tools/call")):
+        assert methods.index(first) < methods.index(then)
+    assert all(c.path == "mcp" and c.headers["authorization"].startswith("Bearer ") for c in mcp_calls)
+    initialize = mcp_calls[methods.index("initialize")]
+    assert initialize.response["result"]["protocolVersion"] == initialize.inputs["params"]["protocolVersion"]
+    # the model was offered the MCP tools, called one, and got its result back
+    asked, answered = runtime.calls("openai", "v1/responses")
+    assert [t["name"] for t in asked.inputs["tools"]] == [tool.name for tool in TOOLS]
+    [tool_call] = [c for c in mcp_calls if c.inputs.get("method") == "tools/call"]
+    assert tool_call.inputs["params"] == {"name": "discover_library_services", "arguments": execute}
+    assert tool_call.response["result"]["structuredContent"] == {"success": True, "value": "stored value"}
+    [nested] = runtime.calls("redis_coordinator")
+    assert nested.inputs == execute["inputs"] and nested.status == 200
+    [output] = [item for item in answered.inputs["input"] if item.get("type") == "function_call_output"]
+    assert output["call_id"] == "call_1" and "stored value" in json.dumps(output)
+    final_text = answered.response["output"][0]["content"][0]["text"]
+    assert result == {"status": "completed", "output": final_text}
+
+
+def test_devx_mcp_tools_scripted_simulated_and_unknown(client_env, runtime, tmp_path):
+    if not client_env.at_least_0_4:
+        pytest.skip("0.3.4 has no SubAgent, so no MCP client (test_sub_agent_speaks_mcp_to_devx_mcp checks that)")
+    runtime.tool("run_workflow").respond({"status": "completed", "output": {"rows": 3}})
+    runtime.tool("manage_user_secrets").fail("no secret named X")
+    runtime.tool("get_workflow_output").using(lambda arguments: {"request_id": arguments["request_id"], "done": True})
+    calls = [
+        ["discover_library_services", {"operation": "list"}],
+        ["discover_library_services", {"operation": "execute", "service_id": "openai",
+                                       "inputs": {"model": "gpt-4o", "prompt": "hi"}}],
+        ["discover_library_services", {"operation": "execute", "service_id": "redis_coordinator",
+                                       "inputs": {"action": "get", "key": "k"}}],
+        ["run_workflow", {"workflow_id": "w_1"}],
+        ["manage_user_secrets", {"operation": "get", "name": "X"}],
+        ["get_workflow_output", {"request_id": "req_1"}],
+        ["deploy_workflow", {}],
+        ["run_workflw", {}],
+    ]
+    result = run_scenario(client_env, runtime, tmp_path, "mcp_session", calls=calls, deadline=120)
+    assert result["protocol"] in PROTOCOL_VERSIONS and result["server"].startswith("devx-mcp")
+    assert result["tools"] == [tool.name for tool in TOOLS]
+    assert result["schemas"]["discover_library_services"]["properties"]["operation"]["enum"] == ["list", "execute"]
+    listed, executed, rejected, scripted, failed, computed, unsimulated, unknown = result["results"]
+    assert {s["service_id"] for s in listed["structured"]["services"]} == set(runtime.catalog.ids)
+    [nested] = runtime.calls("openai")
+    assert executed["structured"] == nested.response and isinstance(nested.response["response"], str)
+    assert nested.headers["authorization"].startswith("Bearer ")  # made with the MCP request's credentials
+    assert rejected["is_error"] and rejected["text"] == [
+        '422: "action" is not an input of redis_coordinator; did you mean "operation"?']
+    assert scripted == {"ok": True, "is_error": False, "text": ['{"status": "completed", "output": {"rows": 3}}'],
+                        "structured": {"status": "completed", "output": {"rows": 3}}}
+    assert failed["is_error"] and failed["text"] == ["no secret named X"]
+    assert computed["structured"] == {"request_id": "req_1", "done": True}
+    assert unsimulated["is_error"] and 'runtime.tool("deploy_workflow")' in unsimulated["text"][0]
+    assert not unknown["ok"] and 'unknown tool "run_workflw"; did you mean "run_workflow"?' in unknown["message"]

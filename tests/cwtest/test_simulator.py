@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from cwtest_support import minimal_inputs, require_redis
 from cwlint.catalog import default_catalog
 from cwtest import Delay, DropConnection, HttpError, Reply, SimulatedRuntime
+from cwtest.simulator import ToolError
 from cwtest.simulator.app import ConnectionDropped
 from cwtest.simulator.records import mask
 from cwtest.simulator.state import KeyValueStore
@@ -47,6 +48,7 @@ VENDOR_BODIES = {
     "embeddings": {"model": "text-embedding-3-small", "input": ["a"]},
     "messages": {"model": "claude-3-5-haiku-20241022", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
     "scrape": {"url": "https://example.com", "formats": ["markdown", "html"]},
+    "mcp": {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
 }
 def body_for(variant) -> Any:
     if variant.body is False:
@@ -272,7 +274,66 @@ def test_uploads_need_the_signature(sim):
     slot = call(sim, "POST", "/file?filename=a.txt").json()
     assert call(sim, "PUT", slot["download_uri"].replace("http://sim", "") + "?signature=forged", auth=None).status_code == 403
     assert call(sim, "GET", "/files/nope/a.txt", auth=None).status_code == 404
+    assert call(sim, "GET", slot["download_uri"].replace("http://sim", ""), auth=None).status_code == 404  # not yet PUT
     assert call(sim, "POST", "/file").status_code == 400
+
+
+def test_upload_headers_are_checked_like_signed_headers(sim):
+    slot = call(sim, "POST", "/file?filename=a.bin").json()
+    put = slot["upload_uri"].replace("http://sim", "")
+    asked = slot["upload_headers"]
+    assert asked["Content-Type"] == "application/octet-stream" and len(asked) == 2
+    legacy = {"Content-Type": "application/octet-stream", "x-amz-acl": "public-read"}
+    # the legacy pair with a changed value is no legacy client: refused like any wrong header
+    assert call(sim, "PUT", put, auth=None, headers={**legacy, "x-amz-acl": "private"}).status_code == 403
+    assert call(sim, "PUT", put, auth=None, headers=legacy).status_code == 200
+    assert call(sim, "PUT", put, auth=None, headers={**asked, "x-extra": "fine"}).status_code == 200
+    first, second = sim.uploads()
+    assert first.legacy and first.missing_headers == ("x-amz-meta-cwtest-upload",)
+    assert not second.legacy and second.headers["x-extra"] == "fine"
+    strict = SimulatedRuntime(api_key=KEY, legacy_uploads=False)
+    slot = call(strict, "POST", "/file?filename=a.bin").json()
+    refused = call(strict, "PUT", slot["upload_uri"].replace("http://sim", ""), auth=None, headers=legacy)
+    assert refused.status_code == 403 and refused.json()["detail"].startswith("legacy upload refused")
+
+
+def test_devx_mcp_answers_json_rpc(sim):
+    def rpc(message, **kwargs):
+        return call(sim, "POST", "/run/devx_mcp/mcp/", message, **kwargs)
+
+    init = rpc({"jsonrpc": "2.0", "id": "a", "method": "initialize", "params": {"protocolVersion": "1999-01-01"}})
+    assert init.json()["id"] == "a" and init.json()["result"]["protocolVersion"] == "2025-11-25"
+    assert "mcp-session-id" not in init.headers  # stateless
+    accepted = rpc({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert (accepted.status_code, accepted.content) == (202, b"")
+    assert rpc({"jsonrpc": "2.0", "id": 2, "method": "ping"}).json()["result"] == {}
+    assert rpc({"jsonrpc": "2.0", "id": 3, "method": "resources/list"}).json()["error"]["code"] == -32601
+    bad = rpc({"method": "tools/list"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == -32600
+    assert call(sim, "GET", "/run/devx_mcp/mcp/").status_code == 405
+    denied = rpc({"jsonrpc": "2.0", "id": 4, "method": "ping"}, auth="Bearer wrong")
+    assert denied.status_code == 401 and denied.json()["error"]["message"] == "invalid API key"
+    with pytest.raises(ValueError, match='did you mean "run_workflow"'):
+        sim.tool("run_workflw")
+    sim.tool("run_workflow").using(lambda arguments: ToolError(f"no workflow {arguments['workflow_id']}")
+                                   if arguments.get("workflow_id") != "w_1" else None).respond("ran")
+    results = [rpc({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                    "params": {"name": "run_workflow", "arguments": {"workflow_id": w}}}).json()["result"]
+               for n, w in ((5, "w_2"), (6, "w_1"))]
+    assert results == [{"content": [{"type": "text", "text": "no workflow w_2"}], "isError": True},
+                       {"content": [{"type": "text", "text": "ran"}], "isError": False}]
+
+
+def test_a_streamed_response_ends_as_its_status_says(sim):
+    sim.script("openai", path="v1/responses").respond({
+        "id": "resp_1", "object": "response", "created_at": 1, "model": "m", "status": "incomplete",
+        "output": [{"type": "reasoning", "id": "rs_1", "summary": []}]})
+    streamed = call(sim, "POST", "/run/openai/v1/responses", {"model": "m", "input": "x", "stream": True})
+    kinds = [line[len("event: "):] for line in streamed.text.splitlines() if line.startswith("event: ")]
+    assert kinds == ["response.created", "response.in_progress", "response.output_item.added",
+                     "response.output_item.done", "response.incomplete"]
+    numbers = [json.loads(line[6:])["sequence_number"] for line in streamed.text.splitlines() if line.startswith("data: ")]
+    assert numbers == list(range(len(kinds)))
 
 
 def test_starts_well_under_a_second():

@@ -123,9 +123,40 @@ async def files(content: str) -> dict[str, Any]:
             handle.write("# notes\n")
         second = await cw.upload_file(path)
     async with httpx.AsyncClient() as plain:
-        first_body = (await plain.get(url)).text
+        first = await plain.get(url)
         second_body = (await plain.get(second)).text
-    return {"url": url, "body": first_body, "second_url": second, "second_body": second_body}
+    return {"url": url, "body": first.text, "second_url": second, "second_body": second_body,
+            "content_type": first.headers.get("content-type")}
+
+
+@scenario
+async def upload_once(filename: str, content: str) -> dict[str, Any]:
+    """``upload_file_content`` through the client, then the file read back: its body and type."""
+    async with AsyncCodewordsClient() as cw:
+        try:
+            url = await cw.upload_file_content(filename, content.encode())
+        except Exception as exc:
+            return failure(exc)
+    async with httpx.AsyncClient() as plain:
+        got = await plain.get(url)
+    return {"ok": True, "url": url, "body": got.text, "content_type": got.headers.get("content-type")}
+
+
+@scenario
+async def presigned_puts(filename: str) -> dict[str, Any]:
+    """The client's ``create_file_upload``, then PUTs by hand that leave out what it asked for."""
+    async with AsyncCodewordsClient() as cw:
+        info = await cw.create_file_upload(filename)
+    asked = dict(info.get("upload_headers") or {})
+    custom = [name for name in asked if name.lower() != "content-type"]
+    statuses = {}
+    async with httpx.AsyncClient() as plain:
+        for case, headers in (("none", {}), ("without_custom", {k: v for k, v in asked.items() if k not in custom}),
+                              ("wrong_type", {**asked, "Content-Type": "application/x-other"}),
+                              ("asked", asked)):
+            response = await plain.put(info["upload_uri"], content=b"by hand", headers=headers)
+            statuses[case] = {"status": response.status_code, "body": response.text}
+    return {"info": info, "statuses": statuses}
 
 
 @scenario
@@ -202,6 +233,85 @@ async def streaming() -> dict[str, Any]:
         final = await claude.get_final_message()
     return {"openai_pieces": pieces, "openai_usage": usage.total_tokens if usage else None,
             "claude_pieces": claude_pieces, "claude_final": final.content[0].text, "claude_stop": final.stop_reason}
+
+
+@scenario
+async def responses_streaming(sync: bool = False) -> dict[str, Any]:
+    """The Responses API streamed two ways (raw events, and the ``stream()`` helper) and not at all."""
+    from openai import AsyncOpenAI, OpenAI
+
+    kwargs = {"model": "gpt-4o-mini", "input": "Stream a short answer"}
+    if sync:
+        client = OpenAI()
+        plain = client.responses.create(**kwargs)
+        with client.responses.stream(**kwargs) as helper:
+            helper_deltas = [e.delta for e in helper if e.type == "response.output_text.delta"]
+            final = helper.get_final_response()
+        return {"plain_text": plain.output_text, "helper_deltas": helper_deltas, "final_text": final.output_text,
+                "final_id": final.id, "plain_id": plain.id}
+    client = AsyncOpenAI()
+    plain = await client.responses.create(**kwargs)
+    events: list[str] = []
+    deltas: list[str] = []
+    done_text = completed = None
+    stream = await client.responses.create(**kwargs, stream=True)
+    async for event in stream:
+        events.append(event.type)
+        if event.type == "response.output_text.delta":
+            deltas.append(event.delta)
+        elif event.type == "response.output_text.done":
+            done_text = event.text
+        elif event.type == "response.completed":
+            completed = event.response.model_dump(mode="json", exclude_none=True)
+    async with client.responses.stream(**kwargs) as helper:
+        helper_deltas = [e.delta async for e in helper if e.type == "response.output_text.delta"]
+        final = await helper.get_final_response()
+    return {
+        "plain": plain.model_dump(mode="json", exclude_none=True), "plain_text": plain.output_text,
+        "events": events, "deltas": deltas, "done_text": done_text, "completed": completed,
+        "helper_deltas": helper_deltas, "final_text": final.output_text, "final_id": final.id,
+        "final_output_types": [item.type for item in final.output],
+        "final_calls": [{"name": i.name, "arguments": i.arguments} for i in final.output if i.type == "function_call"],
+        "final_usage": final.usage.model_dump(mode="json") if final.usage else None,
+    }
+
+
+@scenario
+async def sub_agent(task: str, tools_filter: list[str] | None = None, max_turns: int = 4) -> dict[str, Any]:
+    """0.4.11's ``SubAgent``: the OpenAI Agents SDK on devx_mcp's tools and the openai proxy."""
+    try:
+        from codewords_client.agent import SubAgent
+    except ImportError as exc:
+        return failure(exc)
+    return await SubAgent(task=task, tools_filter=tools_filter, max_turns=max_turns).run()
+
+
+@scenario
+async def mcp_session(calls: list[list[Any]]) -> dict[str, Any]:
+    """``SubAgent``'s own MCP connection (its ``_build_mcp_server``), driven by hand: list, then call."""
+    from codewords_client.agent import SubAgent
+
+    server = SubAgent(task="direct")._build_mcp_server()
+    await server.connect()
+    try:
+        tools = await server.list_tools()
+        results = []
+        for name, arguments in calls:
+            try:
+                result = (await server.call_tool(name, arguments)).model_dump(mode="json", by_alias=True)
+                results.append({"ok": True, "is_error": bool(result.get("isError")),
+                                "text": [part.get("text") for part in result["content"]],
+                                "structured": result.get("structuredContent")})
+            except Exception as exc:
+                results.append(failure(exc))
+        listed = [tool.model_dump(mode="json", by_alias=True) for tool in tools]
+        initialized = server.server_initialize_result
+        initialized = initialized.model_dump(mode="json", by_alias=True) if initialized is not None else {}
+        return {"tools": [tool["name"] for tool in listed], "schemas": {t["name"]: t["inputSchema"] for t in listed},
+                "protocol": initialized.get("protocolVersion"), "server": (initialized.get("serverInfo") or {}).get("name"),
+                "results": results}
+    finally:
+        await server.cleanup()
 
 
 @scenario
