@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 Confidence = Literal["documented", "source", "example", "historical", "inferred"]
 InputType = Literal["string", "integer", "number", "boolean", "object", "array", "any"]
+#: JSON Schema's type names (a tool parameter's ``type``).
+JsonType = Literal["string", "integer", "number", "boolean", "object", "array", "null"]
 
 #: Confidences strong enough for an error (and a fix); the rest give warnings.
 FIRM: frozenset[str] = frozenset({"documented", "source"})
@@ -103,6 +105,56 @@ class EnvFromInput(_Strict):
         return self.template.replace("{VALUE}", value.upper().replace("-", "_"))
 
 
+#: The Python types of the enum values each JSON type admits (object, array and null: none).
+_ENUM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+}
+
+
+class ToolParameter(_Strict):
+    """One parameter of a tool: its JSON type, what it is, and the values it takes if enumerated."""
+
+    name: str = Field(min_length=1)
+    type: JsonType
+    description: str
+    enum: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ToolParameter:
+        if self.enum is None:
+            return self
+        if not self.enum:
+            raise ValueError(f"enum of {self.name!r} is empty")
+        kinds = _ENUM_TYPES.get(self.type)
+        if kinds is None:
+            raise ValueError(f"enum of {self.name!r}: a {self.type} parameter takes no enum")
+        for value in self.enum:
+            if isinstance(value, bool) != (self.type == "boolean") or not isinstance(value, kinds):
+                raise ValueError(f"enum of {self.name!r}: {value!r} is not of type {self.type!r}")
+        return self
+
+
+class Tool(_Strict):
+    """A tool a variant offers its caller (an MCP server's ``tools/list``); parameters inherit
+    the tool's ``source`` and ``confidence``."""
+
+    #: MCP's advice for tool names: 1 to 128 of ``A-Z a-z 0-9 _ - .``.
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    description: str
+    parameters: list[ToolParameter] = Field(default_factory=list)
+    source: str
+    confidence: Confidence
+
+    @model_validator(mode="after")
+    def _check(self) -> Tool:
+        seen: set[str] = set()
+        for parameter in self.parameters:
+            if parameter.name in seen:
+                raise ValueError(f"parameter {parameter.name!r} is listed twice")
+            seen.add(parameter.name)
+        return self
+
+
 class Variant(_Strict):
     """One contract of a service, chosen by the request's path and whether a body is sent."""
 
@@ -122,6 +174,8 @@ class Variant(_Strict):
     renamed: dict[str, Rename] = Field(default_factory=dict)
     response: Response | None = None
     env_from_input: EnvFromInput | None = None
+    #: The tools the variant offers, in the order it lists them (devx_mcp's MCP server).
+    tools: list[Tool] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Variant:
@@ -135,6 +189,11 @@ class Variant(_Strict):
                 raise ValueError(f"renamed.{old}: {old!r} is also listed as an input")
             if self.inputs and rename.to not in self.inputs:
                 raise ValueError(f"renamed.{old}: target {rename.to!r} is not an input")
+        tools: set[str] = set()
+        for tool in self.tools:
+            if tool.name in tools:
+                raise ValueError(f"tools: {tool.name!r} is listed twice")
+            tools.add(tool.name)
         return self
 
     def matches(self, path: str, has_body: bool | None) -> bool:

@@ -223,6 +223,23 @@ def test_chrome_extension_step_types(catalog):
     assert set(step_type.allowed) == {"navigate", "wait", "extract_html", "extract"}
 
 
+def test_devx_mcp_tools(catalog):
+    """The MCP doc's 19 tools, in its order, with typed parameters (the simulator's tools/list)."""
+    tools = catalog.get("devx_mcp").variant("mcp", has_body=None).tools
+    names = [tool.name for tool in tools]
+    assert len(names) == 19 == len(set(names))
+    assert names[0] == "get_workflow_building_instructions" and names[-1] == "download_file"
+    assert all(tool.description and tool.confidence in FIRM and "F8" in tool.source for tool in tools)
+    discover = next(tool for tool in tools if tool.name == "discover_library_services")
+    assert [(p.name, p.type, p.enum) for p in discover.parameters] == [
+        ("operation", "string", ["list", "execute"]),
+        ("service_id", "string", None),
+        ("inputs", "object", None),
+    ]
+    other = [v for s in catalog.services.values() for v in s.variants if v.tools and s.id != "devx_mcp"]
+    assert not other
+
+
 def test_guessed_library_variants_invent_no_inputs(catalog):
     """A library variant nobody has seen a call of is open and lists no keys."""
     for service in catalog.services.values():
@@ -373,6 +390,60 @@ def test_duplicate_variants(tmp_path):
 def test_bad_path(tmp_path):
     message = _load_error(tmp_path, _with_variant_line('path = "/v1/x"'))
     assert "variants.0" in message and "'/v1/x'" in message
+
+
+_TOOL = """
+[[variants.tools]]
+name = "run_workflow"
+description = "Runs a workflow."
+source = "test"
+confidence = "documented"
+parameters = [
+  { name = "workflow_id", type = "string", description = "the workflow" },
+  { name = "mode", type = "string", description = "how", enum = ["sync", "async"] },
+]
+"""
+
+
+def test_tools_load(tmp_path):
+    (tmp_path / "svc.toml").write_text(_VALID + _TOOL, encoding="utf-8")
+    [tool] = load_catalog(tmp_path).get("svc").variants[0].tools
+    assert tool.name == "run_workflow" and tool.confidence == "documented"
+    assert [(p.name, p.type, p.enum) for p in tool.parameters] == [
+        ("workflow_id", "string", None),
+        ("mode", "string", ["sync", "async"]),
+    ]
+
+
+def test_tool_parameter_with_an_unknown_type(tmp_path):
+    text = _VALID + _TOOL.replace('type = "string", description = "the workflow"',
+                                  'type = "text", description = "the workflow"')
+    message = _load_error(tmp_path, text)
+    assert "svc.toml: variants.0.tools.0.parameters.0.type: Input should be 'string'" in message
+    assert "'null'" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('enum = ["sync", "async"]', 'enum = ["sync", 2]'), "enum of 'mode': 2 is not of type 'string'"),
+        (('enum = ["sync", "async"]', "enum = []"), "enum of 'mode' is empty"),
+        (('name = "mode"', 'name = "workflow_id"'), "parameter 'workflow_id' is listed twice"),
+        (('confidence = "documented"\n', ""), "variants.0.tools.0.confidence: Field required"),
+        (('name = "run_workflow"', 'name = "run workflow"'), "variants.0.tools.0.name: String should match"),
+        (('"the workflow" }', '"the workflow", required = true }'),
+         "variants.0.tools.0.parameters.0.required: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_tools(tmp_path, change, expected):
+    assert _TOOL.count(change[0]) == 1, change
+    message = _load_error(tmp_path, _VALID + _TOOL.replace(*change))
+    assert expected in message, message
+
+
+def test_tool_listed_twice(tmp_path):
+    message = _load_error(tmp_path, _VALID + _TOOL + _TOOL)
+    assert "variants.0" in message and "tools: 'run_workflow' is listed twice" in message
 
 
 def test_missing_directory_and_empty_directory(tmp_path):

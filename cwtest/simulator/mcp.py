@@ -7,10 +7,12 @@ What the reference material says, and so what is simulated:
   0.4.11's ``agent.py`` connects the OpenAI Agents SDK's ``MCPServerStreamableHttp`` there).
   The exchange is therefore MCP's: JSON-RPC 2.0 messages POSTed to that URL, as the MCP
   specification defines them and as the real ``mcp`` client under ``SubAgent`` sends them.
-- **Which tools**: the names and parameter names of the MCP doc's tool list (research F8,
-  ``codewords-mcp-agent-your-ai-development-toolkit.md``). The doc describes parameters in
-  prose, so their JSON types below are read from its wording ("Set to ``true``" is a boolean,
-  "A list of" an array) and nothing is marked required.
+- **Which tools**: the catalog's (``[[variants.tools]]`` of ``rules/services/devx_mcp.toml``):
+  the names and parameter names of the MCP doc's tool list (research F8,
+  ``codewords-mcp-agent-your-ai-development-toolkit.md``), in its order. The doc describes
+  parameters in prose, so their JSON types are read from its wording ("Set to ``true``" is a
+  boolean, "A list of" an array) and nothing is marked required. ``tools/list`` answers each as
+  an MCP ``Tool``: name, description and an ``inputSchema`` built from its parameters.
 - **Not documented**: what any tool returns. A test scripts a tool's result
   (``runtime.tool(name)``); unscripted, ``discover_library_services`` lists the catalog or runs
   the simulated service (it is the one tool the simulator can answer from what it knows), and
@@ -25,12 +27,15 @@ newer clients' ``server/discover`` probe, so they fall back to ``initialize``).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cwlint.catalog import Catalog, default_catalog
+from cwlint.catalog import Tool as ToolSpec
 from cwtest.simulator.validation import did_you_mean
 
 #: Handshake protocol revisions of the MCP specification whose ``initialize``, ``tools/list`` and
@@ -44,88 +49,60 @@ PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR =
 NOT_SCRIPTED: Any = object()
 
 
+#: Where the catalog lists the server's tools: this service's variant at this path.
+SERVICE_ID, PATH = "devx_mcp", "mcp"
+
+
 @dataclass(frozen=True)
 class Tool:
-    """One tool of the MCP doc: its name, purpose and parameters (name: JSON type and description)."""
+    """One tool of the server, as the catalog lists it; ``as_json`` is its MCP ``Tool`` object."""
 
-    name: str
-    description: str
-    parameters: tuple[tuple[str, str, str], ...] = ()
-    #: Values the doc enumerates for a parameter, e.g. ``operation``.
-    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    spec: ToolSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
 
     def as_json(self) -> dict[str, Any]:
         properties: dict[str, Any] = {}
-        allowed = dict(self.choices)
-        for name, kind, description in self.parameters:
-            spec: dict[str, Any] = {"type": kind, "description": description}
-            if name in allowed:
-                spec["enum"] = list(allowed[name])
-            properties[name] = spec
+        for parameter in self.spec.parameters:
+            schema: dict[str, Any] = {"type": parameter.type, "description": parameter.description}
+            if parameter.enum is not None:
+                schema["enum"] = list(parameter.enum)
+            properties[parameter.name] = schema
         return {"name": self.name, "description": self.description,
                 "inputSchema": {"type": "object", "properties": properties}}
 
 
-_S, _B, _A, _O, _N, _I = "string", "boolean", "array", "object", "number", "integer"
+def catalog_tools(catalog: Catalog) -> tuple[Tool, ...]:
+    """The tools ``catalog`` gives the server (none if it has no devx_mcp variant at ``mcp``)."""
+    service = catalog.get(SERVICE_ID)
+    variant = service.variant(PATH, has_body=None) if service is not None else None
+    return tuple(Tool(spec) for spec in variant.tools) if variant is not None else ()
 
-#: The MCP doc's tools, in its order (source: research F8 and the MCP doc's per-tool parameters).
-TOOLS: tuple[Tool, ...] = (
-    Tool("get_workflow_building_instructions", "Guidance on the whole workflow development lifecycle."),
-    Tool("list_practices", "Lists best-practice sections by category.",
-         (("practice_type", _S, "category, e.g. codewords, linkedin, monitoring, library_services, all"),
-          ("include_descriptions", _B, "include a brief description of each practice"))),
-    Tool("view_practice", "The full content of best-practice sections.",
-         (("section_ids", _A, 'section ids, e.g. ["3.1", "9.2"]'), ("practice_type", _S, "category to read from"),
-          ("include_code_examples", _B, "include code blocks"),
-          ("include_subsection_content", _B, "include subsections"))),
-    Tool("list_template_workflows", "Lists pre-built workflow templates.",
-         (("category", _S, "e.g. all, linkedin, monitoring, enrichment, integration"),
-          ("include_full_description", _B, "include complete descriptions"))),
-    Tool("discover_library_services", "Lists the built-in library services, or executes one.",
-         (("operation", _S, '"list" or "execute"'), ("service_id", _S, "the service to execute"),
-          ("inputs", _O, "the service's inputs")),
-         (("operation", ("list", "execute")),)),
-    Tool("discover_pipedream_integrations", "Searches Pipedream integrations, their actions and schemas.",
-         (("operation", _S, "search, actions, schema, check_auth or execute"),),
-         (("operation", ("search", "actions", "schema", "check_auth", "execute")),)),
-    Tool("write_workflow_file", "Writes workflow code to a file and optionally uploads it.",
-         (("workflow_code", _S, 'the code, or "workflow_skeleton" for a template'), ("filename", _S, "file name"),
-          ("local_path", _S, "local path to save to"), ("upload_to_storage", _B, "upload and return a URL"))),
-    Tool("edit_workflow", "Replaces a unique piece of a workflow file.",
-         (("file_path", _S, "path or URL of the file"), ("old_str", _S, "the exact text to replace (unique)"),
-          ("new_str", _S, "the replacement"), ("description", _S, "what the change does"))),
-    Tool("create_implementation_plan", "Formats implementation steps with embedded best practices.",
-         (("steps", _A, "implementation steps, with references to practices"),)),
-    Tool("validate_workflow", "Validates workflow code without deploying it.",
-         (("workflow_code_or_file_url", _S, "the code, a local path or a URL"),)),
-    Tool("deploy_workflow", "Deploys a workflow to the platform.",
-         (("workflow_code_or_file_url", _S, "the code or a URL"), ("workflow_name", _S, "a readable name"),
-          ("workflow_id", _S, "unique id ending with _{uuid}"), ("description", _S, "what it does"),
-          ("public", _B, "publicly accessible"), ("override_existing", _B, "update the workflow with this id"),
-          ("is_template", _B, "mark as a template"))),
-    Tool("retrieve_workflow", "The code and metadata of a deployed workflow.",
-         (("workflow_id", _S, "the workflow"), ("upload_code", _B, "upload the code and return a URL"))),
-    Tool("manage_user_secrets", "Adds, gets or lists the user's secrets.",
-         (("operation", _S, "add, get or list"), ("name", _S, "secret name"), ("value", _S, "secret value (add)")),
-         (("operation", ("add", "get", "list")),)),
-    Tool("run_workflow", "Runs a deployed workflow, synchronously or in the background.",
-         (("workflow_id", _S, "the workflow"), ("inputs", _O, "its inputs"), ("run_async", _B, "run in the background"),
-          ("timeout_seconds", _N, "longest wait for a synchronous run"))),
-    Tool("get_workflow_logs", "Log entries of a workflow run.",
-         (("request_id", _S, "the run's request id"), ("follow", _B, "stream entries as they come"),
-          ("max_entries", _I, "most entries to return"))),
-    Tool("get_workflow_output", "Waits for a run and returns its output.",
-         (("request_id", _S, "the run's request id"), ("timeout_seconds", _N, "longest wait"))),
-    Tool("get_workflow_requests", "Recent runs of a workflow.",
-         (("workflow_id", _S, "the workflow"), ("limit", _I, "how many runs"))),
-    Tool("upload_file", "Uploads content to CodeWords storage and returns a URL.",
-         (("file_content_or_local_path", _S, "content or a local path"), ("filename", _S, "file name"),
-          ("content_type", _S, "MIME type"), ("is_local", _B, "return a shell command instead"))),
-    Tool("download_file", "Downloads a file from a URL.",
-         (("file_url", _S, "the URL"), ("decode_text", _B, "decode as UTF-8"),
-          ("is_local", _B, "return a shell command instead"), ("local_path", _S, "where to save it (is_local)"))),
-)
-TOOLS_BY_NAME = {tool.name: tool for tool in TOOLS}
+
+@functools.cache
+def _bundled() -> tuple[tuple[Tool, ...], dict[str, Tool]]:
+    tools = catalog_tools(default_catalog())
+    return tools, {tool.name: tool for tool in tools}
+
+
+if TYPE_CHECKING:
+    #: The bundled catalog's tools, in its order, and by name (read on first use, not on import).
+    TOOLS: tuple[Tool, ...]
+    TOOLS_BY_NAME: dict[str, Tool]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TOOLS":
+        return _bundled()[0]
+    if name == "TOOLS_BY_NAME":
+        return _bundled()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- scripted tool results ---------------------------------------------------------------------
@@ -189,8 +166,9 @@ class ToolScripts:
         self._lock = threading.Lock()
 
     def get(self, name: str) -> ToolScript:
-        if name not in TOOLS_BY_NAME:
-            guess = did_you_mean(name, TOOLS_BY_NAME)
+        tools = _bundled()[1]
+        if name not in tools:
+            guess = did_you_mean(name, tools)
             hint = f'; did you mean "{guess}"?' if guess else ""
             raise ValueError(f'devx_mcp has no tool "{name}"{hint}')
         with self._lock:
@@ -233,7 +211,7 @@ def initialize_result(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def unknown_tool_message(name: Any) -> str:
-    guess = did_you_mean(name, TOOLS_BY_NAME) if isinstance(name, str) else None
+    guess = did_you_mean(name, _bundled()[1]) if isinstance(name, str) else None
     hint = f'; did you mean "{guess}"?' if guess else ""
     return f'unknown tool "{name}"{hint}'
 
