@@ -15,7 +15,10 @@ calls the simulated ``openai``), in one run, side by side:
 
 The served app and the in-process one both share httpx's SSL context (what the harness's
 bootstrap does; without it each ``AsyncCodewordsClient`` costs ~80 ms and both tools drop to the
-same ~12 requests/s). Run: ``/work/venv/bin/python tests/fuzz/bench_fuzz_speed.py [N]``.
+same ~12 requests/s). Run: ``/work/venv/bin/python bench/fuzz_speed.py [N]``.
+
+``bench/harness.py`` imports ``served``, ``st_rate`` and ``cwtest_rate`` from here (the same
+launcher and the same ``st run`` command, against the app served by the workflow's own environment).
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / "fixtures" / "fuzz" / "planted_bugs.py"
 ST = Path(sys.executable).with_name("st")
 
@@ -93,11 +97,66 @@ class HttpTarget:
 
 
 def cwtest_rate(target: Any, examples: int, seed: int) -> tuple[float, int]:
+    """(examples/s of the fuzz check, without shrinking; failures found) on any ``Target``."""
     from cwtest.fuzz import FuzzConfig, fuzz
 
     report = fuzz(target, FuzzConfig(seed=seed, examples=examples, checks=("fuzz",), shrink_time=0))
     [stats] = report.routes
     return stats.fuzz_requests / stats.fuzz_seconds, len(report.failures)
+
+
+@contextmanager
+def served(workflow: Path = WORKFLOW, python: str | Path = sys.executable) -> Iterator[tuple[str, Any, Path]]:
+    """``workflow``'s app under uvicorn on a loopback port, against a fresh simulator.
+
+    Yields (base URL, the ``SimulatedRuntime``, a scratch directory for ``st run``'s working
+    directory). ``python`` is the interpreter that serves it (this one by default; ``bench/harness.py``
+    passes the workflow's own uv environment).
+    """
+    from cwtest.simulator import SimulatedRuntime
+
+    runtime = SimulatedRuntime().start()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        launcher = Path(tmp) / "serve.py"
+        launcher.write_text(LAUNCHER)
+        env = {**os.environ, **runtime.env(), "LOGLEVEL": "WARNING"}
+        server = subprocess.Popen([str(python), str(launcher), str(workflow), str(port)], env=env, cwd=tmp,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    if httpx.get(base + "/openapi.json").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError(f"{workflow.name} was not served on {base} within 20 s")
+            yield base, runtime, Path(tmp)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            runtime.stop()
+
+
+def st_command(base: str, examples: int, seed: int) -> list[str]:
+    """The ``st run`` command timed against cwtest's fuzz check (positive cases, no shrinking)."""
+    return [str(ST), "run", f"{base}/openapi.json", "-n", str(examples), "--phases", "fuzzing",
+            "-m", "positive", "-c", "not_a_server_error", "--no-shrink", "--continue-on-failure",
+            "--seed", str(seed)]
+
+
+def st_rate(base: str, examples: int, seed: int, cwd: Path) -> tuple[float, float | None, int, float]:
+    """One ``st run``: (test cases per second of wall time, per second of its own reported test
+    time or None, test cases, wall seconds). ``cwd``: st keeps a crash cache in its working directory."""
+    started = time.perf_counter()
+    result = subprocess.run(st_command(base, examples, seed), capture_output=True, text=True,
+                            env={**os.environ, "NO_COLOR": "1"}, timeout=900, cwd=cwd, check=False)
+    wall = time.perf_counter() - started
+    sent = _st_cases(result.stdout) or examples
+    inner = re.search(r"in ([\d.]+)s", result.stdout.splitlines()[-1] if result.stdout else "")
+    return sent / wall, (sent / float(inner.group(1)) if inner else None), sent, wall
 
 
 def main() -> None:
@@ -120,56 +179,28 @@ def main() -> None:
                  f"{to_result:.1f} s, {report.requests} requests, {len(report.failures)} failures"))
 
     # the served app, for cwtest over HTTP and for st run
-    runtime = SimulatedRuntime().start()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        launcher = Path(tmp) / "serve.py"
-        launcher.write_text(LAUNCHER)
-        env = {**os.environ, **runtime.env(), "LOGLEVEL": "WARNING"}
-        server = subprocess.Popen([sys.executable, str(launcher), str(WORKFLOW), str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    if httpx.get(base + "/openapi.json").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            http_target = HttpTarget(base, runtime)
-            cwtest_rate(http_target, 20, 0)
-            http_rates = [cwtest_rate(http_target, examples, seed)[0] for seed in range(3)]
-            rows.append(("cwtest, over HTTP to uvicorn, fuzz check, no shrinking",
-                         f"{statistics.median(http_rates):.0f} examples/s (median of 3)"))
-            st_rates, st_inner = [], []
-            for seed in range(3):
-                started = time.perf_counter()
-                result = subprocess.run(
-                    [str(ST), "run", f"{base}/openapi.json", "-n", str(examples), "--phases", "fuzzing",
-                     "-m", "positive", "-c", "not_a_server_error", "--no-shrink", "--continue-on-failure",
-                     "--seed", str(seed)],
-                    capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"}, timeout=900, cwd=tmp,
-                    check=False)
-                wall = time.perf_counter() - started
-                sent = _st_cases(result.stdout) or examples
-                st_rates.append(sent / wall)
-                inner = re.search(r"in ([\d.]+)s", result.stdout.splitlines()[-1] if result.stdout else "")
-                if inner:
-                    st_inner.append(sent / float(inner.group(1)))
-            rows.append(("st run (Schemathesis 4 CLI), same served app, positive, no shrinking",
-                         f"{statistics.median(st_rates):.0f} examples/s wall"
-                         + (f" ({statistics.median(st_inner):.0f}/s of its own test time)" if st_inner else ""),
-                         ))
-            started = time.perf_counter()
-            subprocess.run([str(ST), "run", f"{base}/openapi.json", "-n", "50", "--phases", "fuzzing", "-m",
-                            "positive", "-c", "not_a_server_error", "--seed", "0"], capture_output=True, text=True,
-                           timeout=900, cwd=tmp, check=False)  # st keeps a crash cache in its working directory
-            note = "(stops at its first failure; 1 of the 3 bugs reported: same 500 body)"
-            rows.append(("st run, default shrinking, 50 examples", f"{time.perf_counter() - started:.1f} s {note}"))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-            runtime.stop()
+    with served() as (base, runtime, tmp):
+        http_target = HttpTarget(base, runtime)
+        cwtest_rate(http_target, 20, 0)
+        http_rates = [cwtest_rate(http_target, examples, seed)[0] for seed in range(3)]
+        rows.append(("cwtest, over HTTP to uvicorn, fuzz check, no shrinking",
+                     f"{statistics.median(http_rates):.0f} examples/s (median of 3)"))
+        st_rates, st_inner = [], []
+        for seed in range(3):
+            wall_rate, inner_rate, _sent, _wall = st_rate(base, examples, seed, tmp)
+            st_rates.append(wall_rate)
+            if inner_rate is not None:
+                st_inner.append(inner_rate)
+        rows.append(("st run (Schemathesis 4 CLI), same served app, positive, no shrinking",
+                     f"{statistics.median(st_rates):.0f} examples/s wall"
+                     + (f" ({statistics.median(st_inner):.0f}/s of its own test time)" if st_inner else ""),
+                     ))
+        started = time.perf_counter()
+        subprocess.run([str(ST), "run", f"{base}/openapi.json", "-n", "50", "--phases", "fuzzing", "-m",
+                        "positive", "-c", "not_a_server_error", "--seed", "0"], capture_output=True, text=True,
+                       timeout=900, cwd=tmp, check=False)  # st keeps a crash cache in its working directory
+        note = "(stops at its first failure; 1 of the 3 bugs reported: same 500 body)"
+        rows.append(("st run, default shrinking, 50 examples", f"{time.perf_counter() - started:.1f} s {note}"))
     width = max(len(name) for name, _ in rows)
     print(f"planted_bugs.py, {examples} examples per run, {os.cpu_count()} cores")
     for name, value in rows:
