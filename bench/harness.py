@@ -58,6 +58,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import fuzz_speed
+import run as run_bench
 
 from cwlint.header import parse_header
 from cwtest.harness.env import Environment, EnvManager, default_cache_dir, spec_for
@@ -108,18 +109,7 @@ def fmt_ms(value: float | None) -> str:
 # --- machine facts ------------------------------------------------------------------------------
 
 def facts() -> dict[str, Any]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        model = platform.processor() or "?"
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 0
+    machine = run_bench.machine()  # CPU model and count as bench/run.py reports them
     versions: dict[str, str] = {}
     for dist in ("cwkit", "httpx", "uvicorn", "starlette", "pydantic", "jsonschema", "hypothesis", "redis", "uv",
                  "packaging", "rich", "schemathesis"):
@@ -133,7 +123,7 @@ def facts() -> dict[str, Any]:
             versions[name] = out.split()[1] if len(out.split()) > 1 else out or "?"
         except (OSError, subprocess.SubprocessError):
             versions[name] = "not installed"
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": cpus, "cpu": model,
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "nproc": int(machine["nproc"]), "cpu": machine["cpu"],
             "python": platform.python_version(), "kernel": platform.release(), "versions": versions}
 
 

@@ -14,8 +14,9 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -39,31 +40,22 @@ def parse_size(text: str) -> int:
     return int(float(match.group("n")) * _UNITS[unit])
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+def _bounded(convert: Callable[[str], float], noun: str, *, zero: bool) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)``, never negative, and 0 only when ``zero``."""
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError("must be 0 or more" if zero else "must be positive")
+        return value
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+_positive = _bounded(float, "a number", zero=False)
+_count = _bounded(int, "a whole number", zero=True)
+_seconds = _bounded(float, "a number of seconds", zero=True)
 
 
 def _checks(text: str) -> tuple[str, ...]:
