@@ -97,12 +97,19 @@ def finding_of(failure: Failure, workflow: str, target: Any) -> Finding:
 
 
 def _merge_into_smoke(findings: list[Finding], finding: Finding) -> bool:
-    """Give the repro to the smoke call's finding of the same bug (same route and line); True if merged."""
-    if finding.location is None:
-        return False
+    """Give the repro to the smoke call's finding of the same bug; True if merged.
+
+    The same bug: the same route and workflow line (an exception), or, without a line, the same
+    kind and the same problem (a response-model break at the same place, a 5xx alike).
+    """
     for existing in findings:
-        if existing.check is None and existing.route == finding.route and existing.location == finding.location \
-                and existing.kind in ("server-error", "memory", finding.kind):
+        if existing.check is not None or existing.route != finding.route:
+            continue
+        if finding.location is not None:
+            same = existing.location == finding.location and existing.kind in ("server-error", "memory", finding.kind)
+        else:
+            same = existing.location is None and existing.kind == finding.kind and finding.message in existing.message
+        if same:
             existing.repro = finding.repro
             existing.count = max(existing.count, finding.count)
             return True

@@ -274,11 +274,8 @@ class _RouteItem(CwtestItem):
         fuzzer = Fuzzer(target, config, workflow=str(self.path))
         try:
             report = fuzzer.run()
-        except WorkflowStopped:  # hung or died: report what was found up to then
+        except WorkflowStopped:  # hung or died: the report holds what was found up to then
             report = fuzzer.report
-            report.failures = list(fuzzer.failures.values())
-            report.requests = sum(stats.fuzz_requests + stats.invalid_requests + stats.fault_requests
-                                  for stats in report.routes)
         findings = new_findings(target, before)
         failures = [f for f in report.failures if f.check in self.reported]
         stats = report.routes[0] if report.routes else None

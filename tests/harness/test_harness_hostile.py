@@ -67,6 +67,10 @@ def assert_reported(results: list[WorkflowResult], names: list[str]) -> None:
         result = by_name[name]
         assert result.booted, (name, [f.message for f in result.findings])
         for finding in result.findings:
+            if finding.kind == "memory" and "OOM killer" in finding.message:
+                # A memory cgroup's limit: the kernel's SIGKILL leaves no Python frame; the route is named.
+                assert finding.route == "POST /", (name, finding)
+                continue
             if finding.kind in ("network", "fs-write", "process", "bind", "outbound-http", "timeout", "memory"):
                 assert finding.location and finding.location.startswith(str(HOSTILE / name)), (name, finding)
 
@@ -78,7 +82,9 @@ def test_every_hostile_fixture_is_contained_and_reported(decoy, tmp_path: Path) 
         assert choose("strict").name == "bubblewrap"
     before = checkout_digest()
     out = tmp_path / "hostile.json"
-    code = run_main([str(HOSTILE), "--sandbox", mode, "-j", "2", "--timeout", "8", "--memory", "512M",
+    # --examples 0: containment of the import and the smoke call; the search would repeat each attack
+    # once per generated request (and multiply the counts asserted below).
+    code = run_main([str(HOSTILE), "--sandbox", mode, "-j", "2", "--timeout", "8", "--memory", "512M", "--examples", "0",
                      "--output-format", "json", "-o", str(out), "--no-progress"])
     assert code == 1
     report = json.loads(out.read_text())
