@@ -36,6 +36,7 @@ import socket
 import sys
 import threading
 import traceback
+import weakref
 
 CONFIG = {}
 WORKFLOW = ""
@@ -370,6 +371,10 @@ def _audit(event, args):
         if getattr(sock, "family", None) == socket.AF_UNIX:
             if not _unix_allowed(address):
                 finding("bind", "bind a Unix socket at %r" % (address,), frames_of(sys._getframe(2)))
+        elif _is_probe(address) and isinstance(sock, socket.socket):
+            # A loopback port the kernel picks: how urllib3 (``_has_ipv6``) and others probe the
+            # stack at import. Reported only if the socket then listens (``guard_listen``).
+            _PROBES[sock] = (_addr(address), frames_of(sys._getframe(2)))
         else:
             finding("bind", "bind %s" % _addr(address), frames_of(sys._getframe(2)))
     elif event in ("os.kill", "os.killpg"):
@@ -388,6 +393,29 @@ _WATCHED = frozenset(
      "urllib.Request", "os.kill", "os.killpg", "ctypes.dlsym"]
     + list(_PATH_EVENTS) + list(_PROCESS_EVENTS)
 )
+
+
+#: Sockets bound to a loopback address with port 0: a finding once they listen (weak: a
+#: closed probe is forgotten with its socket).
+_PROBES = weakref.WeakKeyDictionary()
+
+
+def _is_probe(address):
+    return isinstance(address, tuple) and len(address) >= 2 and address[0] in ("127.0.0.1", "::1", "localhost") \
+        and address[1] == 0
+
+
+def guard_listen():
+    """Report a probe-style bind (loopback, port 0) when the socket listens: then it is a server."""
+    original = socket.socket.listen
+
+    def listen(self, *args):
+        probe = _PROBES.pop(self, None)
+        if probe is not None:
+            finding("bind", "bind %s and listen" % probe[0], probe[1])
+        return original(self, *args)
+
+    socket.socket.listen = listen
 
 
 def _is_ip(host):
@@ -885,6 +913,7 @@ def main(argv):
     if hasattr(signal, "SIGXCPU"):
         signal.signal(signal.SIGXCPU, on_cpu_limit)
     sys.addaudithook(audit)
+    guard_listen()
     guard_posixsubprocess()
     patch_httpx()
     redis = CONFIG.get("redis")

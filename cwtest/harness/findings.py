@@ -23,7 +23,7 @@ KINDS: dict[str, str] = {
     "outbound-http": "an httpx request not for the simulator: intercepted, answered 599 or by a mock, never sent",
     "fs-write": "a write outside the private temporary directory",
     "process": "an attempt to start a process (subprocess, os.system, fork, exec, spawn) or signal another",
-    "bind": "a listening socket other than the harness's own",
+    "bind": "a listening socket other than the harness's own (a loopback port-0 probe that never listens is not)",
     "native-syscall": "a raw syscall() through ctypes",
     # resources
     "memory": "the address-space limit was hit (MemoryError or killed)",

@@ -302,3 +302,13 @@ def test_ctrl_c_during_a_parallel_run_ends_the_running_workflows_at_once() -> No
         assert not [pid for pid in started if _not_zombie(pid)], started
     finally:
         _stop(process)
+
+
+def test_a_stack_probe_at_import_is_not_a_bind_but_a_loopback_listener_is(harness: Harness) -> None:
+    """urllib3 binds ::1 port 0 at import to learn whether IPv6 works; only a socket that listens is a server."""
+    [result] = harness.run([WORKFLOWS / "ipv6_probe.py"]).results
+    assert result.booted, result.findings
+    binds = [f for f in result.findings if f.kind == "bind"]
+    assert [f.message for f in binds] == ["bind 127.0.0.1:0 and listen"], result.findings
+    assert binds[0].location is not None and binds[0].location.endswith("ipv6_probe.py:52")  # the bind, not the listen
+
