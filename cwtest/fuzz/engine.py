@@ -60,7 +60,8 @@ from cwtest.simulator.records import Call
 
 CHECKS = ("fuzz", "invalid", "faults", "contract")
 #: The client's own errors: propagating one unchanged under a fault is not a finding.
-TOLERATED = ("httpx.HTTPError", "openai.APIError", "anthropic.APIError")
+#: requests' errors: firecrawl-py 2.x's ``FirecrawlApp`` (routed to the runtime by the client) raises them.
+TOLERATED = ("httpx.HTTPError", "openai.APIError", "anthropic.APIError", "requests.RequestException")
 #: Observation kinds, most telling first: the first one of a request is the one Hypothesis chases.
 PRIORITY = ("unhandled-exception", "no-response", "server-error", "response-model", "service-contract")
 

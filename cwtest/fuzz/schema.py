@@ -43,6 +43,7 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 
 from cwtest.fuzz.target import NO_BODY
+from cwtest.schema_hints import with_implied_format
 from cwtest.simulator.validation import json_type_name
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -326,8 +327,10 @@ class Strategies:
         """Valid requests for the route (raises Unsupported when none can be built)."""
         if route.unsupported:
             raise Unsupported(route.unsupported)
-        params = {p.name: self.value(p.schema) for p in route.params if p.required}
-        optional = {p.name: self.value(p.schema) for p in route.params if not p.required}
+        params = {p.name: self.named(p.name, p.schema) if p.location == "query" else self.value(p.schema)
+                  for p in route.params if p.required}
+        optional = {p.name: self.named(p.name, p.schema) if p.location == "query" else self.value(p.schema)
+                    for p in route.params if not p.required}
         parts: dict[str, st.SearchStrategy[Any]] = {"params": st.fixed_dictionaries(params, optional=optional)}
         if route.body is not None:
             body = self.value(route.body)
@@ -553,10 +556,10 @@ class Strategies:
         fixed, optional = {}, {}
         for name in required:
             sub = properties.get(name, extra if isinstance(extra, dict) else {})
-            fixed[name] = self.value(sub, refs)
+            fixed[name] = self.named(name, sub, refs)
         for name, sub in properties.items():
             if name not in fixed:
-                optional[name] = self.value(sub, refs)
+                optional[name] = self.named(name, sub, refs)
         order = list(properties)
         base = st.fixed_dictionaries(fixed, optional=optional).map(
             lambda drawn: {k: drawn[k] for k in sorted(drawn, key=lambda k: order.index(k) if k in order else 1 << 30)})
@@ -569,6 +572,21 @@ class Strategies:
         if free is None:
             return base
         return st.tuples(base, free).map(lambda pair: {**pair[1], **pair[0]})
+
+    def named(self, name: str, schema: Any, refs: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
+        """Values of a field called ``name``: also in the format its name implies (``cwtest.schema_hints``).
+
+        Both kinds are drawn, the implied format first (so shrinking ends on it when either fails):
+        a validator that refuses anything but a URL no longer refuses every request, and one that
+        is looser than the name suggests still meets the edge cases.
+        """
+        hinted = with_implied_format(name, self.resolver.resolve(schema))
+        if hinted is None:
+            return self.value(schema, refs)
+        try:
+            return st.one_of(self.value(hinted, refs), self.value(schema, refs))
+        except Unsupported:
+            return self.value(schema, refs)
 
     def _terminal(self, schema: Any, refs: tuple[str, ...]) -> st.SearchStrategy[Any]:
         """The values of a recursive schema that recurse no further: null, [], or required keys only."""

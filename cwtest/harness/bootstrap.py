@@ -337,9 +337,12 @@ def _audit(event, args):
                 finding("fs-write", "%s %r" % (event, path), frames_of(sys._getframe(2)))
                 break
     elif event in _PROCESS_EVENTS:
+        frames = frames_of(sys._getframe(2))
+        if _machine_query(frames):
+            return
         with_argv = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn")
         shown = args[1] if event in with_argv and len(args) > 1 else args
-        finding("process", "%s %s" % (event, _short(shown)), frames_of(sys._getframe(2)))
+        finding("process", "%s %s" % (event, _short(shown)), frames)
     elif event in ("socket.connect", "socket.sendto"):
         sock, address = args[0], args[1]
         family = getattr(sock, "family", None)
@@ -359,7 +362,10 @@ def _audit(event, args):
         if args[0] not in _LOCAL_HOSTS:
             finding("network", "resolve %s" % (args[0],), frames_of(sys._getframe(2)))
     elif event == "urllib.Request":
-        finding("network", "urllib request %s %s" % (args[3] or "GET", args[0]), frames_of(sys._getframe(2)))
+        from urllib.parse import urlsplit
+
+        if (urlsplit(str(args[0])).hostname or "").lower() != (urlsplit(CONFIG["sim_base"]).hostname or "").lower():
+            finding("network", "urllib request %s %s" % (args[3] or "GET", args[0]), frames_of(sys._getframe(2)))
     elif event == "socket.__new__":
         family, kind = args[1], args[2]
         if CONFIG.get("datagrams_denied") and family in (socket.AF_INET, socket.AF_INET6) and isinstance(kind, int) \
@@ -435,6 +441,18 @@ def _addr(address):
     if isinstance(address, tuple) and len(address) >= 2:
         return "%s:%s" % (address[0], address[1])
     return repr(address)
+
+
+def _machine_query(frames):
+    """The standard library's ``platform`` asking ``uname -p`` for the processor's name.
+
+    The OpenAI SDK sends ``platform.platform()`` in its headers, which runs ``uname -p`` once; the
+    seccomp filter refuses it and ``platform`` falls back to an empty name, as it is written to.
+    Not the workflow starting a process: not a finding.
+    """
+    import platform
+
+    return any(f[0] == platform.__file__ and f[2] == "from_subprocess" for f in frames)
 
 
 def guard_posixsubprocess():
@@ -595,8 +613,8 @@ def _patch_ssl(httpx):
 # --- the Redis relay ----------------------------------------------------------------------------
 
 
-def start_redis_relay(port, path):
-    """Inside a network namespace: 127.0.0.1:port -> the Redis socket the parent relays on."""
+def start_relay(port, path, name):
+    """127.0.0.1:port (0: any free port) -> the Unix socket ``path``; returns the port."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     _local.internal = getattr(_local, "internal", 0) + 1
@@ -636,9 +654,43 @@ def start_redis_relay(port, path):
                     pass
                 continue
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=pump, args=(a, b), daemon=True, name="cwtest-redis-pump").start()
+                threading.Thread(target=pump, args=(a, b), daemon=True, name="cwtest-%s-pump" % name).start()
 
-    threading.Thread(target=accept, daemon=True, name="cwtest-redis-relay").start()
+    threading.Thread(target=accept, daemon=True, name="cwtest-%s-relay" % name).start()
+    return listener.getsockname()[1]
+
+
+def start_redis_relay(port, path):
+    """Inside a network namespace: 127.0.0.1:port -> the Redis socket the parent relays on."""
+    start_relay(port, path, "redis")
+
+
+def route_runtime_name():
+    """Every HTTP client reaches the simulator, not only httpx (which ``patch_httpx`` routes).
+
+    The workflow sees ``CODEWORDS_RUNTIME_URI=http://runtime.cwtest.invalid``. Clients built on
+    ``socket`` (requests and urllib3: firecrawl-py 2.x's ``FirecrawlApp``, which the client points
+    at the runtime; ``urllib``; aiohttp) resolve that name: ``getaddrinfo`` answers with a loopback
+    relay to the simulator's socket, whatever port the URL names. Returns a warning, or None.
+    """
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(CONFIG["sim_base"]).hostname or "").lower()
+    try:
+        port = start_relay(0, CONFIG["sim_socket"], "runtime")
+    except OSError as exc:  # e.g. a Landlock ruleset without TCP bind: httpx still works
+        return "only httpx reaches the simulated runtime (no loopback relay: %s)" % exc
+    CONFIG.setdefault("tcp_allowed", []).append(port)
+    original = socket.getaddrinfo
+
+    def getaddrinfo(name, service, family=0, type=0, proto=0, flags=0):
+        text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        if isinstance(text, str) and text.lower().rstrip(".") == host and family in (0, socket.AF_INET):
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))]
+        return original(name, service, family, type, proto, flags)
+
+    socket.getaddrinfo = getaddrinfo
+    return None
 
 
 # --- stacks on request and at the CPU limit --------------------------------------------------------
@@ -916,6 +968,9 @@ def main(argv):
     guard_listen()
     guard_posixsubprocess()
     patch_httpx()
+    relay_warning = route_runtime_name()
+    if relay_warning:
+        send({"type": "hello", "warnings": [relay_warning]})
     redis = CONFIG.get("redis")
     if redis and redis.get("relay"):
         start_redis_relay(int(redis["port"]), redis["socket"])

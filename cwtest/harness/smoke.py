@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cwtest.schema_hints import with_implied_format
+
 try:  # Python 3.11+
     import re._parser as sre_parse  # type: ignore[import-not-found]
     from re import _constants as sre_constants  # type: ignore[attr-defined]
@@ -167,6 +169,8 @@ class Generator:
             text = shortest_match(pattern, max(low, 1), high)
         elif fmt in _FORMATS:
             text = _FORMATS[fmt]
+            if len(text) < low and text.endswith("/"):  # a URL: a longer path is as valid
+                text += "a" * (low - len(text))
             if len(text) < low:
                 raise Unsupported(f"format {fmt} with minLength {low}")
         else:
@@ -237,13 +241,23 @@ class Generator:
             if prop is None:
                 extra = schema.get("additionalProperties")
                 prop = extra if isinstance(extra, dict) else {}
-            result[name] = self.value(prop, depth + 1)
+            result[name] = self.named(name, prop, depth + 1)
         minimum = int(schema.get("minProperties", 0))
         for name, prop in properties.items():
             if len(result) >= minimum:
                 break
-            result.setdefault(name, self.value(prop, depth + 1))
+            result.setdefault(name, self.named(name, prop, depth + 1))
         return result
+
+    def named(self, name: str, schema: Any, depth: int = 0) -> Any:
+        """The value of a field called ``name``: in the format its name implies, if any (``cwtest.schema_hints``)."""
+        hinted = with_implied_format(name, self.resolve(schema))
+        if hinted is not None:
+            try:
+                return self.value(hinted, depth)
+            except Unsupported:  # e.g. a maxLength no URL fits: the plain value then
+                pass
+        return self.value(schema, depth)
 
 
 def shortest_match(pattern: str, min_length: int = 1, max_length: Any = None) -> str:
@@ -364,7 +378,7 @@ def _fill(op: Operation, generator: Generator, parameters: list[Any], body: Any)
             value = generator.value(param.get("schema", {}))
             path = path.replace("{" + name + "}", quote(str(value), safe=""))
         elif param.get("required") and where == "query":
-            op.query[name] = generator.value(param.get("schema", {}))
+            op.query[name] = generator.named(name, param.get("schema", {}))
         elif param.get("required") and where == "header":
             op.headers[name] = str(generator.value(param.get("schema", {})))
         elif param.get("required") and where == "cookie":

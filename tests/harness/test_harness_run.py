@@ -104,7 +104,9 @@ def test_the_process_sees_only_declared_variables_and_a_private_home(harness: Ha
         "HOME": home, "TMPDIR": home,
     }
     assert seen["cwd"] == seen["tmp"] == home
-    assert seen["limits"] == {"AS": [2 << 30, 2 << 30], "CPU": [60, 61], "NOFILE": [1024, 1024],
+    # Under a memory cgroup RLIMIT_AS is not set (inherited: unlimited here); the cgroup is the limit.
+    address_space = [2 << 30, 2 << 30] if harness.layer.memory_cgroup is None else [-1, -1]
+    assert seen["limits"] == {"AS": address_space, "CPU": [60, 61], "NOFILE": [1024, 1024],
                               "FSIZE": [64 << 20, 64 << 20]}
 
 
@@ -311,4 +313,15 @@ def test_a_stack_probe_at_import_is_not_a_bind_but_a_loopback_listener_is(harnes
     binds = [f for f in result.findings if f.kind == "bind"]
     assert [f.message for f in binds] == ["bind 127.0.0.1:0 and listen"], result.findings
     assert binds[0].location is not None and binds[0].location.endswith("ipv6_probe.py:52")  # the bind, not the listen
+
+
+def test_clients_not_built_on_httpx_reach_the_simulator_too(harness: Harness) -> None:
+    """urllib (and requests, aiohttp) resolve the runtime's name to a loopback relay to the simulator."""
+    with harness.boot(WORKFLOWS / "urllib_runtime.py") as booted:
+        response = booted.client.post("/", json={"prompt": "Say hi"})
+        assert response.status_code == 200, response.text
+        assert response.json()["answer"]
+        [call] = booted.runtime.calls("openai")
+        assert call.status == 200 and call.inputs["prompt"] == "Say hi"
+    assert not booted.result.findings  # no network finding, no process finding for platform's `uname -p`
 
