@@ -11,7 +11,8 @@ For each route of the target's OpenAPI document, in order:
 3. **faults**: for every (service, path) a valid request of the route called, that request is
    sent again with the endpoint failing, one fault at a time (:mod:`cwtest.fuzz.faults`). An
    escaped exception is a finding unless it is the client's own error propagating unchanged
-   (``tolerated``: ``httpx.HTTPError`` and the vendor SDKs' ``APIError``; the client's handler
+   (``tolerated``: ``httpx.HTTPError``, the vendor SDKs' ``APIError``, requests' errors; or an
+   exception raised by the client library's own code, ``client_packages``; the client's handler
    turns ``HTTPStatusError`` into the upstream status, and a timeout or a dropped connection
    surfaces as the client's exception by design). A deliberate ``HTTPException`` is handled by
    the app and never escapes. A fault that exposes a finding gets a Hypothesis search of its own,
@@ -85,6 +86,9 @@ class FuzzConfig:
     #: Hypothesis examples of the search that shrinks a failure a fault exposed.
     fault_search_examples: int = 25
     tolerated: tuple[str, ...] = TOLERATED
+    #: Packages whose own code raising under a fault is the client's failure, not the workflow's
+    #: (``redis_client()`` reading a coordinator answer of ``success: false`` raises a KeyError).
+    client_packages: tuple[str, ...] = ("codewords_client",)
     #: Only these routes (``"POST /"``), or all.
     routes: tuple[str, ...] | None = None
 
@@ -451,7 +455,8 @@ class Fuzzer:
         reports_own = check in enabled
         if reports_own:
             for exc in outcome.exceptions:
-                if check == "faults" and any(exc.is_a(name) for name in self.config.tolerated):
+                if check == "faults" and (any(exc.is_a(name) for name in self.config.tolerated)
+                                          or self._raised_by_client(exc)):
                     stats.tolerate(fault, exc)
                     continue
                 where = exc.location or (f"{exc.frames[-1].file}:{exc.frames[-1].line}" if exc.frames else "?")
@@ -486,6 +491,16 @@ class Fuzzer:
                                              message, key=key))
         found.sort(key=lambda o: PRIORITY.index(o.kind))
         return found
+
+    def _raised_by_client(self, exc: ExceptionInfo) -> bool:
+        """Raised inside a call to the client library: its package is among those the exception
+        passed through below the workflow's frames (``via``), or holds the innermost frame."""
+        if any(package in exc.via for package in self.config.client_packages):
+            return True
+        if not exc.frames:
+            return False
+        parts = exc.frames[-1].file.replace("\\", "/").split("/")
+        return any(package in parts for package in self.config.client_packages)
 
     def _response_problem(self, route: Route, outcome: Outcome) -> tuple[str, str, str] | None:
         return response_problem_detail(self._document, route.method, route.template, outcome)

@@ -195,7 +195,7 @@ def exception_info(event: Mapping[str, Any]) -> ExceptionInfo:
         prefix = next((p for p in (first.partition(": ")[0],) if p.rsplit(".", 1)[-1] == short), None)
         message = text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
         return ExceptionInfo.from_json({"type": head, "message": message.strip(), "frames": event["frames"],
-                                        "mro": mro, "location": event.get("location")})
+                                        "mro": mro, "location": event.get("location"), "via": event.get("via", ())})
     first = text.splitlines()[0] if text else short
     head, sep, _rest = first.partition(": ")
     if sep and _QUALNAME.match(head) and head.rsplit(".", 1)[-1] == short:

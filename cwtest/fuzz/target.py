@@ -84,6 +84,9 @@ class ExceptionInfo:
     frames: tuple[Frame, ...] = ()
     mro: tuple[str, ...] = ()
     location: str | None = None
+    #: The packages the exception passed through below the workflow's innermost frame
+    #: (``contextlib``, ``codewords_client``, ``json``): where a library raised it.
+    via: tuple[str, ...] = ()
 
     @classmethod
     def from_exception(cls, exc: BaseException, workflow_file: str | None) -> ExceptionInfo:
@@ -98,8 +101,11 @@ class ExceptionInfo:
         location = f"{own[-1].file}:{own[-1].line}" if own else None
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         message = text.partition(": ")[2] if ": " in text.splitlines()[0] else str(exc)
+        below = frames[frames.index(own[-1]) + 1:] if own else frames
+        via = tuple(dict.fromkeys(package_of(f.file) for f in below))
         return cls(type=qualified_name(type(exc)), message=message[:2000], frames=tuple(kept or frames[-3:]),
-                   mro=tuple(qualified_name(c, builtins_prefix=True) for c in type(exc).__mro__), location=location)
+                   mro=tuple(qualified_name(c, builtins_prefix=True) for c in type(exc).__mro__), location=location,
+                   via=via)
 
     def is_a(self, name: str) -> bool:
         """True when ``name`` (``httpx.HTTPError``, ``KeyError``) is the class or one of its bases."""
@@ -113,7 +119,7 @@ class ExceptionInfo:
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "location": self.location,
-                "frames": [f.as_json() for f in self.frames], "mro": list(self.mro)}
+                "frames": [f.as_json() for f in self.frames], "mro": list(self.mro), "via": list(self.via)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ExceptionInfo:
@@ -121,7 +127,7 @@ class ExceptionInfo:
         frames = tuple(Frame(str(f[0]), int(f[1]), str(f[2]), str(f[3]) if len(f) > 3 else "")
                        for f in data.get("frames", []))
         return cls(type=str(data["type"]), message=str(data.get("message", "")), frames=frames,
-                   mro=tuple(data.get("mro", ())), location=data.get("location"))
+                   mro=tuple(data.get("mro", ())), location=data.get("location"), via=tuple(data.get("via", ())))
 
 
 @dataclass(frozen=True)
@@ -635,6 +641,16 @@ def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+def package_of(path: str) -> str:
+    """The top-level package of a source file: ``codewords_client`` for ``.../site-packages/
+    codewords_client/redis.py``, the module's name for anything else (``contextlib``)."""
+    parts = path.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts[:-1]:
+            return parts[parts.index(marker) + 1].removesuffix(".py")
+    return Path(path).stem
 
 
 def _same_file(a: str, b: str) -> bool:

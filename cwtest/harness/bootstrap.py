@@ -124,17 +124,27 @@ def exception_report(exc):
     """Type, message, the workflow's location and a trimmed traceback of an exception."""
     tb = traceback.extract_tb(exc.__traceback__)
     frames = [(f.filename, f.lineno or 0, f.name) for f in tb]
-    kept = [f for f in frames if f[0] == WORKFLOW]
+    mine = [i for i, f in enumerate(frames) if f[0] == WORKFLOW]
+    kept = [frames[i] for i in mine]
     if frames and (not kept or kept[-1] != frames[-1]):
         kept.append(frames[-1])
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     shown = kept or frames[-3:]
+    via = []  # the packages it passed through below the workflow (cwtest.fuzz.target.package_of)
+    for f in frames[mine[-1] + 1:] if mine else frames:
+        parts = f[0].replace("\\", "/").split("/")
+        marker = next((m for m in ("site-packages", "dist-packages") if m in parts[:-1]), None)
+        name = parts[parts.index(marker) + 1] if marker else os.path.basename(f[0])
+        name = name[:-3] if name.endswith(".py") else name
+        if name not in via:
+            via.append(name)
     return {"exc_type": type(exc).__name__, "message": text[-2000:], "location": location(frames),
             "stack": render(shown),
             # for cwtest.fuzz (the Target contract): frames with their source line, and the class
             # hierarchy as "<top-level package>.<name>", so the parent tells the client's own errors apart
             "frames": [[f[0], f[1], f[2], (linecache.getline(f[0], f[1]) or "").strip()] for f in shown],
-            "mro": ["%s.%s" % (c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__]}
+            "mro": ["%s.%s" % (c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__],
+            "via": via}
 
 
 # --- limits, Landlock, seccomp ---------------------------------------------------------------------

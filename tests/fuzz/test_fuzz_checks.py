@@ -278,3 +278,45 @@ def test_a_target_that_stops_ends_the_run_with_its_error_and_keeps_what_was_foun
             fuzzer.run()
     assert len(sent) == 121  # no request after the failing one, inside Hypothesis or out
     assert fuzzer.report.failures and fuzzer.report.requests == 119  # 121 sends: the document, 119, the failing one
+
+
+def test_an_exception_from_the_client_librarys_own_code_is_the_clients_failure() -> None:
+    """redis_client() raises KeyError('redis_host') on a coordinator's success: false: not the workflow's bug."""
+    from cwtest.fuzz import ExceptionInfo, Frame, Fuzzer
+    from cwtest.fuzz.engine import FuzzConfig
+
+    fuzzer = Fuzzer.__new__(Fuzzer)
+    fuzzer.config = FuzzConfig()
+    workflow = Frame("/work/app/workflow.py", 195, "status", "async with redis_client() as (redis, ns):")
+    library = Frame("/env/lib/python3.11/site-packages/codewords_client/redis.py", 40, "redis_client")
+    raised_inside = ExceptionInfo(type="KeyError", message="'redis_host'", frames=(workflow, library))
+    raised_here = ExceptionInfo(type="KeyError", message="'labels'", frames=(workflow,))
+    look_alike = ExceptionInfo(type="KeyError", message="'x'",
+                               frames=(Frame("/work/app/my_codewords_client_helpers.py", 3, "f"),))
+    # through a context manager: contextlib is below the workflow, json raised, the client was in between
+    through = ExceptionInfo(type="json.JSONDecodeError", message="Expecting value",
+                            frames=(workflow, Frame("/usr/lib/python3.11/json/decoder.py", 353, "raw_decode")),
+                            via=("contextlib", "codewords_client", "httpx", "json", "decoder"))
+    assert fuzzer._raised_by_client(raised_inside) and fuzzer._raised_by_client(through)
+    assert not fuzzer._raised_by_client(raised_here) and not fuzzer._raised_by_client(look_alike)
+    assert not fuzzer._raised_by_client(ExceptionInfo(type="KeyError", message="", frames=(workflow,), via=("json",)))
+
+
+def test_the_packages_an_exception_passed_through_are_recorded() -> None:
+    from cwtest.fuzz.target import ExceptionInfo, package_of
+
+    assert package_of("/env/lib/python3.11/site-packages/codewords_client/redis.py") == "codewords_client"
+    assert package_of("/env/lib/python3.11/site-packages/six.py") == "six"
+    assert package_of("/usr/lib/python3.11/contextlib.py") == "contextlib"
+
+    def call_into_json() -> None:
+        import json
+
+        json.loads("{")
+
+    try:
+        call_into_json()
+    except ValueError as exc:
+        info = ExceptionInfo.from_exception(exc, __file__)
+    assert info.via and info.via[0] == "__init__" and "decoder" in info.via  # json/__init__.py, json/decoder.py
+    assert ExceptionInfo.from_json(info.as_json()).via == info.via
