@@ -79,7 +79,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where environments are cached (default: $CWTEST_CACHE_DIR or ~/.cache/cwtest)")
     parser.add_argument("--memory", type=parse_size, default=Limits.memory,
-                        help="address-space limit of the workflow's process (default: 2G)")
+                        help="memory limit of the workflow's process: a memory cgroup where the host allows one, "
+                             "else RLIMIT_AS (default: 2G)")
     parser.add_argument("--cpu", type=int, default=Limits.cpu, help="CPU-time limit in seconds (default: 60)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")

@@ -26,7 +26,7 @@ KINDS: dict[str, str] = {
     "bind": "a listening socket other than the harness's own (a loopback port-0 probe that never listens is not)",
     "native-syscall": "a raw syscall() through ctypes",
     # resources
-    "memory": "the address-space limit was hit (MemoryError or killed)",
+    "memory": "the memory limit was hit (killed by the OOM killer in the workflow's memory cgroup, or MemoryError)",
     "cpu": "the CPU-time limit was hit",
     "timeout": "the wall-clock timeout was hit: the workflow hung",
     "output-flood": "more output than --max-output on stdout/stderr",

@@ -10,6 +10,12 @@ The run directory (``mkdtemp``, mode 700) holds::
 The child is started in a new session so that one ``killpg`` ends it; under bubblewrap,
 ``--die-with-parent`` and the PID namespace take everything inside down with bwrap. stdout and
 stderr are drained into bounded tails, so 100 MB of output costs the parent 64 KiB.
+
+Where the probe found memory cgroups (``Layer.memory_cgroup``), the child gets one of its own
+(``cwtest.harness.cgroup``): it enters it between fork and exec, and RLIMIT_AS is left as inherited
+because the cgroup is the limit. ``kill()`` reads whether the OOM killer fired (``oom_killed``) and
+removes the cgroup; a cgroup that cannot be created leaves the process under RLIMIT_AS, with a
+warning (``memory_warning``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cwtest.harness import seccomp
+from cwtest.harness import cgroup, seccomp
 from cwtest.harness.sandbox import Layer, Limits, bwrap_argv
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
@@ -172,6 +178,12 @@ class WorkflowProcess:
         self._reader: threading.Thread | None = None
         #: True when the harness ended the process (so its SIGKILL status is not a crash).
         self.killed_by_harness = False
+        #: The process's memory cgroup (None: RLIMIT_AS is the memory limit).
+        self.cgroup: cgroup.MemoryCgroup | None = None
+        #: Why the probe's cgroups could not be used for this process (it runs under RLIMIT_AS).
+        self.memory_warning: str | None = None
+        #: Set by ``kill()``: the kernel's OOM killer ended the process (its cgroup counted a kill).
+        self.oom_killed = False
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -203,7 +215,7 @@ class WorkflowProcess:
             "redis": {"port": self.redis_port, "socket": str(run.redis_socket), "relay": uses_bwrap}
             if self.redis_port else None,
             "env": self.env,
-            "limits": self.limits.rlimits(),
+            "limits": self.limits.rlimits(address_space=self.cgroup is None),
             "landlock": landlock,
             "seccomp": seccomp_path,
             "datagrams_denied": bool(seccomp_path) and not uses_bwrap,
@@ -212,6 +224,13 @@ class WorkflowProcess:
 
     def start(self) -> None:
         run = self.run_dir
+        support = self.layer.memory_cgroup
+        if support is not None:
+            try:
+                self.cgroup = cgroup.MemoryCgroup.create(support, self.limits.memory)
+            except cgroup.CgroupError as exc:
+                self.memory_warning = (f"no memory cgroup for this workflow ({exc}): its memory limit is the "
+                                       f"address space (RLIMIT_AS)")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(run.events_socket))
         self._listener.listen(1)
@@ -235,7 +254,11 @@ class WorkflowProcess:
             self.process = subprocess.Popen(
                 argv, env=self.env, cwd=run.home, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True, pass_fds=pass_fds,
+                preexec_fn=self.cgroup.attach if self.cgroup is not None else None,
             )
+        except subprocess.SubprocessError as exc:  # only the preexec_fn raises this
+            raise RuntimeError(f"the workflow process could not enter its memory cgroup "
+                               f"{self.cgroup.path if self.cgroup else ''}: {exc}") from None
         finally:
             if stage1_fd is not None:
                 os.close(stage1_fd)
@@ -369,3 +392,11 @@ class WorkflowProcess:
                     pass
         if self._reader is not None:
             self._reader.join(2)
+        self.release_cgroup()
+
+    def release_cgroup(self) -> None:
+        """Once the process is gone: whether the OOM killer ended it, then remove its cgroup."""
+        if self.cgroup is None:
+            return
+        self.cgroup.release()
+        self.oom_killed = self.cgroup.oom_killed(self.returncode)

@@ -38,7 +38,7 @@ from cwtest.harness.bridge import Relay, UnixServer
 from cwtest.harness.env import EnvError, EnvManager, default_cache_dir, spec_for
 from cwtest.harness.findings import Finding, RouteResult, WorkflowResult
 from cwtest.harness.process import RunDir, WorkflowProcess
-from cwtest.harness.sandbox import Layer, Limits, choose
+from cwtest.harness.sandbox import Layer, Limits, choose, format_size
 
 if TYPE_CHECKING:
     from cwtest.fuzz import FuzzConfig
@@ -277,6 +277,8 @@ class Harness:
             with self._active_lock:
                 self._active.add(process)
             process.start()
+            if process.memory_warning:
+                result.warnings.append(process.memory_warning)
             deadline = process.started_at + self.timeout
             booted = BootedWorkflow(self, path, result, runtime, process, deadline)
             booted.wait_ready(min(self.boot_timeout, self.timeout))
@@ -602,7 +604,9 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
             cpu_stacks = event
     code = process.returncode
     started = any(e.get("type") == "hello" for e in process.events.items)
-    if not started and code not in (None, 0) and not process.killed_by_harness:
+    if process.oom_killed:  # its cgroup counted an OOM kill: a memory finding, not a crash
+        _oom_finding(process, result)
+    elif not started and code not in (None, 0) and not process.killed_by_harness:
         # Neither the workflow nor the bootstrap ran: bwrap or the interpreter failed. Not a finding.
         result.harness_error = (f"the sandbox did not start (status {code})"
                                 + _stderr_hint(process).replace("; stderr ends with", ":"))
@@ -613,7 +617,9 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
         has_boot_failure = any(e.get("type") == "boot-failure" for e in process.events.items)
         if not has_boot_failure:
             how = f"was killed by {_SIGNALS.get(-code, -code)}" if code < 0 else f"exited with status {code}"
-            if code == -signal.SIGKILL:
+            if code in (-signal.SIGKILL, 128 + signal.SIGKILL) and process.cgroup is not None:
+                how += " (the CPU limit's hard stop, or a signal from outside: its memory cgroup recorded no OOM kill)"
+            elif code == -signal.SIGKILL:
                 how += " (the CPU limit's hard stop or the kernel's OOM killer)"
             kind = "boot-crash" if not result.booted else "crash"
             searched = next((f for f in result.findings if f.kind == "crash" and f.check is not None), None)
@@ -627,6 +633,24 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
     if total > max_output:
         result.add(Finding("output-flood", f"{total / (1 << 20):.1f} MiB written to stdout/stderr (limit "
                                            f"{max_output / (1 << 20):.0f} MiB); only the last 64 KiB were kept"))
+
+
+def _oom_finding(process: WorkflowProcess, result: WorkflowResult) -> None:
+    """The kernel's OOM killer ended the workflow in its memory cgroup: a ``memory`` finding.
+
+    There is no Python frame to show (SIGKILL runs no handler); the route in flight is named when
+    one was, and a search's crash finding (which has the input) becomes the memory finding.
+    """
+    message = (f"the memory limit ({format_size(process.limits.memory)}) was reached: killed by the kernel's "
+               f"OOM killer")
+    searched = next((f for f in result.findings if f.kind == "crash" and f.check is not None), None)
+    if searched is not None:
+        searched.kind = "memory"
+        searched.message = f"{message} ({searched.message})"
+        return
+    route = next((r.name for r in result.routes if r.note == "the workflow process died during the call"), None)
+    phase = "" if result.booted else " before it served"
+    result.add(Finding("memory", message + phase + (f" during {route}" if route else ""), route=route))
 
 
 def _stderr_hint(process: WorkflowProcess) -> str:

@@ -17,9 +17,11 @@ Layers, strongest first; a probe picks the first that works on this machine:
     Neither works (macOS is not supported at all): only the audit hook reports, nothing is
     contained but what seccomp and the rlimits contain. cwtest warns loudly.
 
-Always, whatever the layer: rlimits (address space, CPU seconds, open files, file size), seccomp
+Always, whatever the layer: a memory limit, rlimits (CPU seconds, open files, file size), seccomp
 denying new processes (and, once python runs, ``execve``), and a wall-clock timeout that kills the
-whole process group.
+whole process group. The memory limit is a cgroup of the workflow's own where the host lets cwtest
+create one (``cwtest.harness.cgroup``: real memory, as on the platform; the address-space rlimit is
+then lifted), else ``RLIMIT_AS``; ``Layer.memory_mode`` says which.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from cwtest.harness import seccomp
+from cwtest.harness import cgroup, seccomp
 
 LAYERS = ("bubblewrap", "landlock", "audit")
 MODES = ("auto", "strict", "off")
@@ -51,6 +53,8 @@ class Probe:
     bwrap_error: str | None
     landlock_abi: int
     seccomp_error: str | None
+    #: Where memory cgroups can be created; None or unavailable: ``RLIMIT_AS`` is the memory limit.
+    cgroup: cgroup.CgroupSupport | None = None
 
     @property
     def available(self) -> tuple[str, ...]:
@@ -64,7 +68,8 @@ class Probe:
 
     def as_json(self) -> dict[str, object]:
         return {"bwrap": self.bwrap, "bwrap_error": self.bwrap_error, "landlock_abi": self.landlock_abi,
-                "seccomp_error": self.seccomp_error, "available": list(self.available)}
+                "seccomp_error": self.seccomp_error, "available": list(self.available),
+                "cgroup": (self.cgroup or cgroup.UNAVAILABLE).as_json()}
 
 
 def _probe_bwrap() -> tuple[str | None, str | None]:
@@ -99,9 +104,9 @@ def landlock_abi() -> int:
 
 @lru_cache(maxsize=1)
 def probe() -> Probe:
-    """Probe once per process (bwrap's probe costs ~10 ms)."""
+    """Probe once per process (bwrap's probe costs ~10 ms); the cgroup probe sweeps stale cgroups."""
     bwrap, error = _probe_bwrap()
-    return Probe(bwrap, error, landlock_abi(), seccomp.available())
+    return Probe(bwrap, error, landlock_abi(), seccomp.available(), cgroup.probe())
 
 
 @dataclass(frozen=True)
@@ -120,16 +125,27 @@ class Layer:
     def seccomp(self) -> bool:
         return self.probe.seccomp_error is None
 
+    @property
+    def memory_cgroup(self) -> cgroup.CgroupSupport | None:
+        """Where each workflow's memory cgroup goes; None: the memory limit is ``RLIMIT_AS``."""
+        support = self.probe.cgroup
+        return support if support is not None and support.available else None
+
+    @property
+    def memory_mode(self) -> str:
+        """``cgroup memory (v1|v2)`` or ``address space (RLIMIT_AS)``: which memory limit is in force."""
+        return (self.probe.cgroup or cgroup.UNAVAILABLE).mode
+
     def describe(self) -> str:
         parts = {"bubblewrap": "bubblewrap (all namespaces, read-only root)",
                  "landlock": f"Landlock ABI {self.probe.landlock_abi} (writes, TCP)",
                  "audit": "audit hook only (NOT contained)"}[self.name]
         parts += " + seccomp" if self.seccomp else " (no seccomp: " + str(self.probe.seccomp_error) + ")"
-        return parts + " + rlimits + timeout"
+        return parts + f" + rlimits + timeout; memory limit: {self.memory_mode}"
 
     def as_json(self) -> dict[str, object]:
         return {"layer": self.name, "description": self.describe(), "warning": self.warning,
-                "probe": self.probe.as_json()}
+                "memory_mode": self.memory_mode, "probe": self.probe.as_json()}
 
 
 def choose(mode: str = "auto", force: str | None = None, found: Probe | None = None) -> Layer:
@@ -173,18 +189,31 @@ def _warning(name: str, found: Probe, reason: str | None = None) -> str | None:
             f"watches it (audit hook) and limits it (rlimits, seccomp)")
 
 
+def format_size(size: int) -> str:
+    """``2 GiB``, ``300 MiB``, ``1.5 GiB``: a limit as the report says it."""
+    if size >= GIB:
+        return f"{size / GIB:g} GiB"
+    if size >= MIB:
+        return f"{size / MIB:g} MiB"
+    return f"{size} bytes"
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of a workflow's process."""
 
-    memory: int = 2 * GIB  #: RLIMIT_AS, like the platform's 2 GB
+    #: The platform's 2 GB: a memory cgroup's limit where one can be created, else RLIMIT_AS.
+    memory: int = 2 * GIB
     cpu: int = 60  #: RLIMIT_CPU seconds (SIGXCPU, then SIGKILL a second later)
     nofile: int = 1024
     fsize: int = 64 * MIB
     tmpfs: int = 256 * MIB  #: size of each private tmpfs under bubblewrap (HOME, /tmp, /run, /var/tmp)
 
-    def rlimits(self) -> dict[str, int]:
-        return {"AS": self.memory, "CPU": self.cpu, "NOFILE": self.nofile, "FSIZE": self.fsize}
+    def rlimits(self, address_space: bool = True) -> dict[str, int | None]:
+        """The bootstrap's rlimits; ``address_space=False`` (a memory cgroup is the limit) leaves
+        RLIMIT_AS as inherited (None: the bootstrap does not set it)."""
+        return {"AS": self.memory if address_space else None, "CPU": self.cpu, "NOFILE": self.nofile,
+                "FSIZE": self.fsize}
 
 
 def bwrap_argv(probe_: Probe, *, python: Path, bootstrap: Path, config: Path, home: Path, writable: list[Path],

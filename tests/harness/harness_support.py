@@ -7,6 +7,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from cwtest.harness.cgroup import CgroupSupport
+from cwtest.harness.sandbox import probe
+
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 HOSTILE = REPO / "fixtures" / "hostile"
@@ -79,3 +84,22 @@ def host_changes() -> list[str]:
 
 def require_redis() -> None:
     assert shutil.which("redis-server"), "redis-server is missing: apt-get install redis-server (CI installs it)"
+
+
+def require_memory_cgroup() -> CgroupSupport:
+    """The probe's memory cgroups: skipped where the host has none; in CI their absence is a failure."""
+    support = probe().cgroup
+    if support is None or not support.available:
+        reason = support.reason if support is not None else "not probed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"memory cgroups are expected on the CI machines (root with a writable cgroup v1 memory "
+                        f"hierarchy, or a delegated cgroup v2 subtree), but the probe says: {reason}")
+        pytest.skip(f"memory cgroups are not available here: {reason}")
+    return support
+
+
+def memory_cgroups_of(support: CgroupSupport, pid: int | None = None) -> list[Path]:
+    """The workflow cgroups a harness process (this one by default) owns right now."""
+    assert support.parent is not None
+    prefix = f"{pid or os.getpid()}-"
+    return sorted(p for p in Path(support.parent).iterdir() if p.is_dir() and p.name.startswith(prefix))
