@@ -444,9 +444,10 @@ def test_sub_agent_speaks_mcp_to_devx_mcp(client_env, runtime, tmp_path):
     assert result == {"status": "completed", "output": final_text}
 
 
+# 0.3.4 has no SubAgent, so no MCP client (test_sub_agent_speaks_mcp_to_devx_mcp checks that): 0.4.11 only.
+@pytest.mark.parametrize("client_env", ["0.4.11"], indirect=True, ids=lambda v: f"client-{v}")
 def test_devx_mcp_tools_scripted_simulated_and_unknown(client_env, runtime, tmp_path):
-    if not client_env.at_least_0_4:
-        pytest.skip("0.3.4 has no SubAgent, so no MCP client (test_sub_agent_speaks_mcp_to_devx_mcp checks that)")
+    assert client_env.at_least_0_4
     runtime.tool("run_workflow").respond({"status": "completed", "output": {"rows": 3}})
     runtime.tool("manage_user_secrets").fail("no secret named X")
     runtime.tool("get_workflow_output").using(lambda arguments: {"request_id": arguments["request_id"], "done": True})

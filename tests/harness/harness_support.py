@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,3 +105,17 @@ def memory_cgroups_of(support: CgroupSupport, pid: int | None = None) -> list[Pa
     assert support.parent is not None
     prefix = f"{pid or os.getpid()}-"
     return sorted(p for p in Path(support.parent).iterdir() if p.is_dir() and p.name.startswith(prefix))
+
+
+def start_boot(workflow: Path, tmp_path: Path, *options: str) -> subprocess.Popen[str]:
+    """``cwtest boot WORKFLOW -q OPTIONS`` in a child process, returned once the app is served."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cwtest.harness.cli", "boot", str(workflow), "-q", *options],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("app:"):
+            break
+    return process

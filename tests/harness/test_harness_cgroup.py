@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from harness_support import REPO, WORKFLOWS, descendants, memory_cgroups_of, require_memory_cgroup
+from harness_support import WORKFLOWS, descendants, memory_cgroups_of, require_memory_cgroup, start_boot
 
 from cwtest.harness import cgroup
 from cwtest.harness.runner import Harness
@@ -168,16 +168,8 @@ def test_a_stale_cgroup_is_swept_only_when_its_owner_is_dead_and_it_is_empty() -
 
 def test_a_harness_killed_with_sigkill_leaves_a_cgroup_that_the_next_probe_removes(tmp_path: Path) -> None:
     support = require_memory_cgroup()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cwtest.harness.cli", "boot", str(WORKFLOWS / "echo_ok.py"), "-q"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
-    )
+    process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("app:"):
-                break
         [group] = memory_cgroups_of(support, process.pid)
         inside = [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
         assert inside, "the workflow runs in its cgroup"

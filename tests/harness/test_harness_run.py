@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness_support import REPO, WORKFLOWS, descendants, require_redis
+from harness_support import REPO, WORKFLOWS, descendants, require_redis, start_boot
 
 from cwtest.harness.cli import run_main
 from cwtest.harness.findings import WorkflowResult
@@ -250,16 +250,8 @@ def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, tmp_path: Path) 
         with pytest.raises(SandboxUnavailable):
             choose("auto", force=layer)
         return
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cwtest.harness.cli", "boot", str(WORKFLOWS / "echo_ok.py"), "-q", "--layer", layer],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
-    )
+    process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path, "--layer", layer)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("app:"):
-                break
         workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "bootstrap.py" in cmd}
         assert any("bwrap" not in cmd.split()[0] for cmd in workflow.values()), workflow
         process.kill()
