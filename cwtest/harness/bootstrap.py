@@ -523,7 +523,7 @@ def patch_httpx():
         if mock is None:
             finding("outbound-http", "%s %s" % (request.method, request.url), frames)
             body = json.dumps({"detail": "cwtest: the request to %s was not sent (the sandbox has no network); "
-                                         "register an answer with mock_external()" % request.url}).encode()
+                                         "answer it with --mock-external PREFIX=ANSWER or mock_external()" % request.url}).encode()
             return httpx.Response(599, headers={"content-type": "application/json"}, content=body,
                                   request=request)
         frames = trim(frames)

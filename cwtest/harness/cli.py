@@ -9,6 +9,7 @@ Exit codes of ``run``: 0 no finding, 1 findings, 2 usage or harness error (a san
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -67,6 +68,35 @@ def _checks(text: str) -> tuple[str, ...]:
     return names
 
 
+def _mock(text: str) -> tuple[str, Any]:
+    """``PREFIX=ANSWER`` -> (prefix, what ``Harness.mock_external`` takes)."""
+    prefix, sep, answer = text.partition("=")
+    if not sep or "://" not in prefix:
+        raise argparse.ArgumentTypeError(f"expected PREFIX=ANSWER with a URL prefix, e.g. "
+                                         f"https://api.example.com/=@answer.json, not {text!r}")
+    if answer.startswith("@"):
+        import mimetypes
+
+        from cwtest.harness.runner import ExternalResponse
+
+        path = Path(answer[1:])
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return prefix, ExternalResponse(content=content, headers={"content-type": kind})
+    try:
+        return prefix, json.loads(answer)
+    except ValueError:
+        return prefix, answer
+
+
+def _mocks(harness: Harness, args: argparse.Namespace) -> None:
+    for prefix, answer in args.mock_external:
+        harness.mock_external(prefix, answer)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", choices=MODES, default="auto",
                         help="auto: strongest layer available; strict: fail unless bubblewrap or Landlock "
@@ -82,6 +112,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="memory limit of the workflow's process: a memory cgroup where the host allows one, "
                              "else RLIMIT_AS (default: 2G)")
     parser.add_argument("--cpu", type=int, default=Limits.cpu, help="CPU-time limit in seconds (default: 60)")
+    parser.add_argument("--mock-external", type=_mock, action="append", default=[], metavar="PREFIX=ANSWER",
+                        help="answer the workflow's outbound httpx requests whose URL starts with PREFIX: ANSWER is "
+                             "JSON (a 200 JSON body), @FILE (the file's bytes, content type from its name) or any "
+                             "other text; repeatable, the longest prefix wins (default: every outbound request "
+                             "gets a 599 and an outbound-http finding)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
 
@@ -161,6 +196,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
+    _mocks(harness, args)
     if harness.layer.warning and args.output_format != "full":
         err.print(f"[bold red]WARNING[/]: {escape(harness.layer.warning)}")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # clean up (Redis, sandboxes) on SIGTERM too
@@ -238,6 +274,7 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
     except SandboxUnavailable as exc:
         out.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
+    _mocks(harness, args)
     # Ctrl-C and SIGTERM both stop everything (a shell may start us with SIGINT ignored).
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)

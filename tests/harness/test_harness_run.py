@@ -317,3 +317,22 @@ def test_clients_not_built_on_httpx_reach_the_simulator_too(harness: Harness) ->
         assert call.status == 200 and call.inputs["prompt"] == "Say hi"
     assert not booted.result.findings  # no network finding, no process finding for platform's `uname -p`
 
+
+def test_run_answers_outbound_requests_given_on_the_command_line(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.json"
+    quote = tmp_path / "quote.json"
+    quote.write_text('{"price": 3}')
+    args = [str(WORKFLOWS / "external_api.py"), "--examples", "0", "--no-progress", "--output-format", "json",
+            "-o", str(out)]
+    assert run_main([*args, "--mock-external", f"https://api.example.com/v1/=@{quote}"]) == 0
+    [workflow] = json.loads(out.read_text())["workflows"]
+    assert workflow["external_requests"][0]["url"] == "https://api.example.com/v1/quote?symbol=ACME"
+    assert run_main([*args, "--mock-external", 'https://api.example.com/={"price": 4}']) == 0
+    assert run_main(args) == 1  # unanswered: an outbound-http finding
+    capsys.readouterr()
+    for bad in ("api.example.com/=1", "https://api.example.com/", f"https://x/=@{tmp_path / 'missing.json'}"):
+        assert run_main([*args, "--mock-external", bad]) == 2
+        err = capsys.readouterr().err
+        assert "--mock-external" in err and "Traceback" not in err
+
