@@ -310,7 +310,7 @@ class Harness:
             finally:
                 if relay is not None:
                     relay.stop()
-                sim.stop()
+                sim.stop(wait=False)  # the workflow's process is gone: nothing is in flight
                 runtime.stop()
                 run_dir.cleanup()
 
