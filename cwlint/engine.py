@@ -177,11 +177,7 @@ def _lint(
 
 def _suppress(ctx: FileContext, diagnostics: list[Diagnostic], enabled: set[str]) -> list[Diagnostic]:
     suppressions = noqa.parse(ctx.text)
-    kept = [
-        d for d in diagnostics
-        if not suppressions.suppresses(d.code, d.noqa_line or d.start.line, ctx.settings.bare_noqa)
-        and not (d.end.line != d.start.line and suppressions.suppresses(d.code, d.end.line, ctx.settings.bare_noqa))
-    ]
+    kept = [d for d in diagnostics if not suppressions.hides(d, ctx.settings.bare_noqa)]
     if UNUSED_NOQA in enabled and not suppressions.file_all:
         known = {rule.code for rule in all_rules()}
         for directive in suppressions.lines.values():

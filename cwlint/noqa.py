@@ -12,7 +12,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from cwlint.diagnostics import Edit
+from cwlint.diagnostics import Diagnostic, Edit
 from cwlint.source import line_starts
 
 _NOQA = re.compile(
@@ -43,6 +43,13 @@ class Suppressions:
     lines: dict[int, Directive] = field(default_factory=dict)
     file_all: bool = False
     file_codes: frozenset[str] = frozenset()
+
+    def hides(self, diagnostic: Diagnostic, bare_noqa: bool) -> bool:
+        """Whether ``diagnostic`` is suppressed: by a comment on its line (or the line it names),
+        or, for a finding over several lines, on its last line."""
+        d = diagnostic
+        return self.suppresses(d.code, d.noqa_line or d.start.line, bare_noqa) or (
+            d.end.line != d.start.line and self.suppresses(d.code, d.end.line, bare_noqa))
 
     def suppresses(self, code: str, line: int, bare_noqa: bool) -> bool:
         if self.file_all or code in self.file_codes:

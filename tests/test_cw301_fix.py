@@ -263,3 +263,42 @@ def test_the_fixture_with_fifteen_secrets_is_fixed_in_one_round(monkeypatch: pyt
     cst.parse_module(outcome.text)
     assert outcome.text.count('os.environ["CODEWORDS_API_KEY"]') == 2
     assert fix_source(SourceFile(str(path), outcome.text), Settings(), unsafe=True).text == outcome.text
+
+
+# --- CW404 shares the same one-edit declaration ------------------------------------------------
+
+CW404 = Settings(select=["CW404"])
+APPS = ["slack", "hubspot", "google_sheets", "notion", "gmail", "airtable", "trello", "asana",
+        "discord", "linear", "jira", "salesforce"]
+
+
+def _pipedream_workflow(layout: str, suppressed: str | None = None) -> str:
+    calls = "".join(
+        f'    await client.run(service_id="pipedream", inputs={{"app": "{app}", "action": "a", "props": {{}}}})'
+        + ("  # noqa: CW404 - connected by hand" if app == suppressed else "") + "\n"
+        for app in APPS
+    )
+    return ('# /// script\n# requires-python = "==3.11.*"\n# dependencies = ["codewords-client==0.3.4"]\n'
+            f"{layout}# ///\nfrom codewords_client import AsyncCodewordsClient\n\n\n"
+            f"async def sync(client: AsyncCodewordsClient) -> None:\n{calls}")
+
+
+@pytest.mark.parametrize("layout", ["inline", "multi-line", "no-table"])
+def test_twelve_pipedream_apps_are_declared_in_one_round(layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_FIX_ITERATIONS", 1)
+    text = _pipedream_workflow(LAYOUTS[layout])
+    assert len(lint_source(SourceFile("workflow.py", text), CW404)) == 12
+    outcome = fix_source(SourceFile("workflow.py", text), CW404)  # safe fixes
+    assert outcome.failure is None and outcome.count == 12 and outcome.diagnostics == []
+    declared = _declared(outcome.text)
+    assert [d for d in declared if d.startswith("PIPEDREAM_")] == [f"PIPEDREAM_{a.upper()}_ACCESS" for a in APPS]
+    assert fix_source(SourceFile("workflow.py", outcome.text), CW404).text == outcome.text
+
+
+def test_a_suppressed_pipedream_app_is_not_declared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_FIX_ITERATIONS", 1)
+    text = _pipedream_workflow(LAYOUTS["multi-line"], suppressed="notion")
+    outcome = fix_source(SourceFile("workflow.py", text), CW404)
+    assert outcome.failure is None and outcome.count == 11
+    assert "PIPEDREAM_NOTION_ACCESS" not in _declared(outcome.text)
+    assert "PIPEDREAM_SLACK_ACCESS" in _declared(outcome.text)

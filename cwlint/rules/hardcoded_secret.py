@@ -355,15 +355,9 @@ class HardcodedSecret(Rule):
         if not self.undeclared or header is None:
             return
         text = self.ctx.text
-        suppressions = noqa.parse(text)
+        suppressions = noqa.parse(text)  # as the engine will decide it
         bare = self.ctx.settings.bare_noqa
-
-        def suppressed(d: Diagnostic) -> bool:  # as the engine decides it (engine._suppress)
-            return suppressions.suppresses(self.code, d.noqa_line or d.start.line, bare) or (
-                d.end.line != d.start.line and suppressions.suppresses(self.code, d.end.line, bare)
-            )
-
-        names = list(dict.fromkeys(name for d, name in self.undeclared if not suppressed(d)))
+        names = list(dict.fromkeys(name for d, name in self.undeclared if not suppressions.hides(d, bare)))
         shared = declare_env_vars(text, header, names)
         for diagnostic, name in self.undeclared:
             declaration = shared if name in names and shared else add_env_var(text, header, name)

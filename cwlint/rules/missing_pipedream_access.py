@@ -4,9 +4,11 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from cwlint import noqa
 from cwlint.analysis.env_reads import is_env_style
+from cwlint.analysis.header_layout import declare_env_vars
 from cwlint.context import dict_items, service_call, string_value
-from cwlint.diagnostics import Applicability
+from cwlint.diagnostics import Applicability, Diagnostic
 from cwlint.header import add_env_var
 from cwlint.rule import Invalid, Rule, Valid
 
@@ -46,7 +48,9 @@ class MissingPipedreamAccess(Rule):
 
     ## Fix safety
     Safe: the variable is appended to `env_vars` (bare, as the docs declare it) in the
-    header's own layout; the call could not work without it.
+    header's own layout; the call could not work without it. Every fix of a file declares all
+    the file's missing apps in one edit, so one `--fix` declares any number of them; an app
+    whose call carries `# noqa: CW404` is left out.
     """
 
     code = "CW404"
@@ -183,6 +187,8 @@ class MissingPipedreamAccess(Rule):
         #: Names bound exactly once to a literal (a string or a dict display); None: ambiguous.
         self.bindings: dict[str, cst.BaseExpression | None] = {}
         self.reported: set[str] = set()
+        #: Findings with a fix, and the name each declares (all declared in one edit at the end).
+        self.pending: list[tuple[Diagnostic, str]] = []
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -245,3 +251,22 @@ class MissingPipedreamAccess(Rule):
                 " platform does not give the workflow access to the connected app",
                 fix=fix,
             )
+            if fix is not None:
+                self.pending.append((self.diagnostics[-1], env))
+
+    def leave_Module(self, node: cst.Module) -> None:
+        """Every fix declares all the file's missing names in one edit, the same in each (the
+        engine applies it once): any number of apps is fixed in one round. A finding suppressed
+        with ``# noqa: CW404`` keeps its name out of the header."""
+        header = self.ctx.header
+        if len(self.pending) < 2 or header is None:
+            return
+        suppressions = noqa.parse(self.ctx.text)
+        names = [env for d, env in self.pending if not suppressions.hides(d, self.ctx.settings.bare_noqa)]
+        shared = declare_env_vars(self.ctx.text, header, names)
+        if not shared:
+            return  # a layout one edit cannot extend: one name per round, as before
+        listed = ", ".join(f"`{name}`" for name in names)
+        for diagnostic, env in self.pending:
+            if env in names:
+                diagnostic.fix = self.make_fix(f"Declare {listed} in `env_vars`", shared, Applicability.SAFE)
