@@ -57,6 +57,7 @@ from cwtest.fuzz.faults import ALL_FAULTS, Fault, faults_for, injected
 from cwtest.fuzz.report import CallSummary, Failure, FuzzReport, RouteStats
 from cwtest.fuzz.schema import RequestSpec, Route, Strategies, Unsupported, routes_of
 from cwtest.fuzz.target import ExceptionInfo, Outcome, Target
+from cwtest.outbound import unsent_outbound
 from cwtest.simulator.records import Call
 
 CHECKS = ("fuzz", "invalid", "faults", "contract")
@@ -471,6 +472,9 @@ class Fuzzer:
                 if upstream:
                     stats.notes_once(f"{check}: {status} passed on from {upstream[0].service} (answered "
                                      f"{upstream[0].status}); not a finding")
+                elif unsent_outbound(status, _excerpt(outcome)):
+                    stats.notes_once(f"{check}: {status} passed on from an outbound request cwtest did not send "
+                                     f"(see the outbound-http finding); not a finding")
                 else:
                     found.append(Observation("server-error", ("server-error", route.name, str(status)),
                                              f"{route.name} answered {status}: {_excerpt(outcome)}"))

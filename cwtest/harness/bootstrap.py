@@ -518,10 +518,20 @@ def patch_httpx():
         return best
 
     def external(request):
+        # What the real transport (httpcore's pool) raises before any I/O: a relative URL, or one
+        # of another scheme, never reaches the network (and a 599 for it breaks httpx's cookies).
+        scheme = request.url.scheme
+        if scheme == "":
+            raise httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol.",
+                                            request=request)
+        if scheme not in ("http", "https", "ws", "wss"):
+            raise httpx.UnsupportedProtocol("Request URL has an unsupported protocol '%s://'." % scheme,
+                                            request=request)
         mock = find_mock(request)
         frames = frames_of(sys._getframe(2))
         if mock is None:
             finding("outbound-http", "%s %s" % (request.method, request.url), frames)
+            # "cwtest: the request to " is cwtest.outbound.UNSENT_DETAIL (599: UNSENT_STATUS)
             body = json.dumps({"detail": "cwtest: the request to %s was not sent (the sandbox has no network); "
                                          "answer it with --mock-external PREFIX=ANSWER or mock_external()" % request.url}).encode()
             return httpx.Response(599, headers={"content-type": "application/json"}, content=body,

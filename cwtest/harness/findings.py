@@ -108,7 +108,10 @@ class WorkflowResult:
         """Add a finding, merging repeats of the same kind at the same place."""
         for existing in self.findings:
             if (existing.kind, existing.route, existing.check) == (finding.kind, finding.route, finding.check) and (
-                    (finding.location and existing.location == finding.location)
+                    (finding.location and existing.location == finding.location
+                     # the search deduplicates by exception type and line: two types at one line
+                     # are two bugs (``httpx.InvalidURL`` and ``httpx.UnsupportedProtocol``)
+                     and (finding.check is None or _head(existing.message) == _head(finding.message)))
                     or (not finding.location and not existing.location and existing.message == finding.message)):
                 existing.count = max(existing.count, finding.count)
                 if not existing.stack and finding.stack:
@@ -128,3 +131,8 @@ class WorkflowResult:
             "stdout_bytes": self.stdout_bytes, "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3),
             "harness_error": self.harness_error, "fuzz": self.fuzz,
         }
+
+
+def _head(message: str) -> str:
+    """A search finding's exception type: its message up to the first colon."""
+    return message.split(":", 1)[0]

@@ -39,6 +39,7 @@ from cwtest.harness.env import EnvError, EnvManager, default_cache_dir, spec_for
 from cwtest.harness.findings import Finding, RouteResult, WorkflowResult
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.sandbox import Layer, Limits, choose, format_size
+from cwtest.outbound import unsent_outbound
 
 if TYPE_CHECKING:
     from cwtest.fuzz import FuzzConfig
@@ -497,6 +498,10 @@ class BootedWorkflow:
             return
         route.seconds = time.monotonic() - started
         route.status = response.status_code
+        if unsent_outbound(response.status_code, _body_excerpt(response)):
+            route.outcome = "rejected"
+            route.note = "passed on cwtest's 599 for an outbound request it did not send (see outbound-http)"
+            return
         if response.status_code >= 500:
             route.outcome = "finding"
             event = self.process.events.wait(

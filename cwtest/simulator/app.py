@@ -328,7 +328,9 @@ def build_app(runtime: SimulatedRuntime) -> Starlette:
         service = runtime.catalog.get(service_id)
         variant = service.variant(path.strip("/"), has_body) if service else None
         style = error_style(service, variant)
-        return style, style == "anthropic"
+        # Anthropic's SDK and Composio's (which the client points at run/composio with the
+        # CodeWords key as its api_key) both send the key as x-api-key.
+        return style, style == "anthropic" or service_id == "composio"
 
     async def run(request: Request) -> Response:
         path = request.path_params.get("path", "")

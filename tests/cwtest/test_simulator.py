@@ -127,7 +127,7 @@ def test_llm_answer_validates_against_a_pydantic_schema_for_many_seeds():
     ("redis_coordinator", {"operation": "get", "key": "k", "ttl": "1h"},
      '"ttl" of redis_coordinator must be an integer, got string'),
     ("pipedream", {"app": "slack", "action": "send-message", "props": {}, "zzz": 1},
-     '"zzz" is not an input of pipedream; its inputs are "app", "action", "props"'),
+     '"zzz" is not an input of pipedream; its inputs are "app", "action", "props", "dynamic_props_id"'),
     ("chrome_extension", {"actions": [{"type": "navigate"}]},
      '"actions.0.url" is required by chrome_extension'),
     ("chrome_extension", {"actions": [{"type": "click"}]},
@@ -188,6 +188,15 @@ def test_x_api_key_works_on_the_anthropic_proxy_only(sim):
     assert refused.status_code == 401
     wrong = call(sim, "POST", "/run/anthropic/v1/messages", message, auth=None, headers={"x-api-key": "bad"})
     assert wrong.json()["type"] == "error" and wrong.json()["error"]["type"] == "authentication_error"
+
+
+def test_x_api_key_works_on_the_composio_proxy():
+    # The client patches composio.Composio with api_key=CODEWORDS_API_KEY, base_url run/composio;
+    # composio_client sends that key as x-api-key (found on a public Zoho sync workflow).
+    sim = SimulatedRuntime(api_key=KEY)
+    ok = call(sim, "POST", "/run/composio", {"q": 1}, auth=None, headers={"x-api-key": KEY})
+    assert ok.status_code == 200, ok.text
+    assert call(sim, "POST", "/run/composio", {"q": 1}, auth=None, headers={"x-api-key": "bad"}).status_code == 401
 
 
 def test_mask_never_shows_more_than_four_characters_or_a_quarter():

@@ -320,3 +320,32 @@ def test_the_packages_an_exception_passed_through_are_recorded() -> None:
         info = ExceptionInfo.from_exception(exc, __file__)
     assert info.via and info.via[0] == "__init__" and "decoder" in info.via  # json/__init__.py, json/decoder.py
     assert ExceptionInfo.from_json(info.as_json()).via == info.via
+
+
+def test_a_599_passed_on_from_an_unsent_outbound_request_is_a_note_not_a_server_error() -> None:
+    """The harness answers outbound requests it does not send with a 599 (and an outbound-http finding):
+    a workflow passing it on has not failed on its own."""
+    from fastapi import FastAPI, HTTPException
+
+    from cwtest.fuzz import FuzzConfig, InProcessTarget, fuzz
+    from cwtest.outbound import unsent_outbound
+    from cwtest.simulator import SimulatedRuntime
+
+    app = FastAPI()
+
+    @app.get("/quote")
+    async def quote(symbol: str) -> dict:  # passes on the harness's answer to its blocked request
+        raise HTTPException(599, f"cwtest: the request to https://api.example.com/q?s={symbol} was not sent")
+
+    @app.get("/rate")
+    async def rate(pair: str) -> dict:
+        raise HTTPException(599, "the exchange is down")  # a 5xx of the workflow's own
+
+    with InProcessTarget(app, SimulatedRuntime()) as target:
+        report = fuzz(target, FuzzConfig(examples=10, seed=0, checks=("fuzz",), shrink_time=0))
+    [failure] = report.failures
+    assert failure.kind == "server-error" and failure.route == "GET /rate" and "exchange is down" in failure.message
+    quote_stats = next(r for r in report.routes if r.route == "GET /quote")
+    assert any("did not send" in note for note in quote_stats.notes)
+    assert unsent_outbound(599, '{"detail": "cwtest: the request to https://x/ was not sent"}')
+    assert not unsent_outbound(500, "cwtest: the request to https://x/ was not sent")

@@ -325,6 +325,17 @@ def test_findings_merge_per_kind_and_place() -> None:
     assert set(KINDS) >= {f.kind for r in report.results for f in r.findings}
 
 
+def test_search_findings_of_two_exception_types_at_one_line_stay_two() -> None:
+    # Found on a public parking workflow: httpx.InvalidURL ("\x1f") and httpx.UnsupportedProtocol
+    # ("") both escape at `await client.get(url)`; the search reports them apart, and so must this.
+    result = WorkflowResult("wf.py", booted=True, app="app")
+    for message, count in (("httpx.InvalidURL: bad character", 5), ("httpx.UnsupportedProtocol: no scheme", 23),
+                           ("httpx.InvalidURL: bad character", 2)):
+        result.add(Finding("unhandled-exception", message, "wf.py:120", route="POST /", check="fuzz", count=count))
+    assert [(f.message.split(":")[0], f.count) for f in result.findings] == [
+        ("httpx.InvalidURL", 5), ("httpx.UnsupportedProtocol", 23)]
+
+
 def test_json_report_round_trips() -> None:
     data = json.loads(render_json(_report()))
     assert data["summary"] == {"workflows": 2, "findings": 2, "by_kind": {"network": 1, "server-error": 1}}
