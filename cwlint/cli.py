@@ -283,6 +283,16 @@ def _timings(results, started: float) -> None:  # type: ignore[no-untyped-def]
         timing.report(stage_totals(results), time.perf_counter() - started)
 
 
+def _found(total: int, warnings: int) -> str:
+    """``3 errors`` as ruff says it; with warnings among them, ``3 problems (2 errors, 1 warning)``."""
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    if not warnings:
+        return plural(total, "error")
+    return f"{plural(total, 'problem')} ({plural(total - warnings, 'error')}, {plural(warnings, 'warning')})"
+
+
 def _summary(results, fixed: int, remaining: int, args, out) -> None:  # type: ignore[no-untyped-def]
     from cwlint.diagnostics import Applicability
 
@@ -290,11 +300,12 @@ def _summary(results, fixed: int, remaining: int, args, out) -> None:  # type: i
         if not args.diff:
             out.write("All checks passed!\n")
         return
-    if fixed:
-        out.write(f"Found {fixed + remaining} error{'s' if fixed + remaining != 1 else ''} ({fixed} fixed, {remaining} remaining).\n")
-    elif remaining:
-        out.write(f"Found {remaining} error{'s' if remaining != 1 else ''}.\n")
     diagnostics = [d for r in results for d in r.diagnostics]
+    found = _found(fixed + remaining, sum(1 for d in diagnostics if d.severity.value == "warning"))
+    if fixed:
+        out.write(f"Found {found} ({fixed} fixed, {remaining} remaining).\n")
+    elif remaining:
+        out.write(f"Found {found}.\n")
     safe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.SAFE)
     unsafe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.UNSAFE)
     if args.fix or args.diff:

@@ -53,6 +53,21 @@ def test_findings_exit_one_with_code_frame(tmp_path: Path, capsys) -> None:
     assert "[*] 1 fixable with the `--fix` option" in out
 
 
+def test_the_summary_says_which_findings_are_warnings(tmp_path: Path, capsys) -> None:
+    """Ruff says "errors" for everything; cwlint has warnings too (facts seen only in examples)."""
+    warn = ('async def f(client):\n'
+            '    await client.run(service_id="pipedream", inputs={"app": "slack", "action": "a", "props": {}, '
+            '"zzz": 1})\n')
+    (tmp_path / "warn.py").write_text(warn)
+    code, out, _ = run(["warn.py", "--select", "CW104"], capsys)
+    assert code == 1 and "Found 1 problem (0 errors, 1 warning)." in out, out
+    (tmp_path / "both.py").write_text(BAD + warn.replace("async def f(", "async def g("))
+    code, out, _ = run(["both.py", "--select", "CW101,CW104"], capsys)
+    assert "Found 2 problems (1 error, 1 warning)." in out, out
+    code, out, _ = run(["both.py", "--select", "CW101"], capsys)
+    assert "Found 1 error." in out, out
+
+
 def test_exit_zero(tmp_path: Path, capsys) -> None:
     (tmp_path / "bad.py").write_text(BAD)
     assert run(["bad.py", "--exit-zero"], capsys)[0] == 0
