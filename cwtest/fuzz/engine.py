@@ -488,6 +488,12 @@ class Fuzzer:
                     path, rule, message = problem
                     found.append(Observation("response-model", ("response-model", route.name, path, rule),
                                              f"the {status} body breaks the response model at {message}"))
+        for call in execution.calls:
+            unknown = _unknown_endpoint(call)
+            if unknown:
+                stats.notes_once(f"{call.service}{'/' + call.path if call.path else ''}: the simulator does not know "
+                                 f"this endpoint ({unknown}), so it answered 404 and the code past that call did not "
+                                 f"run; script an answer (runtime.script) to go further")
         if "contract" in enabled:
             for call in execution.calls:
                 for key, message in _contract_problems(call):
@@ -644,6 +650,14 @@ def _contract_problems(call: Call) -> list[tuple[str, str]]:
             out.append((key, f"{where}: {message}"))
         return out
     return [(_quoted_key(m), f"{where}: {m}") for m in call.problems]
+
+
+def _unknown_endpoint(call: Call) -> str | None:
+    """The simulator's 404 for a service or path its catalog lacks (not a contract break: a gap)."""
+    if call.status != 404 or not isinstance(call.response, dict):
+        return None
+    detail = str(call.response.get("detail", ""))
+    return detail if " has no path " in detail or detail.startswith("no service ") else None
 
 
 def _quoted_key(message: str) -> str:

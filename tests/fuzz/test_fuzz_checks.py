@@ -349,3 +349,26 @@ def test_a_599_passed_on_from_an_unsent_outbound_request_is_a_note_not_a_server_
     assert any("did not send" in note for note in quote_stats.notes)
     assert unsent_outbound(599, '{"detail": "cwtest: the request to https://x/ was not sent"}')
     assert not unsent_outbound(500, "cwtest: the request to https://x/ was not sent")
+
+
+def test_a_call_to_an_endpoint_the_simulator_lacks_is_a_visible_note() -> None:
+    """whatsapp_trigger/register is not in the catalog: the 404 stops the route, and the summary says so."""
+    from fastapi import FastAPI
+
+    from codewords_client import AsyncCodewordsClient  # noqa: F401 - the in-process target routes it
+    from cwtest.fuzz import FuzzConfig, InProcessTarget, fuzz
+    from cwtest.simulator import SimulatedRuntime
+
+    app = FastAPI()
+
+    @app.post("/configure")
+    async def configure(phone: str) -> dict:
+        async with AsyncCodewordsClient() as client:
+            response = await client.run(service_id="whatsapp_trigger", path="/register", inputs={"phone": phone})
+        return {"status": response.status_code}
+
+    with InProcessTarget(app, SimulatedRuntime()) as target:
+        report = fuzz(target, FuzzConfig(examples=3, seed=0, checks=("fuzz",), shrink_time=0))
+    [stats] = report.routes
+    assert any("whatsapp_trigger/register: the simulator does not know this endpoint" in n for n in stats.notes), \
+        stats.notes
