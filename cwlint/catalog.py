@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +135,16 @@ class ToolParameter(_Strict):
         return self
 
 
+def _repeated(names: Iterable[str]) -> str | None:
+    """The first name that comes twice, if any."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 class Tool(_Strict):
     """A tool a variant offers its caller (an MCP server's ``tools/list``); parameters inherit
     the tool's ``source`` and ``confidence``."""
@@ -147,11 +158,9 @@ class Tool(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Tool:
-        seen: set[str] = set()
-        for parameter in self.parameters:
-            if parameter.name in seen:
-                raise ValueError(f"parameter {parameter.name!r} is listed twice")
-            seen.add(parameter.name)
+        repeated = _repeated(p.name for p in self.parameters)
+        if repeated is not None:
+            raise ValueError(f"parameter {repeated!r} is listed twice")
         return self
 
 
@@ -189,11 +198,9 @@ class Variant(_Strict):
                 raise ValueError(f"renamed.{old}: {old!r} is also listed as an input")
             if self.inputs and rename.to not in self.inputs:
                 raise ValueError(f"renamed.{old}: target {rename.to!r} is not an input")
-        tools: set[str] = set()
-        for tool in self.tools:
-            if tool.name in tools:
-                raise ValueError(f"tools: {tool.name!r} is listed twice")
-            tools.add(tool.name)
+        repeated = _repeated(tool.name for tool in self.tools)
+        if repeated is not None:
+            raise ValueError(f"tools: {repeated!r} is listed twice")
         return self
 
     def matches(self, path: str, has_body: bool | None) -> bool:

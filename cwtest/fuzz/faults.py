@@ -138,40 +138,13 @@ def injected(runtime: SimulatedRuntime, fault: Fault) -> Iterator[None]:
     The endpoint's script is saved and restored around it, so a test's own script survives.
     """
     script = runtime.script(fault.service, fault.path)
-    saved = _save(script)
+    saved = script.snapshot()
     script.reset()
     script.using(fault.answer)
     try:
         yield
     finally:
-        script.reset()
-        _restore(script, saved)
-
-
-# ServiceScript.snapshot()/restore() where the simulator has them (proposed in docs/cwtest/fuzz.md);
-# else its three fields are read, and a change of them degrades to "reset".
-def _save(script: Any) -> Any:
-    if hasattr(script, "snapshot"):
-        return ("public", script.snapshot())
-    try:
-        with script._lock:
-            return ("fields", (script._fixed, script._function, list(script._queue)))
-    except AttributeError:
-        return None
-
-
-def _restore(script: Any, saved: Any) -> None:
-    if saved is None:
-        return
-    how, state = saved
-    if how == "public":
-        script.restore(state)
-        return
-    fixed, function, queue = state
-    with script._lock:
-        script._fixed, script._function = fixed, function
-        script._queue.clear()
-        script._queue.extend(queue)
+        script.restore(saved)
 
 
 # --- LLM answers -----------------------------------------------------------------------------------

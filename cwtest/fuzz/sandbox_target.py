@@ -10,39 +10,23 @@ workflow's frames, with their class hierarchy (``mro``) and source lines::
         report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0))
 
 ``cwtest run`` (``Harness(fuzz=FuzzConfig(...))``) and the pytest plugin both fuzz through it.
-For events without ``mro`` (a bootstrap of an older cwtest, or a message cut short) the
-hierarchy is rebuilt from the qualified class name for the standard library, httpx, pydantic and
-the SDKs a workflow's client raises, never by importing a workflow's own module. A workflow
+The bootstrap ships with this package, so its events always carry the hierarchy: the
+client's own errors are told apart without importing anything of the workflow's. A workflow
 that hangs or dies ends the search (``WorkflowStopped``) instead of making every later request
 look like the same failure.
 """
 
 from __future__ import annotations
 
-import builtins
-import importlib
 import json
-import linecache
-import re
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from cwtest.fuzz.target import NO_BODY, ExceptionInfo, Frame, Outcome, qualified_name, query_params
+from cwtest.fuzz.target import NO_BODY, ExceptionInfo, Outcome, query_params
 
-#: Libraries whose exception classes may be imported here to rebuild a hierarchy: never the
-#: workflow's own module (its name could be anything on this interpreter's path).
-_IMPORTABLE = {"httpx", "httpcore", "anyio", "pydantic", "pydantic_core", "starlette", "fastapi", "redis",
-               "openai", "anthropic", "h11", "structlog"}
-#: The vendor SDKs' errors, when the SDK is not installed here: all derive from ``<sdk>.APIError``.
-_SDK_ERRORS = {"APIError", "APIStatusError", "APIConnectionError", "APITimeoutError", "BadRequestError",
-               "AuthenticationError", "PermissionDeniedError", "NotFoundError", "ConflictError",
-               "UnprocessableEntityError", "RateLimitError", "InternalServerError", "APIResponseValidationError"}
-_FRAME = re.compile(r"^(?P<file>.*):(?P<line>\d+) in (?P<function>.*)$")
-_QUALNAME = re.compile(r"^[A-Za-z_][\w.]*$")
 #: After a 5xx, how long to wait for the bootstrap's report of the exception behind it before
 #: asking it for a round trip on the event socket (which orders everything it sent before).
 _EXCEPTION_WAIT = 0.05
@@ -185,56 +169,20 @@ def _exit(process: Any) -> str:
 # --- exception events -> ExceptionInfo -------------------------------------------------------------
 
 def exception_info(event: Mapping[str, Any]) -> ExceptionInfo:
-    """The engine's view of a bootstrap ``exception`` event (see the module docstring)."""
+    """The engine's view of a bootstrap ``exception`` event (``bootstrap.exception_report``).
+
+    The bootstrap sends the class hierarchy (``mro``), the frames with their source lines and
+    the packages passed through (``via``); the message is ``format_exception_only``'s text, whose
+    head (``json.decoder.JSONDecodeError: ``) is dropped here.
+    """
     short = str(event.get("exc_type") or "Exception")
     text = str(event.get("message") or short)
-    if event.get("mro") and "frames" in event:  # what the bootstrap sends once patched (docs/cwtest/fuzz.md)
-        mro = tuple(str(name) for name in event["mro"])
-        head = mro[0].removeprefix("builtins.")
-        first = text.splitlines()[0] if text else ""
-        prefix = next((p for p in (first.partition(": ")[0],) if p.rsplit(".", 1)[-1] == short), None)
-        message = text[len(prefix) + 2:] if prefix and text.startswith(prefix + ": ") else text
-        return ExceptionInfo.from_json({"type": head, "message": message.strip(), "frames": event["frames"],
-                                        "mro": mro, "location": event.get("location"), "via": event.get("via", ())})
-    first = text.splitlines()[0] if text else short
-    head, sep, _rest = first.partition(": ")
-    if sep and _QUALNAME.match(head) and head.rsplit(".", 1)[-1] == short:
-        qualified, message = head, text[len(head) + 2:]
-    elif _QUALNAME.match(first) and first.rsplit(".", 1)[-1] == short:
-        qualified, message = first, ""
-    else:  # the text was cut (the bootstrap keeps its last 2,000 characters)
-        qualified, message = short, text
-    mro = hierarchy(qualified)
-    display = mro[0].removeprefix("builtins.") if mro else qualified
-    frames = []
-    for line in event.get("stack", []) or []:
-        match = _FRAME.match(str(line))
-        if match:
-            file, number = match.group("file"), int(match.group("line"))
-            frames.append(Frame(file, number, match.group("function"), linecache.getline(file, number).strip()))
-    return ExceptionInfo(type=display, message=message.strip()[:2000], frames=tuple(frames), mro=mro,
-                         location=event.get("location"))
-
-
-def hierarchy(qualified: str) -> tuple[str, ...]:
-    """``("httpx.HTTPStatusError", "httpx.HTTPError", "builtins.Exception", ...)`` for a class name."""
-    module, _, name = qualified.rpartition(".")
-    cls: Any = None
-    if not module:  # a bare name (a message cut short): a builtin, else one of httpx's errors
-        cls = getattr(builtins, name, None)
-        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-            cls = getattr(httpx, name, None)
-    else:
-        top = module.split(".")[0]
-        if top in _IMPORTABLE or (top in sys.stdlib_module_names and top != "__main__"):
-            try:
-                cls = getattr(importlib.import_module(module), name, None)
-            except Exception:  # noqa: BLE001 - not installed here, or another version: fall back below
-                cls = None
-    if isinstance(cls, type) and issubclass(cls, BaseException):
-        return tuple(qualified_name(c, builtins_prefix=True) for c in cls.__mro__ if c is not object)
-    top = module.split(".")[0] if module else "builtins"
-    own = f"{top}.{name}"
-    if top in ("openai", "anthropic") and name in _SDK_ERRORS:
-        return (own, f"{top}.APIError", "builtins.Exception", "builtins.BaseException")
-    return (own, "builtins.Exception", "builtins.BaseException")
+    mro = tuple(str(name) for name in event.get("mro") or (f"builtins.{short}",))
+    head, sep, rest = text.partition(": ")
+    if sep and head.rsplit(".", 1)[-1] == short:
+        message = rest
+    else:  # no message (``httpx.ReadTimeout``), or a text cut at its start (its last 2,000 characters)
+        message = "" if text.rsplit(".", 1)[-1] == short else text
+    return ExceptionInfo.from_json({"type": mro[0].removeprefix("builtins."), "message": message.strip(),
+                                    "frames": event.get("frames", ()), "mro": mro, "location": event.get("location"),
+                                    "via": event.get("via", ())})

@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 import time
+import sysconfig
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -643,13 +644,17 @@ def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return exc
 
 
-def package_of(path: str) -> str:
+def package_of(path: str, stdlib: str | None = None) -> str:
     """The top-level package of a source file: ``codewords_client`` for ``.../site-packages/
-    codewords_client/redis.py``, the module's name for anything else (``contextlib``)."""
+    codewords_client/redis.py``, ``json`` for the standard library's ``json/decoder.py``, the
+    module's name for anything else. The bootstrap repeats this (it imports nothing of ours)."""
     parts = path.replace("\\", "/").split("/")
     for marker in ("site-packages", "dist-packages"):
         if marker in parts[:-1]:
             return parts[parts.index(marker) + 1].removesuffix(".py")
+    root = (stdlib or sysconfig.get_paths()["stdlib"]).replace("\\", "/").rstrip("/") + "/"
+    if path.replace("\\", "/").startswith(root):
+        return path.replace("\\", "/")[len(root):].split("/")[0].removesuffix(".py")
     return Path(path).stem
 
 

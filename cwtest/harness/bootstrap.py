@@ -34,6 +34,7 @@ import os
 import signal
 import socket
 import sys
+import sysconfig
 import threading
 import traceback
 import weakref
@@ -131,10 +132,16 @@ def exception_report(exc):
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     shown = kept or frames[-3:]
     via = []  # the packages it passed through below the workflow (cwtest.fuzz.target.package_of)
+    stdlib = sysconfig.get_paths()["stdlib"].rstrip("/") + "/"
     for f in frames[mine[-1] + 1:] if mine else frames:
         parts = f[0].replace("\\", "/").split("/")
         marker = next((m for m in ("site-packages", "dist-packages") if m in parts[:-1]), None)
-        name = parts[parts.index(marker) + 1] if marker else os.path.basename(f[0])
+        if marker:
+            name = parts[parts.index(marker) + 1]
+        elif f[0].startswith(stdlib):
+            name = f[0][len(stdlib):].split("/")[0]
+        else:
+            name = os.path.basename(f[0])
         name = name[:-3] if name.endswith(".py") else name
         if name not in via:
             via.append(name)

@@ -307,7 +307,9 @@ def test_the_packages_an_exception_passed_through_are_recorded() -> None:
 
     assert package_of("/env/lib/python3.11/site-packages/codewords_client/redis.py") == "codewords_client"
     assert package_of("/env/lib/python3.11/site-packages/six.py") == "six"
-    assert package_of("/usr/lib/python3.11/contextlib.py") == "contextlib"
+    assert package_of("/usr/lib/python3.11/contextlib.py", stdlib="/usr/lib/python3.11") == "contextlib"
+    assert package_of("/usr/lib/python3.11/json/decoder.py", stdlib="/usr/lib/python3.11") == "json"
+    assert package_of("/srv/app/helpers.py", stdlib="/usr/lib/python3.11") == "helpers"
 
     def call_into_json() -> None:
         import json
@@ -318,7 +320,7 @@ def test_the_packages_an_exception_passed_through_are_recorded() -> None:
         call_into_json()
     except ValueError as exc:
         info = ExceptionInfo.from_exception(exc, __file__)
-    assert info.via and info.via[0] == "__init__" and "decoder" in info.via  # json/__init__.py, json/decoder.py
+    assert info.via == ("json",)  # json/__init__.py, then json/decoder.py
     assert ExceptionInfo.from_json(info.as_json()).via == info.via
 
 

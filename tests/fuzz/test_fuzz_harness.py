@@ -41,11 +41,16 @@ def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
 
 def test_bootstrap_exception_events_become_exception_infos() -> None:
     workflow = str(FIXTURES / "planted_bugs.py")
-    current = {"type": "exception", "exc_type": "ReadTimeout", "message": "ReadTimeout: timed out",
-               "location": f"{workflow}:78", "stack": [f"{workflow}:78 in welcome_note"]}
+    current = {"type": "exception", "exc_type": "ReadTimeout", "message": "httpx.ReadTimeout: timed out",
+               "location": f"{workflow}:78", "stack": [f"{workflow}:78 in welcome_note"],
+               "frames": [[workflow, 78, "welcome_note", "response = await client.run("]],
+               "mro": ["httpx.ReadTimeout", "httpx.TimeoutException", "httpx.TransportError", "httpx.RequestError",
+                       "httpx.HTTPError", "builtins.Exception", "builtins.BaseException", "builtins.object"],
+               "via": ["codewords_client", "httpx"]}
     info = exception_info(current)
     assert (info.type, info.message, info.location) == ("httpx.ReadTimeout", "timed out", f"{workflow}:78")
     assert info.is_a("httpx.HTTPError") and info.frames[0].function == "welcome_note"
+    assert info.via == ("codewords_client", "httpx")
     assert info.frames[0].source.startswith("response = await client.run(")
     contract = {"type": "exception", "exc_type": "KeyError", "message": "KeyError: 'x'", "location": f"{workflow}:94",
                 "frames": [[workflow, 94, "quote", "price = MONTHLY_PRICE[request.plan]"]],

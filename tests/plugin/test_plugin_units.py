@@ -13,7 +13,7 @@ from cwtest.plugin.items import item_seed
 from cwtest.plugin.pool import json_loads, mock_spec
 from cwtest.plugin.report import regression_test
 from cwtest.plugin.routes import find_routes
-from cwtest.fuzz.sandbox_target import exception_info, hierarchy
+from cwtest.fuzz.sandbox_target import exception_info
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 
@@ -103,14 +103,26 @@ def test_the_test_workflows_routes() -> None:
 
 # --- exception events -----------------------------------------------------------------------------
 
-def event(exc_type: str, message: str, **extra: object) -> dict[str, object]:
+def event(raise_it: str, line: int = 68, function: str = "quote") -> dict[str, object]:
+    """The event the real bootstrap sends for an exception raised at ``buggy.py:line`` in ``function``."""
+    from cwtest.harness import bootstrap
+
     workflow = str(WORKFLOWS / "buggy.py")
-    return {"type": "exception", "exc_type": exc_type, "message": message, "location": f"{workflow}:68",
-            "stack": [f"{workflow}:68 in quote", "/usr/lib/python3.11/json/decoder.py:355 in raw_decode"], **extra}
+    code = "\n" * (line - 2) + f"def {function}():\n    {raise_it}\n"
+    namespace: dict[str, object] = {}
+    exec(compile(code, workflow, "exec"), namespace)  # the frame is buggy.py's line, as at run time
+    previous, bootstrap.WORKFLOW = bootstrap.WORKFLOW, workflow
+    try:
+        namespace[function]()  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - any exception: that is the point
+        return {"type": "exception", **bootstrap.exception_report(exc)}
+    finally:
+        bootstrap.WORKFLOW = previous
+    raise AssertionError("nothing was raised")
 
 
 def test_a_bootstrap_event_becomes_the_engines_exception_info() -> None:
-    info = exception_info(event("KeyError", "KeyError: 'yearly'"))
+    info = exception_info(event("{}['yearly']"))
     assert (info.type, info.message) == ("KeyError", "'yearly'")
     assert info.is_a("LookupError") and not info.is_a("httpx.HTTPError")
     assert info.frames[0].function == "quote"
@@ -119,39 +131,29 @@ def test_a_bootstrap_event_becomes_the_engines_exception_info() -> None:
 
 
 def test_module_qualified_names_are_kept_and_the_clients_errors_recognised() -> None:
-    status = exception_info(event("HTTPStatusError", "httpx.HTTPStatusError: Server error '500 Internal Server "
-                                                     "Error' for url 'http://runtime.cwtest.invalid/run/openai/'"))
+    status = exception_info(event(
+        "import httpx; request = httpx.Request('POST', 'http://runtime.cwtest.invalid/run/openai/'); "
+        "raise httpx.HTTPStatusError(\"Server error '500 Internal Server Error'\", request=request, "
+        "response=httpx.Response(500, request=request))"))
     assert status.type == "httpx.HTTPStatusError" and status.message.startswith("Server error '500")
     assert status.is_a("httpx.HTTPError")
-    decode = exception_info(event("JSONDecodeError", "json.decoder.JSONDecodeError: Expecting value: line 1"))
-    assert (decode.type, decode.message) == ("json.JSONDecodeError", "Expecting value: line 1")
-    assert decode.is_a("ValueError")
-    sdk = exception_info(event("RateLimitError", "openai.RateLimitError: Error code: 429"))
-    assert sdk.type == "openai.RateLimitError" and sdk.is_a("openai.APIError")
-    # A name the workflow defines is never imported here: it is only an Exception.
-    own = exception_info(event("QuotaError", "buggy.QuotaError: over quota"))
-    assert own.type == "buggy.QuotaError" and own.mro == ("buggy.QuotaError", "builtins.Exception",
-                                                          "builtins.BaseException")
-    # The message was cut at its start (the bootstrap keeps its last 2,000 characters).
-    cut = exception_info(event("ReadTimeout", "...the end of a long message"))
-    assert cut.type == "httpx.ReadTimeout" and cut.is_a("httpx.HTTPError") and cut.message.endswith("message")
+    decode = exception_info(event("import json; json.loads('')"))
+    assert (decode.type, decode.message) == ("json.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)")
+    assert decode.is_a("ValueError") and "json" in decode.via
+    # A class the workflow defines: its own name, an Exception, nothing imported to know it.
+    own = exception_info(event("raise type('QuotaError', (Exception,), {'__module__': 'buggy'})('over quota')"))
+    assert own.type == "buggy.QuotaError" and own.message == "over quota"
+    assert own.mro == ("buggy.QuotaError", "builtins.Exception", "builtins.BaseException", "builtins.object")
+    timeout = exception_info(event("import httpx; raise httpx.ReadTimeout('')"))
+    assert timeout.type == "httpx.ReadTimeout" and timeout.is_a("httpx.HTTPError") and timeout.message == ""
 
 
-def test_the_event_the_patched_bootstrap_sends_is_taken_as_is() -> None:
-    workflow = str(WORKFLOWS / "buggy.py")
-    info = exception_info({"type": "exception", "exc_type": "JSONDecodeError",
-                           "message": "json.decoder.JSONDecodeError: Expecting value", "location": f"{workflow}:80",
-                           "frames": [[workflow, 80, "triage", "payload = response.json()"]],
-                           "mro": ["json.JSONDecodeError", "builtins.ValueError", "builtins.Exception"]})
-    assert (info.type, info.message, info.frames[0].source) == ("json.JSONDecodeError", "Expecting value",
-                                                                 "payload = response.json()")
-
-
-def test_hierarchies_come_from_known_libraries_only() -> None:
-    assert hierarchy("KeyError")[:2] == ("builtins.KeyError", "builtins.LookupError")
-    assert "httpx.TransportError" in hierarchy("httpx.ReadTimeout")
-    assert hierarchy("pydantic_core._pydantic_core.ValidationError")[0] == "pydantic_core.ValidationError"
-    assert hierarchy("anthropic.APIStatusError")[:2] == ("anthropic.APIStatusError", "anthropic.APIError")
+def test_a_message_cut_at_its_start_is_kept_as_sent() -> None:
+    """The bootstrap keeps the last 2,000 characters of a long message."""
+    sent = event("raise ValueError('x' * 3000)")
+    assert len(sent["message"]) == 2000 and not str(sent["message"]).startswith("ValueError")
+    info = exception_info(sent)
+    assert info.type == "ValueError" and info.message == "x" * 2000
 
 
 # --- seeds, mocks, regression tests -----------------------------------------------------------------
