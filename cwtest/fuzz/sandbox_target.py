@@ -18,14 +18,14 @@ look like the same failure.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from cwtest.fuzz.target import NO_BODY, ExceptionInfo, Outcome, query_params
+from cwtest.fuzz.target import query_params, request_body
+from cwtest.results import NO_BODY, ExceptionInfo, Response
 
 #: After a 5xx, how long to wait for the bootstrap's report of the exception behind it before
 #: asking it for a round trip on the event socket (which orders everything it sent before).
@@ -78,7 +78,8 @@ class SandboxTarget:
         return self._schema
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         started = time.perf_counter()
         if self.dead is not None:
             raise WorkflowStopped(self.dead)
@@ -86,9 +87,7 @@ class SandboxTarget:
         events = process.events
         mark = len(events.items)
         kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query_params(query)}
-        if json_body is not NO_BODY:
-            kwargs["content"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
-            kwargs["headers"].setdefault("content-type", "application/json")
+        request_body(kwargs, json_body, form, files)
         try:
             try:
                 response = self.booted.client.request(method, path, timeout=self.timeout, **kwargs)
@@ -98,16 +97,20 @@ class SandboxTarget:
                 # A kept-alive connection the server had closed: once more, on a new connection.
                 response = self.booted.client.request(method, path, timeout=self.timeout, **kwargs)
         except httpx.TimeoutException:
+            from cwtest.harness.runner import _stack_of
+
             self.hang_stacks = process.request_stacks("timeout")
-            self.dead = f"the workflow did not answer within {self.timeout:g} s (it hung; it was stopped)"
+            self.dead = f"no answer within {self.timeout:g} s: the workflow hung (it was stopped)"
             self.booted.stop()
-            return Outcome(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)), error=self.dead)
+            location, stack = _stack_of(self.hang_stacks)
+            return Response(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)),
+                            error=self.dead, stopped="hung", location=location, stack=tuple(stack))
         except httpx.TransportError as exc:
             self._settle(process)
             if not process.alive():
                 self.dead = f"the workflow process died during the request ({_exit(process)})"
-            return Outcome(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)),
-                           error=self.dead or f"{type(exc).__name__}: {exc}")
+            return Response(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)),
+                            error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None)
         elapsed = time.perf_counter() - started
         if response.status_code >= 500 and not self._has_exception(mark):
             events.wait(lambda e: e.get("type") == "exception", _EXCEPTION_WAIT, process.alive, start=mark)
@@ -118,7 +121,8 @@ class SandboxTarget:
             body: Any = response.json() if text else None
         except ValueError:
             body = text
-        return Outcome(response.status_code, body, elapsed, tuple(self._exceptions(mark)), dict(response.headers), text)
+        return Response(response.status_code, body, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
+                        text)
 
     # --- beyond the contract -----------------------------------------------------------------
 
@@ -169,20 +173,5 @@ def _exit(process: Any) -> str:
 # --- exception events -> ExceptionInfo -------------------------------------------------------------
 
 def exception_info(event: Mapping[str, Any]) -> ExceptionInfo:
-    """The engine's view of a bootstrap ``exception`` event (``bootstrap.exception_report``).
-
-    The bootstrap sends the class hierarchy (``mro``), the frames with their source lines and
-    the packages passed through (``via``); the message is ``format_exception_only``'s text, whose
-    head (``json.decoder.JSONDecodeError: ``) is dropped here.
-    """
-    short = str(event.get("exc_type") or "Exception")
-    text = str(event.get("message") or short)
-    mro = tuple(str(name) for name in event.get("mro") or (f"builtins.{short}",))
-    head, sep, rest = text.partition(": ")
-    if sep and head.rsplit(".", 1)[-1] == short:
-        message = rest
-    else:  # no message (``httpx.ReadTimeout``), or a text cut at its start (its last 2,000 characters)
-        message = "" if text.rsplit(".", 1)[-1] == short else text
-    return ExceptionInfo.from_json({"type": mro[0].removeprefix("builtins."), "message": message.strip(),
-                                    "frames": event.get("frames", ()), "mro": mro, "location": event.get("location"),
-                                    "via": event.get("via", ())})
+    """The checks' view of a bootstrap ``exception`` event (``bootstrap.exception_report``)."""
+    return ExceptionInfo.from_report(event)

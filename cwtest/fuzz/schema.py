@@ -35,168 +35,23 @@ import json
 import math
 import re
 import string
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from cwtest.fuzz.target import NO_BODY
+from cwtest.openapi import JSON, Resolver, Route, Unsupported
+from cwtest.results import NO_BODY, Request
 from cwtest.schema_hints import with_implied_format
 from cwtest.simulator.validation import json_type_name
 
-METHODS = ("get", "post", "put", "patch", "delete")
 #: How deep a recursive model is unrolled before only its terminal forms are generated.
 MAX_REF_DEPTH = 3
 #: Share of scalar draws, in percent, taken from the boundary values.
 BOUNDARY_PERCENT = 30
 #: Arrays and free-form objects without a maximum get at most this many items.
 DEFAULT_MAX_ITEMS = 5
-
-
-class Unsupported(Exception):
-    """The schema asks for something the generator does not build; the message says what."""
-
-
-# --- the routes of a document --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    location: str  #: path, query or header
-    required: bool
-    schema: Any
-
-
-@dataclass
-class Route:
-    """One operation of the OpenAPI document."""
-
-    method: str
-    template: str
-    params: tuple[Param, ...] = ()
-    body: Any = None  #: the JSON body's schema, None when the route takes none
-    body_required: bool = False
-    responses: dict[str, Any] = field(default_factory=dict)
-    unsupported: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.template}"
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    """A concrete request: what the engine sends and what a report prints."""
-
-    method: str
-    template: str
-    path: str
-    query: tuple[tuple[str, Any], ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
-    json_body: Any = NO_BODY
-    #: For an invalid request: which defect it carries.
-    defect: str | None = None
-
-    @property
-    def route(self) -> str:
-        return f"{self.method} {self.template}"
-
-    @property
-    def has_body(self) -> bool:
-        return self.json_body is not NO_BODY
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"method": self.method, "path": self.path}
-        if self.query:
-            data["query"] = dict(self.query)
-        if self.headers:
-            data["headers"] = dict(self.headers)
-        if self.has_body:
-            data["json"] = self.json_body
-        if self.defect:
-            data["defect"] = self.defect
-        return data
-
-
-def routes_of(document: dict[str, Any]) -> list[Route]:
-    """Every operation of the document, in its order; ``unsupported`` says why one cannot be fuzzed."""
-    resolver = Resolver(document)
-    routes = []
-    for template, item in (document.get("paths") or {}).items():
-        if not isinstance(item, dict):
-            continue
-        shared = item.get("parameters", [])
-        for method in METHODS:
-            spec = item.get(method)
-            if not isinstance(spec, dict):
-                continue
-            route = Route(method.upper(), template, responses=spec.get("responses") or {})
-            try:
-                _fill_route(route, resolver, [*shared, *spec.get("parameters", [])], spec.get("requestBody"))
-            except Unsupported as exc:
-                route.unsupported = str(exc)
-            routes.append(route)
-    return routes
-
-
-def _fill_route(route: Route, resolver: Resolver, parameters: list[Any], body: Any) -> None:
-    params = []
-    for raw in parameters:
-        param = resolver.resolve(raw)
-        where = param.get("in")
-        if where == "cookie":
-            if param.get("required"):
-                raise Unsupported(f"the required cookie {param.get('name')!r}")
-            continue
-        params.append(Param(param["name"], where, bool(param.get("required") or where == "path"),
-                            param.get("schema", {})))
-    route.params = tuple(params)
-    if not body:
-        return
-    body = resolver.resolve(body)
-    content = body.get("content") or {}
-    media = next((t for t in content if t == "application/json" or t.endswith("+json")), None)
-    if media is None:
-        if body.get("required"):
-            raise Unsupported(f"a request body of type {', '.join(content) or 'unknown'} (only JSON bodies)")
-        return
-    route.body = content[media].get("schema", {})
-    route.body_required = bool(body.get("required"))
-
-
-# --- $ref ------------------------------------------------------------------------------------------
-
-class Resolver:
-    """Resolves local ``$ref`` against the document, merging keywords beside the reference."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-
-    def target(self, ref: str) -> Any:
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise Unsupported(f"the external reference {ref!r}")
-        node: Any = self.document
-        for part in ref[1:].split("/"):
-            if not part:
-                continue
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, dict) or part not in node:
-                raise Unsupported(f"the unresolvable reference {ref!r}")
-            node = node[part]
-        return node
-
-    def resolve(self, schema: Any) -> Any:
-        seen = 0
-        while isinstance(schema, dict) and "$ref" in schema:
-            target = self.target(schema["$ref"])
-            extra = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = {**target, **extra} if extra and isinstance(target, dict) else target
-            seen += 1
-            if seen > 32:
-                raise Unsupported("a reference cycle")
-        return schema
 
 
 # --- valid values ----------------------------------------------------------------------------------
@@ -323,10 +178,12 @@ class Strategies:
 
     # --- requests --------------------------------------------------------------------------------
 
-    def request(self, route: Route) -> st.SearchStrategy[RequestSpec]:
+    def request(self, route: Route) -> st.SearchStrategy[Request]:
         """Valid requests for the route (raises Unsupported when none can be built)."""
         if route.unsupported:
             raise Unsupported(route.unsupported)
+        if route.body_media not in (None, JSON):
+            raise Unsupported(f"a {route.body_media} body (the search generates JSON bodies only)")
         params = {p.name: self.named(p.name, p.schema) if p.location == "query" else self.value(p.schema)
                   for p in route.params if p.required}
         optional = {p.name: self.named(p.name, p.schema) if p.location == "query" else self.value(p.schema)
@@ -338,15 +195,15 @@ class Strategies:
         return st.fixed_dictionaries(parts).map(lambda drawn: self._spec(route, drawn.get("params", {}),
                                                                          drawn.get("body", NO_BODY)))
 
-    def invalid_requests(self, route: Route) -> list[tuple[str, st.SearchStrategy[RequestSpec]]]:
+    def invalid_requests(self, route: Route) -> list[tuple[str, st.SearchStrategy[Request]]]:
         """One (defect, strategy) per way a request can be invalid: each strategy's requests carry that defect.
 
         Empty when nothing the route rejects can be sent (no body, no parameters).
         """
-        if route.unsupported:
+        if route.unsupported or route.body_media not in (None, JSON):
             return []
         valid_params = {p.name: self.value(p.schema) for p in route.params if p.required}
-        options: list[tuple[str, st.SearchStrategy[RequestSpec]]] = []
+        options: list[tuple[str, st.SearchStrategy[Request]]] = []
         for param in route.params:
             if param.location not in ("query", "path"):
                 continue
@@ -368,17 +225,12 @@ class Strategies:
                 options.append((label, params.map(lambda p: self._spec(route, p, NO_BODY, label))))
         return options
 
-    def invalid_request(self, route: Route) -> st.SearchStrategy[RequestSpec] | None:
-        """Any of :meth:`invalid_requests` (None when there is none)."""
-        options = self.invalid_requests(route)
-        return st.one_of([strategy for _label, strategy in options]) if options else None
-
     def _with_params(self, route: Route, others: dict[str, Any], name: str | None, bad: Any,
-                     label: str) -> st.SearchStrategy[RequestSpec]:
+                     label: str) -> st.SearchStrategy[Request]:
         body = self.value(route.body) if route.body is not None else st.just(NO_BODY)
         bad_strategy = bad if isinstance(bad, st.SearchStrategy) else st.just(bad)
 
-        def build(drawn: tuple[dict[str, Any], Any, Any]) -> RequestSpec:
+        def build(drawn: tuple[dict[str, Any], Any, Any]) -> Request:
             params = dict(drawn[0])
             if name is not None:
                 params[name] = drawn[2]
@@ -386,7 +238,7 @@ class Strategies:
 
         return st.tuples(st.fixed_dictionaries(others), body, bad_strategy).map(build)
 
-    def _spec(self, route: Route, params: dict[str, Any], body: Any, defect: str | None = None) -> RequestSpec:
+    def _spec(self, route: Route, params: dict[str, Any], body: Any, defect: str | None = None) -> Request:
         path = route.template
         query, headers = [], []
         by_name = {p.name: p for p in route.params}
@@ -401,7 +253,7 @@ class Strategies:
         for name, param in by_name.items():
             if param.location == "path" and "{" + name + "}" in path:
                 path = path.replace("{" + name + "}", "cwtest")  # only an invalid request lacks one
-        return RequestSpec(route.method, route.template, path, tuple(query), tuple(headers), body, defect)
+        return Request(route.method, route.template, path, tuple(query), tuple(headers), body, defect)
 
     # --- values ----------------------------------------------------------------------------------
 

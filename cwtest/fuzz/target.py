@@ -1,7 +1,7 @@
 """What the fuzzer drives: a ``Target`` (a booted workflow), and ``InProcessTarget`` for tests.
 
 The engine never touches a workflow directly. It asks a target for the app's OpenAPI document,
-sends it one request at a time, and reads back an :class:`Outcome`: the status, the body, and the
+sends it one request at a time, and reads back a :class:`~cwtest.results.Response`: the status, the body, and the
 exceptions the workflow let escape while answering, already trimmed to the workflow's own frames.
 The target also exposes the workflow's :class:`~cwtest.simulator.SimulatedRuntime`, which the
 engine scripts (faults) and reads (the service calls of each request).
@@ -38,116 +38,34 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
+from cwtest.results import NO_BODY, ExceptionInfo, Frame, Response
+
 if TYPE_CHECKING:
     from cwtest.simulator.runtime import SimulatedRuntime
-
-#: Marks "send no body" (``None`` is a JSON body: ``null``).
-NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY", "__bool__": lambda self: False})()
 
 #: The response header the simulator sets on a scripted timeout (see :func:`timeout_fault`); the
 #: target's transport turns such an answer into the client's own ``httpx.ReadTimeout`` at once.
 FAULT_HEADER = "x-cwtest-fault"
 
 
-# --- what a request produced ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Frame:
-    """One traceback frame: where, in which function, and the source line."""
-
-    file: str
-    line: int
-    function: str
-    source: str = ""
-
-    def render(self) -> str:
-        text = f"{_short_path(self.file)}:{self.line} in {self.function}"
-        return f"{text}\n    {self.source}" if self.source else text
-
-    def as_json(self) -> list[Any]:
-        return [self.file, self.line, self.function, self.source]
-
-
-@dataclass(frozen=True)
-class ExceptionInfo:
-    """An exception the workflow did not handle, as the engine classifies and reports it.
-
-    ``type`` is the display name (``KeyError``, ``httpx.ReadTimeout``); ``mro`` the class and its
-    bases as ``<top-level package>.<name>`` (``httpx.HTTPError``, ``builtins.LookupError``), so a
-    target in another process can send it as text and the engine can still tell the client's own
-    errors from the workflow's. ``frames`` are the workflow's frames, plus the innermost frame
-    when that one is a library's (where it was raised). ``location`` is ``file:line`` of the
-    innermost workflow frame, the key failures are deduplicated by.
-    """
-
-    type: str
-    message: str
-    frames: tuple[Frame, ...] = ()
-    mro: tuple[str, ...] = ()
-    location: str | None = None
-    #: The packages the exception passed through below the workflow's innermost frame
-    #: (``contextlib``, ``codewords_client``, ``json``): where a library raised it.
-    via: tuple[str, ...] = ()
-
-    @classmethod
-    def from_exception(cls, exc: BaseException, workflow_file: str | None) -> ExceptionInfo:
-        if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-            exc = _first_leaf(exc)
-        summary = traceback.extract_tb(exc.__traceback__)
-        frames = [Frame(f.filename, f.lineno or 0, f.name, (f.line or "").strip()) for f in summary]
-        own = [f for f in frames if workflow_file and _same_file(f.file, workflow_file)]
-        kept = list(own)
-        if frames and (not kept or kept[-1] != frames[-1]):
-            kept.append(frames[-1])
-        location = f"{own[-1].file}:{own[-1].line}" if own else None
-        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        message = text.partition(": ")[2] if ": " in text.splitlines()[0] else str(exc)
-        below = frames[frames.index(own[-1]) + 1:] if own else frames
-        via = tuple(dict.fromkeys(package_of(f.file) for f in below))
-        return cls(type=qualified_name(type(exc)), message=message[:2000], frames=tuple(kept or frames[-3:]),
-                   mro=tuple(qualified_name(c, builtins_prefix=True) for c in type(exc).__mro__), location=location,
-                   via=via)
-
-    def is_a(self, name: str) -> bool:
-        """True when ``name`` (``httpx.HTTPError``, ``KeyError``) is the class or one of its bases."""
-        wanted = name if "." in name else f"builtins.{name}"
-        return wanted in self.mro or name == self.type
-
-    def render(self) -> str:
-        lines = [f"{self.type}: {self.message}" if self.message else self.type]
-        lines += ["  " + frame.render().replace("\n", "\n  ") for frame in self.frames]
-        return "\n".join(lines)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "message": self.message, "location": self.location,
-                "frames": [f.as_json() for f in self.frames], "mro": list(self.mro), "via": list(self.via)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ExceptionInfo:
-        """The inverse of :meth:`as_json`: what a target in another process sends back."""
-        frames = tuple(Frame(str(f[0]), int(f[1]), str(f[2]), str(f[3]) if len(f) > 3 else "")
-                       for f in data.get("frames", []))
-        return cls(type=str(data["type"]), message=str(data.get("message", "")), frames=frames,
-                   mro=tuple(data.get("mro", ())), location=data.get("location"), via=tuple(data.get("via", ())))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one request produced: the answer, how long it took, and the escaped exceptions.
-
-    ``status`` is None when no answer came at all (the app died or the connection broke);
-    ``body`` is the parsed JSON, else the text; ``exceptions`` are those raised while this request
-    was handled (including background tasks that ran after the answer), oldest first.
-    """
-
-    status: int | None
-    body: Any
-    elapsed: float
-    exceptions: tuple[ExceptionInfo, ...] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
-    text: str = ""
-    #: Set when no answer came: what the transport said.
-    error: str | None = None
+def exception_info(exc: BaseException, workflow_file: str | None) -> ExceptionInfo:
+    """The checks' view of an exception the in-process app let escape."""
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = _first_leaf(exc)
+    summary = traceback.extract_tb(exc.__traceback__)
+    frames = [Frame(f.filename, f.lineno or 0, f.name, (f.line or "").strip()) for f in summary]
+    own = [f for f in frames if workflow_file and _same_file(f.file, workflow_file)]
+    kept = list(own)
+    if frames and (not kept or kept[-1] != frames[-1]):
+        kept.append(frames[-1])
+    location = f"{own[-1].file}:{own[-1].line}" if own else None
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    message = text.partition(": ")[2] if ": " in text.splitlines()[0] else str(exc)
+    below = frames[frames.index(own[-1]) + 1:] if own else frames
+    via = tuple(dict.fromkeys(package_of(f.file) for f in below))
+    return ExceptionInfo(type=qualified_name(type(exc)), message=message[:2000], frames=tuple(kept or frames[-3:]),
+                         mro=tuple(qualified_name(c, builtins_prefix=True) for c in type(exc).__mro__),
+                         location=location, via=via)
 
 
 # --- the contract -------------------------------------------------------------------------------
@@ -177,7 +95,8 @@ class Target(Protocol):
         ...
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         """One request, synchronously; never raises for the workflow's faults."""
         ...
 
@@ -291,11 +210,12 @@ class InProcessTarget:
         return self._schema
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         if self._closed:
             raise RuntimeError("the target is closed")
         self._apply_env()
-        return self._runner.run(self._send(method, path, json_body, headers, query))
+        return self._runner.run(self._send(method, path, json_body, headers, query, form, files))
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -323,20 +243,19 @@ class InProcessTarget:
     # --- internals -------------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, json_body: Any, headers: Mapping[str, str] | None,
-                    query: Mapping[str, Any] | None) -> Outcome:
+                    query: Mapping[str, Any] | None, form: Mapping[str, str] | None = None,
+                    files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         captured: list[ExceptionInfo] = []
         self._current = captured
         kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query_params(query)}
-        if json_body is not NO_BODY:
-            kwargs["content"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
-            kwargs["headers"].setdefault("content-type", "application/json")
+        request_body(kwargs, json_body, form, files)
         started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the app failed before answering; the outcome says so
             self._current = None
-            return Outcome(None, None, time.perf_counter() - started, tuple(captured + self._take_stray()),
-                           error=f"{type(exc).__name__}: {exc}")
+            return Response(None, None, time.perf_counter() - started, tuple(captured + self._take_stray()),
+                            error=f"{type(exc).__name__}: {exc}")
         # Let tasks the request scheduled without awaiting run a step, so their failures count here.
         await asyncio.sleep(0)
         self._current = None
@@ -346,7 +265,7 @@ class InProcessTarget:
             body: Any = response.json() if text else None
         except ValueError:
             body = text
-        return Outcome(response.status_code, body, elapsed, tuple(captured + self._take_stray()),
+        return Response(response.status_code, body, elapsed, tuple(captured + self._take_stray()),
                        dict(response.headers), text)
 
     async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -368,7 +287,7 @@ class InProcessTarget:
                 await send({"type": "http.response.body", "body": b"Internal Server Error"})
 
     def _record(self, exc: BaseException) -> None:
-        info = ExceptionInfo.from_exception(exc, self._workflow_file)
+        info = exception_info(exc, self._workflow_file)
         if self._current is not None:
             self._current.append(info)
         else:
@@ -679,6 +598,17 @@ def _endpoint_file(app: Any) -> str | None:
     return None
 
 
+def request_body(kwargs: dict[str, Any], json_body: Any, form: Mapping[str, str] | None,
+                 files: Mapping[str, tuple[str, bytes]] | None) -> None:
+    """httpx's keyword arguments for a JSON body (sent as given, non-ASCII kept) or a form."""
+    if json_body is not NO_BODY:
+        kwargs["content"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+        kwargs["headers"].setdefault("content-type", "application/json")
+    elif form is not None or files:
+        kwargs["data"] = dict(form or {}) or None
+        kwargs["files"] = dict(files) if files else None
+
+
 def query_params(query: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Query values as httpx sends them: booleans as true/false, objects as JSON, lists repeated."""
     if not query:
@@ -708,7 +638,6 @@ def timeout_fault() -> Any:
 
 
 __all__ = [
-    "FAULT_HEADER", "NO_BODY", "ExceptionInfo", "Frame", "InProcessTarget", "Outcome", "Target", "declared_env",
-    "find_app", "import_workflow", "qualified_name", "query_params", "timeout_fault",
+    "FAULT_HEADER", "NO_BODY", "InProcessTarget", "Target", "declared_env", "exception_info", "find_app", "import_workflow", "qualified_name", "query_params", "timeout_fault",
 ]
 

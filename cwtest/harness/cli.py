@@ -1,7 +1,8 @@
 """``cwtest run`` and ``cwtest boot``: ``run_main(argv)`` and ``boot_main(argv)`` return the exit code.
 
-Exit codes of ``run``: 0 no finding, 1 findings, 2 usage or harness error (a sandbox that
-``--sandbox strict`` cannot have, a file that does not exist, a bug in the harness).
+Exit codes of ``run``: 0 no finding, 1 findings (and, with ``--strict``, inconclusive workflows), 2
+usage or harness error (a sandbox that ``--sandbox strict`` cannot have, a file that does not exist,
+a bug in the harness).
 ``cwtest run`` searches every route after the smoke calls unless ``--examples 0``
 (``cwtest.harness.fuzzing``).
 """
@@ -23,8 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from cwtest.harness.findings import WorkflowResult
-from cwtest.harness.runner import Harness, RunReport
+from cwtest.harness.runner import Harness
+from cwtest.results import RunReport, WorkflowResult
 from cwtest.harness.sandbox import LAYERS, MODES, Limits, SandboxUnavailable
 
 _SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -167,6 +168,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output-format", choices=("full", "json", "junit"), default="full")
     parser.add_argument("-o", "--output", type=Path, default=None, help="write the report here instead of stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a workflow is inconclusive (cwtest could not exercise it), not only on "
+                             "findings")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -182,13 +186,11 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         return 2
     from cwtest.harness.report import render_full, render_json, render_junit
 
-    fuzz = None
-    if args.examples > 0:
-        from cwtest.fuzz import CHECKS, FuzzConfig
-        from cwtest.harness.env import default_cache_dir
+    from cwtest.fuzz.engine import CHECKS, FuzzConfig
+    from cwtest.harness.env import default_cache_dir
 
-        fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
-                          cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)
+    fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
+                      cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
@@ -226,7 +228,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         err.print(f"cwtest: {len(written)} regression test(s) written to {escape(str(args.write_tests))}"
                   + (" (run them with pytest; the cw_workflow fixture boots the workflow sandboxed)" if written else ""),
                   highlight=False)
-    return report.exit_code
+    return report.exit_code(strict=args.strict)
 
 
 def _run(harness: Harness, workflows: list[Path], err: Console, show_progress: bool) -> RunReport:
@@ -242,7 +244,8 @@ def _run(harness: Harness, workflows: list[Path], err: Console, show_progress: b
             )
 
     def done(path: Path, result: WorkflowResult) -> None:
-        err.print(f"cwtest: {escape(str(path))}: {len(result.findings)} finding(s)", highlight=False)
+        err.print(f"cwtest: {escape(str(path))}: {result.verdict.value}, {len(result.findings)} finding(s)",
+                  highlight=False)
 
     return harness.run(workflows, on_done=done)
 

@@ -33,21 +33,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from cwlint.header import parse_header
-from cwtest.harness import smoke
 from cwtest.harness.bridge import Relay, UnixServer
 from cwtest.harness.env import EnvError, EnvManager, default_cache_dir, spec_for
-from cwtest.harness.findings import Finding, RouteResult, WorkflowResult
 from cwtest.harness.process import RunDir, WorkflowProcess
-from cwtest.harness.sandbox import Layer, Limits, choose, format_size
-from cwtest.outbound import unsent_outbound
+from cwtest.harness.sandbox import Limits, choose, format_size
+from cwtest.results import Finding, RunReport, WorkflowResult
 
 if TYPE_CHECKING:
-    from cwtest.fuzz import FuzzConfig
+    from cwtest.fuzz.engine import FuzzConfig
 
 #: The runtime URL the workflow sees; its requests for it go over the simulator's Unix socket.
 SIM_BASE = "http://runtime.cwtest.invalid"
-#: How long to wait, after a 5xx, for the bootstrap's report of the exception behind it.
-EXCEPTION_GRACE = 0.5
 _PIPEDREAM = re.compile(r"^PIPEDREAM_(?P<app>[A-Z0-9_]+)_ACCESS$")
 _SHADOWED = {"fastapi", "pydantic", "httpx", "uvicorn", "starlette", "codewords_client", "redis", "structlog",
              "openai", "anthropic", "anyio", "typing_extensions"}
@@ -88,39 +84,6 @@ def external_response(response: ExternalResponse | dict[str, Any] | list[Any] | 
     return ExternalResponse(json=response)
 
 
-@dataclass
-class RunReport:
-    """The result of ``Harness.run``: one ``WorkflowResult`` per file, and the layer used."""
-
-    layer: Layer
-    results: list[WorkflowResult]
-    seconds: float = 0.0
-
-    @property
-    def findings(self) -> int:
-        return sum(len(r.findings) for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        if any(r.harness_error for r in self.results):
-            return 2
-        return 1 if self.findings else 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {"version": 1, "sandbox": self.layer.as_json(), "seconds": round(self.seconds, 3),
-                "summary": {"workflows": len(self.results), "findings": self.findings,
-                            "by_kind": _by_kind(self.results)},
-                "workflows": [r.as_json() for r in self.results]}
-
-
-def _by_kind(results: list[WorkflowResult]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        for finding in result.findings:
-            counts[finding.kind] = counts.get(finding.kind, 0) + 1
-    return dict(sorted(counts.items()))
-
-
 class _Stop(Exception):
     """Ends the work on one workflow early (its findings say why)."""
 
@@ -142,7 +105,7 @@ class Harness:
         self.seed = seed
         #: Copy the workflow's stdout and stderr to ours as they come (``cwtest boot``).
         self.echo_output = echo_output
-        #: After the smoke calls, search every route (``cwtest.harness.fuzzing``); None: smoke only.
+        #: The smoke calls and the search (``cwtest.harness.fuzzing``); None: the smoke calls only.
         self.fuzz = fuzz
         self._mocks: list[dict[str, Any]] = []
         self._active: set[WorkflowProcess] = set()
@@ -200,9 +163,7 @@ class Harness:
         try:
             with self._session(path, result) as booted:
                 if booted is not None:
-                    booted.smoke()
-                    if self.fuzz is not None and not booted.stopped and booted.process.alive():
-                        booted.fuzz(self.fuzz)
+                    booted.exercise(self.fuzz)
         except _Stop:
             pass
         except Exception as exc:  # a bug or a broken host, not the workflow's fault
@@ -295,12 +256,11 @@ class Harness:
                 collect(process, result, self.max_output)
             try:
                 result.service_calls = len(runtime.calls())
-                checked = booted.fuzzed_after if booted is not None and self.fuzz is not None \
-                    and "contract" in self.fuzz.checks else None
+                checked = booted.checked_calls if booted is not None else set()
                 reported = {f.message for f in result.findings if f.kind == "service-contract"}
                 for call in runtime.calls():
-                    if checked is not None and call.seq > checked:
-                        continue  # the search's calls: it reported their problems, with a repro
+                    if call.seq in checked:
+                        continue  # a request's calls: the engine reported their problems, with a repro
                     where = f"{call.service}{'/' + call.path if call.path else ''}"
                     for problem in call.problems:
                         if f"{where}: {problem}" not in reported:
@@ -366,8 +326,8 @@ class BootedWorkflow:
                                    base_url="http://workflow", timeout=harness.timeout)
         self._stopped = False
         self._timed_out = False
-        #: The last simulator call before the search started (``fuzz``); None: no search.
-        self.fuzzed_after: int | None = None
+        #: The simulator calls whose contract the engine checked (their problems have a repro).
+        self.checked_calls: set[int] = set()
 
     @property
     def run_dir(self) -> RunDir:
@@ -413,11 +373,11 @@ class BootedWorkflow:
     def stopped(self) -> bool:
         return self._stopped
 
-    def fuzz(self, config: FuzzConfig) -> None:
-        """Search every route (generated requests, faults, the contract); see ``cwtest.harness.fuzzing``."""
-        from cwtest.harness.fuzzing import fuzz_booted
+    def exercise(self, config: FuzzConfig | None) -> None:
+        """The smoke call of every route, then the search (``config``; None: the smoke calls only)."""
+        from cwtest.harness.fuzzing import exercise
 
-        fuzz_booted(self, config)
+        exercise(self, config)
 
     def stop(self) -> None:
         if not self._stopped:
@@ -428,127 +388,6 @@ class BootedWorkflow:
     def close(self) -> None:
         self.client.close()
         self.stop()
-
-    # --- smoke -----------------------------------------------------------------------------------
-
-    def openapi(self) -> dict[str, Any]:
-        response = self.client.get("/openapi.json", timeout=max(self.remaining(), 0.1))
-        response.raise_for_status()
-        return response.json()
-
-    def smoke(self) -> None:
-        """Call every route once with a minimal valid request; record outcomes and findings."""
-        try:
-            document = self.openapi()
-        except httpx.TimeoutException:
-            self.timeout_finding("while serving /openapi.json")
-            return
-        except (httpx.HTTPError, ValueError) as exc:
-            self.result.warnings.append(f"no OpenAPI schema from the app ({exc}); no smoke call was made")
-            return
-        for op in smoke.plan(document):
-            route = RouteResult(op.method, op.template)
-            self.result.routes.append(route)
-            if op.unsupported:
-                route.outcome, route.note = "unsupported", f"not run: cannot build a request ({op.unsupported})"
-                continue
-            if self._stopped or not self.process.alive():
-                route.outcome, route.note = "not-run", "not run: the workflow process had stopped"
-                continue
-            route.request = {"path": op.path, "query": op.query or None, "json": op.json_body,
-                             "form": op.form or None}
-            self._call(document, op, route)
-
-    def _call(self, document: dict[str, Any], op: smoke.Operation, route: RouteResult) -> None:
-        remaining = self.remaining()
-        if remaining <= 0:
-            self.timeout_finding("before the smoke call", route.name)
-            route.outcome, route.note = "not-run", "not run: out of time"
-            return
-        start_events = len(self.process.events.items)
-        started = time.monotonic()
-        kwargs: dict[str, Any] = {"params": op.query or None,
-                                  "headers": {"X-Correlation-Id": f"cwtest-smoke-{len(self.result.routes)}",
-                                              **op.headers}}
-        if op.has_body:
-            if op.form is not None or op.files:
-                kwargs["data"] = op.form or None
-                kwargs["files"] = op.files or None
-            else:
-                kwargs["json"] = op.json_body
-        try:
-            try:
-                response = self.client.request(op.method, op.path, timeout=remaining, **kwargs)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-                if not self.process.alive():
-                    raise
-                # A kept-alive connection the server had closed: once more, on a new connection.
-                response = self.client.request(op.method, op.path, timeout=max(self.remaining(), 0.1), **kwargs)
-        except httpx.TimeoutException:
-            route.seconds = time.monotonic() - started
-            route.outcome, route.note = "finding", "no answer before the timeout"
-            self.timeout_finding("during the smoke call", route.name)
-            return
-        except httpx.TransportError as exc:
-            route.seconds = time.monotonic() - started
-            self._died(route)
-            dead = not self.process.alive()
-            route.outcome = "finding"
-            route.note = "the workflow process died during the call" if dead else f"the connection failed: {exc}"
-            return
-        route.seconds = time.monotonic() - started
-        route.status = response.status_code
-        if unsent_outbound(response.status_code, _body_excerpt(response)):
-            route.outcome = "rejected"
-            route.note = "passed on cwtest's 599 for an outbound request it did not send (see outbound-http)"
-            return
-        if response.status_code >= 500:
-            route.outcome = "finding"
-            event = self.process.events.wait(
-                lambda e: e.get("type") == "exception" and e.get("path") == op.path, EXCEPTION_GRACE,
-                self.process.alive, start=start_events)
-            kind = "memory" if event and event.get("exc_type") == "MemoryError" else "server-error"
-            if event:
-                message = f"{response.status_code} from {route.name}: {event.get('message')}"
-                self.result.add(Finding(kind, message, event.get("location"), event.get("stack", []),
-                                        route=route.name))
-            else:
-                self.result.add(Finding(kind, f"{response.status_code} from {route.name}: "
-                                              f"{_body_excerpt(response)}", route=route.name))
-            route.note = _body_excerpt(response, 200)
-            return
-        if 400 <= response.status_code < 500:
-            route.outcome, route.note = "rejected", _body_excerpt(response, 300)
-            return
-        if 200 <= response.status_code < 300:
-            schema, _key = smoke.response_schema(document, op, response.status_code)
-            if schema is None:
-                return
-            try:
-                body = response.json()
-            except ValueError:
-                route.outcome = "finding"
-                self.result.add(Finding("response-model", f"{route.name} answered {response.status_code} with a "
-                                        f"body that is not JSON, but documents a JSON response model",
-                                        route=route.name))
-                return
-            problem = smoke.validate(document, schema, body)
-            if problem:
-                route.outcome, route.note = "finding", problem
-                self.result.add(Finding("response-model", f"{route.name}: the {response.status_code} body breaks "
-                                        f"the response model {problem}", route=route.name))
-
-    def _died(self, route: RouteResult) -> None:
-        process = self.process.process
-        if process is not None:
-            try:
-                process.wait(timeout=2)
-            except Exception:
-                pass
-        if self.process.alive():
-            self.result.add(Finding("crash", f"the connection to the app broke during {route.name}",
-                                    route=route.name))
-            self.stop()
 
 
 def _stack_of(stacks: dict[str, Any] | None) -> tuple[str | None, list[str]]:
@@ -568,17 +407,6 @@ def _stack_of(stacks: dict[str, Any] | None) -> tuple[str | None, list[str]]:
         lines.append(f"{label}:")
         lines += ["  " + line for line in entry.get("stack", [])]
     return located[0]["location"], lines
-
-
-def _body_excerpt(response: httpx.Response, limit: int = 600) -> str:
-    try:
-        body = response.json()
-        detail = body.get("detail", body) if isinstance(body, dict) else body
-        text = detail if isinstance(detail, str) else json.dumps(detail)
-    except ValueError:
-        text = response.text
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 _SIGNALS = {int(s): s.name for s in signal.Signals}
@@ -649,11 +477,11 @@ def _oom_finding(process: WorkflowProcess, result: WorkflowResult) -> None:
     message = (f"the memory limit ({format_size(process.limits.memory)}) was reached: killed by the kernel's "
                f"OOM killer")
     searched = next((f for f in result.findings if f.kind == "crash" and f.check is not None), None)
-    if searched is not None:
+    if searched is not None:  # the request that was in flight: its finding has the input
         searched.kind = "memory"
-        searched.message = f"{message} ({searched.message})"
+        searched.message = message + (f" during {searched.route}" if searched.route else "")
         return
-    route = next((r.name for r in result.routes if r.note == "the workflow process died during the call"), None)
+    route = next((f.route for f in result.findings if f.kind == "crash"), None)
     phase = "" if result.booted else " before it served"
     result.add(Finding("memory", message + phase + (f" during {route}" if route else ""), route=route))
 

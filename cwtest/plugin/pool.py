@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the fuzzer imports Hypothesis: only when a workflow is booted, not at plugin load
-    from cwtest.fuzz.target import Outcome
-    from cwtest.fuzz.sandbox_target import SandboxTarget
+from cwtest.results import NO_BODY
 
-#: Stands for "no body" until ``cwtest.fuzz.target.NO_BODY`` is imported.
-_NO_BODY: Any = object()
+if TYPE_CHECKING:
+    from cwtest.fuzz.sandbox_target import SandboxTarget
+    from cwtest.results import Finding, Response
+
 MockSpec = tuple[str, str | None, str]  # (url prefix, method, response as canonical JSON)
 
 
@@ -178,8 +178,8 @@ class CwWorkflow:
     * ``mock_external(url, response)``: answer the workflow's outbound httpx requests to ``url``
       (a prefix); call it before the first request: the mocks are part of the sandboxed process's
       configuration, so the workflow boots (or is taken from the pool) with them;
-    * ``send(method, path, json_body)``: one request as the fuzzer sends it, returning an
-      ``Outcome`` with the exceptions that escaped (what the generated regression tests use);
+    * ``send(method, path, json_body)``: one request as the fuzzer sends it, returning a
+      ``Response`` with the exceptions that escaped (what the generated regression tests use);
     * ``findings()``: what the workflow tried that the sandbox reports (outbound requests,
       connections, writes, processes), since this test started.
 
@@ -246,15 +246,14 @@ class CwWorkflow:
         """The base URL ``client`` uses (the app is on a Unix socket; this host name is a label)."""
         return str(self.client.base_url)
 
-    def send(self, method: str, path: str, json_body: Any = _NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+    def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         """One request; ``json_body`` omitted sends none (``None`` sends JSON ``null``)."""
-        from cwtest.fuzz.target import NO_BODY
+        return self.target.send(method, path, json_body, headers, query=query, form=form, files=files)
 
-        return self.target.send(method, path, NO_BODY if json_body is _NO_BODY else json_body, headers, query=query)
-
-    def findings(self) -> list[dict[str, Any]]:
-        """Sandbox findings (kind, detail, location, count) raised since this test started."""
+    def findings(self) -> list[Finding]:
+        """Sandbox findings (kind, message, location, stack, count) raised since this test started."""
         if self._entry is None:
             return []
         return new_findings(self._entry.target, self._counts)
@@ -271,8 +270,10 @@ class CwWorkflow:
             self._entry = None
 
 
-def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[dict[str, Any]]:
+def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[Finding]:
     """The sandbox findings whose count grew since ``before`` (exact counts, asked of the bootstrap)."""
+    from cwtest.results import KINDS, Finding
+
     after = target.counts()
     out = []
     for key, count in after.items():
@@ -280,6 +281,7 @@ def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> l
         if grown <= 0:
             continue
         event = target.finding_event(key) or {}
-        out.append({"kind": event.get("kind", key[0]), "detail": event.get("detail", ""),
-                    "location": event.get("location"), "stack": event.get("stack", []), "count": grown})
+        kind = str(event.get("kind", key[0]))
+        out.append(Finding(kind if kind in KINDS else "protocol", str(event.get("detail", "")),
+                           event.get("location"), list(event.get("stack", [])), count=grown))
     return out

@@ -21,19 +21,20 @@ def harness() -> Harness:
 def test_the_planted_bugs_are_found_through_the_sandbox(harness: Harness) -> None:
     with harness.boot(FIXTURES / "planted_bugs.py") as booted:
         report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
-    by_type = {f.exception.type: f for f in report.failures if f.exception}
+    by_type = {f.exception.type: f for f in report.findings if f.exception}
     assert sorted(by_type) == ["IndexError", "KeyError", "UnicodeEncodeError"]
-    assert by_type["IndexError"].shrunk and by_type["IndexError"].request.json_body["seats"] == 500
+    assert by_type["IndexError"].repro.shrunk and by_type["IndexError"].repro.request.json_body["seats"] == 500
     assert by_type["KeyError"].location == f"{FIXTURES / 'planted_bugs.py'}:94"
     assert by_type["KeyError"].exception.frames[-1].source == "price = MONTHLY_PRICE[request.plan]"
-    [stats] = report.routes
+    stats = report.routes[0].search
     assert stats.statuses["invalid"] == {"4xx": 50} and len(stats.faults_injected) == 6
 
 
 def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
     with harness.boot(FIXTURES / "llm_optional_key.py") as booted:
         report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
-    found = {(f.fault.kind, f.exception.type, f.exception.message) for f in report.failures if f.fault and f.exception}
+    found = {(f.repro.fault.split(": ")[1], f.exception.type, f.exception.message)
+             for f in report.findings if f.repro.fault and f.exception}
     assert ("llm_minimal", "KeyError", "'labels'") in found
     # the bootstrap sends the bare class name for now: "JSONDecodeError" (in-process: "json.JSONDecodeError")
     assert any(kind == "malformed" and name.endswith("JSONDecodeError") for kind, name, _message in found)

@@ -138,7 +138,7 @@ def test_the_search_finding_that_ran_out_of_memory_keeps_its_input() -> None:
     assert [r.status for r in result.routes] == [200]
     memory = only(result, "memory")
     assert memory.message.startswith("the memory limit (1 GiB) was reached: killed by the kernel's OOM killer")
-    assert memory.check == "fuzz" and memory.repro is not None and memory.repro["input"]["json"]["mb"] > 600
+    assert memory.check == "fuzz" and memory.repro is not None and memory.repro.request.json_body["mb"] > 600
     assert "crash" not in result.kinds(), [(f.kind, f.message) for f in result.findings]
     assert memory_cgroups_of(support) == []
 

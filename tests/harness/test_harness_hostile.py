@@ -16,7 +16,7 @@ import pytest
 from harness_support import HOSTILE
 
 from cwtest.harness.cli import run_main
-from cwtest.harness.findings import Finding, WorkflowResult
+from cwtest.results import Finding, WorkflowResult
 from cwtest.harness.runner import Harness
 from cwtest.harness.sandbox import Limits, SandboxUnavailable, choose, probe
 

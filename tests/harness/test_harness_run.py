@@ -18,7 +18,7 @@ import pytest
 from harness_support import REPO, WORKFLOWS, descendants, require_redis, start_boot
 
 from cwtest.harness.cli import run_main
-from cwtest.harness.findings import WorkflowResult
+from cwtest.results import WorkflowResult
 from cwtest.harness.runner import SIM_BASE, Harness
 from cwtest.harness.sandbox import LAYERS, SandboxUnavailable, choose, probe
 
@@ -40,8 +40,8 @@ def test_a_well_behaved_workflow_boots_and_passes_the_smoke_run(harness: Harness
     assert result.booted and result.app == "app"
     assert result.environment["kind"] == "uv" and result.environment["python_version"].startswith("3.11")
     [route] = result.routes
-    assert (route.method, route.path, route.status, route.outcome) == ("POST", "/", 200, "ok")
-    assert route.request["json"] == {"text": "aaa"}  # required field only, minLength 3
+    assert (route.method, route.path, route.status, result.route_verdict(route).value) == ("POST", "/", 200, "passed")
+    assert route.request.json_body == {"text": "aaa"}  # required field only, minLength 3
     assert result.service_calls == 1
 
 
@@ -70,26 +70,27 @@ def test_workflows_that_cannot_boot_are_findings_and_the_run_goes_on() -> None:
     assert kind == "python-unavailable" and "3.99" in message
     assert only("no_header.py")[0] == "header"
     assert results["echo_ok.py"].findings == [] and results["echo_ok.py"].booted
-    assert report.exit_code == 1
+    assert report.exit_code() == 1
 
 
 def test_smoke_calls_every_route_with_a_minimal_valid_request(harness: Harness) -> None:
     result = harness.run_one(WORKFLOWS / "routes.py")
     routes = {r.name: r for r in result.routes}
-    assert {n: (r.status, r.outcome) for n, r in routes.items()} == {
-        "GET /health": (200, "ok"),
-        "GET /items/{item_id}": (200, "ok"),
-        "POST /orders": (200, "ok"),
+    assert {n: (r.status, result.route_verdict(r).value) for n, r in routes.items()} == {
+        "GET /health": (200, "passed"),
+        "GET /items/{item_id}": (200, "passed"),
+        "POST /orders": (200, "passed"),
         "POST /crash": (500, "finding"),
         "POST /lies": (200, "finding"),
     }
-    assert routes["GET /items/{item_id}"].request["path"] == "/items/3"
-    assert routes["GET /items/{item_id}"].request["query"] == {"scale": 2}
+    assert routes["GET /items/{item_id}"].request.path == "/items/3"
+    assert dict(routes["GET /items/{item_id}"].request.query) == {"scale": 2}
     kinds = {f.kind: f for f in result.findings}
-    assert set(kinds) == {"server-error", "response-model"}
-    crash = kinds["server-error"]
+    assert set(kinds) == {"unhandled-exception", "response-model"}
+    crash = kinds["unhandled-exception"]
     assert "ZeroDivisionError" in crash.message and crash.location.endswith("routes.py:73")
-    assert crash.route == "POST /crash"
+    assert crash.route == "POST /crash" and crash.check == "smoke"
+    assert crash.repro is not None and "curl" in crash.repro.curl  # the smoke call's finding has a repro too
     assert "value" in kinds["response-model"].message and kinds["response-model"].route == "POST /lies"
 
 
@@ -155,7 +156,7 @@ def test_clients_share_one_ssl_context(harness: Harness) -> None:
 
 def test_an_attack_at_import_time_is_reported_and_the_workflow_still_boots(harness: Harness, decoy) -> None:
     result = harness.run_one(WORKFLOWS / "import_attack.py")
-    assert result.booted and [r.outcome for r in result.routes] == ["ok"]
+    assert result.booted and [result.route_verdict(r).value for r in result.routes] == ["passed"]
     [finding] = result.findings
     assert finding.kind == "network" and "127.0.0.2:47291" in finding.message
     assert finding.location.endswith("import_attack.py:20") and "in <module>" in finding.stack[0]
@@ -171,7 +172,7 @@ def test_run_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "report.json"
     assert run_main([str(WORKFLOWS / "routes.py"), "--output-format", "json", "-o", str(out), "--no-progress"]) == 1
     data = json.loads(out.read_text())
-    assert data["summary"]["by_kind"] == {"response-model": 1, "server-error": 1}
+    assert data["summary"]["by_kind"] == {"response-model": 1, "unhandled-exception": 1}
     junit = tmp_path / "report.xml"
     assert run_main([str(WORKFLOWS / "routes.py"), "--output-format", "junit", "-o", str(junit),
                      "--no-progress"]) == 1

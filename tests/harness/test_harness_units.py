@@ -18,12 +18,14 @@ from harness_support import WORKFLOWS
 from pydantic import BaseModel, Field
 
 from cwlint.header import parse_header
-from cwtest.harness import seccomp, smoke
+from cwtest.fuzz import minimal
+from cwtest.harness import seccomp
 from cwtest.harness.cli import discover, parse_size
 from cwtest.harness.env import EnvError, spec_for
-from cwtest.harness.findings import KINDS, Finding, RouteResult, WorkflowResult
 from cwtest.harness.report import render_json, render_junit
-from cwtest.harness.runner import SIM_BASE, RunReport, module_name, workflow_env
+from cwtest.harness.runner import SIM_BASE, module_name, workflow_env
+from cwtest.openapi import Unsupported, response_problem_detail, routes_of
+from cwtest.results import KINDS, Finding, Inconclusive, RouteResult, RunReport, WorkflowResult
 from cwtest.harness.sandbox import Limits, Probe, SandboxUnavailable, bwrap_argv, choose, probe
 
 # --- the sandbox layer -------------------------------------------------------------------------
@@ -259,7 +261,7 @@ class Kitchen(BaseModel):
 def test_minimal_values_are_valid_for_the_models_they_come_from() -> None:
     schema = Kitchen.model_json_schema(ref_template="#/components/schemas/{model}")
     document = {"components": {"schemas": schema.pop("$defs", {})}}
-    value = smoke.Generator(document).value(schema)
+    value = minimal.Generator(document).value(schema)
     model = Kitchen.model_validate(value)  # raises if any value were invalid
     assert set(value) == set(schema["required"])  # required fields only
     assert "optional_with_default" not in value
@@ -275,32 +277,41 @@ def test_minimal_values_are_valid_for_the_models_they_come_from() -> None:
 def test_shortest_match_satisfies_the_pattern(pattern: str, min_length: int) -> None:
     import re
 
-    text = smoke.shortest_match(pattern, min_length)
+    text = minimal.shortest_match(pattern, min_length)
     assert re.search(pattern, text) and len(text) >= min_length
 
 
 def test_unsupported_schemas_are_reported_not_guessed() -> None:
-    with pytest.raises(smoke.Unsupported, match="regex construct"):
-        smoke.shortest_match(r"^(a)\1$")
-    with pytest.raises(smoke.Unsupported, match="'not'"):
-        smoke.Generator({}).value({"not": {"type": "string"}})
+    with pytest.raises(Unsupported, match="regex construct"):
+        minimal.shortest_match(r"^(a)\1$")
+    with pytest.raises(Unsupported, match="'not'"):
+        minimal.Generator({}).value({"not": {"type": "string"}})
     document = {"paths": {"/x": {"post": {"requestBody": {"required": True, "content": {"text/csv": {}}},
                                           "responses": {}}}}}
-    [op] = smoke.plan(document)
-    assert op.unsupported and "text/csv" in op.unsupported
+    [route] = routes_of(document)
+    assert route.unsupported and "text/csv" in route.unsupported
+    with pytest.raises(Unsupported, match="text/csv"):
+        minimal.minimal_request(route, minimal.Generator(document))
+
+
+def test_form_bodies_get_a_minimal_form_with_files_as_one_byte_uploads() -> None:
+    document = {"paths": {"/upload": {"post": {"requestBody": {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["title", "file"], "properties": {
+            "title": {"type": "string"}, "file": {"type": "string", "format": "binary"}}}}}},
+        "responses": {}}}}}
+    [route] = routes_of(document)
+    request = minimal.minimal_request(route, minimal.Generator(document))
+    assert request.form == (("title", "a"),) and request.files == (("file", ("file.txt", b"a")),)
 
 
 def test_response_validation_resolves_component_references() -> None:
     document = {"components": {"schemas": {"Out": {"type": "object", "required": ["value"],
                                                     "properties": {"value": {"type": "integer"}}}}},
-                "paths": {}}
-    op = smoke.Operation("GET", "/", responses={"200": {"content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Out"}}}}})
-    schema, key = smoke.response_schema(document, op, 200)
-    assert key == "200" and schema is not None
-    assert smoke.validate(document, schema, {"value": 3}) is None
-    problem = smoke.validate(document, schema, {"value": "three"})
-    assert problem is not None and "value" in problem
+                "paths": {"/": {"get": {"responses": {"200": {"content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Out"}}}}}}}}}
+    assert response_problem_detail(document, "GET", "/", 200, {"value": 3}, '{"value": 3}') is None
+    problem = response_problem_detail(document, "GET", "/", 200, {"value": "three"}, '{"value": "three"}')
+    assert problem is not None and problem[0] == "value" and "'three' is not of type 'integer'" in problem[2]
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -308,9 +319,9 @@ def test_response_validation_resolves_component_references() -> None:
 def _report() -> RunReport:
     ok = WorkflowResult("ok.py", booted=True, app="app", routes=[RouteResult("POST", "/", 200)])
     bad = WorkflowResult("bad.py", booted=True, app="app",
-                         routes=[RouteResult("POST", "/", 500, outcome="finding"),
-                                 RouteResult("GET", "/x", outcome="unsupported", note="not run")])
-    bad.add(Finding("server-error", "500 from POST /: ZeroDivisionError", "bad.py:9", ["bad.py:9 in run"],
+                         routes=[RouteResult("POST", "/", 500),
+                                 RouteResult("GET", "/x", inconclusive=Inconclusive("cannot build a request", "x"))])
+    bad.add(Finding("unhandled-exception", "ZeroDivisionError: division by zero", "bad.py:9", ["bad.py:9 in run"],
                     route="POST /"))
     bad.add(Finding("network", "connect to 1.2.3.4:80", "bad.py:3"))
     bad.add(Finding("network", "connect to 1.2.3.4:80", "bad.py:3", count=4))  # merged into the first
@@ -321,7 +332,7 @@ def test_findings_merge_per_kind_and_place() -> None:
     report = _report()
     network = [f for f in report.results[1].findings if f.kind == "network"]
     assert len(network) == 1 and network[0].count == 4
-    assert report.findings == 2 and report.exit_code == 1
+    assert report.findings == 2 and report.exit_code() == 1
     assert set(KINDS) >= {f.kind for r in report.results for f in r.findings}
 
 
@@ -338,7 +349,9 @@ def test_search_findings_of_two_exception_types_at_one_line_stay_two() -> None:
 
 def test_json_report_round_trips() -> None:
     data = json.loads(render_json(_report()))
-    assert data["summary"] == {"workflows": 2, "findings": 2, "by_kind": {"network": 1, "server-error": 1}}
+    assert data["summary"] == {"workflows": 2, "findings": 2, "by_kind": {"network": 1, "unhandled-exception": 1},
+                               "verdicts": {"passed": 1, "finding": 1, "inconclusive": 0}}
+    assert [r["verdict"] for r in data["workflows"][1]["routes"]] == ["finding", "inconclusive"]
     assert data["sandbox"]["layer"] == "bubblewrap"
     assert data["workflows"][1]["findings"][0]["route"] == "POST /"
 
@@ -349,9 +362,20 @@ def test_junit_report_has_a_case_per_route_and_boot() -> None:
     bad = root.findall("testsuite")[1]
     cases = {case.get("name"): case for case in bad.findall("testcase")}
     assert set(cases) == {"boot", "POST /", "GET /x"}
-    assert cases["POST /"].find("failure").get("type") == "server-error"
+    assert cases["POST /"].find("failure").get("type") == "unhandled-exception"
     assert cases["boot"].find("failure").get("type") == "network"
     assert cases["GET /x"].find("skipped") is not None
+
+
+def test_verdicts_and_the_strict_exit_code() -> None:
+    passed = WorkflowResult("a.py", booted=True, routes=[RouteResult("POST", "/", 200)])
+    unsure = WorkflowResult("b.py", booted=True, routes=[RouteResult("GET", "/x", inconclusive=Inconclusive("why"))])
+    report = RunReport(choose("auto", found=ALL), [passed, unsure])
+    assert [r.verdict.value for r in report.results] == ["passed", "inconclusive"]
+    assert report.exit_code() == 0 and report.exit_code(strict=True) == 1
+    assert unsure.inconclusive_reasons() == ["GET /x: why"]
+    with pytest.raises(ValueError, match="unknown finding kind"):
+        Finding("not-a-kind", "x")
 
 
 def test_every_finding_kind_is_documented() -> None:

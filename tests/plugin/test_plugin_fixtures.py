@@ -35,9 +35,9 @@ def test_an_unmocked_api_is_a_finding_and_never_reached(cw_workflow):
     rates = cw_workflow("workflows/external.py")
     assert rates.client.get("/rate").status_code == 502
     [finding] = rates.findings()
-    assert finding["kind"] == "outbound-http"
-    assert "https://rates.example.com/v1/latest?base=USD&symbols=EUR" in finding["detail"]
-    assert finding["location"].endswith("external.py:35")
+    assert finding.kind == "outbound-http"
+    assert "https://rates.example.com/v1/latest?base=USD&symbols=EUR" in finding.message
+    assert finding.location.endswith("external.py:35")
 
 
 def test_a_mock_added_after_the_first_use_reaches_the_running_workflow(cw_workflow):

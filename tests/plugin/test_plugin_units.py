@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cwtest.fuzz.report import Failure
-from cwtest.fuzz.schema import RequestSpec
+from cwtest.fuzz.repro import Failure
+from cwtest.results import Request
 from cwtest.plugin.items import item_seed
 from cwtest.plugin.pool import json_loads, mock_spec
-from cwtest.plugin.report import regression_test
 from cwtest.plugin.routes import find_routes
 from cwtest.fuzz.sandbox_target import exception_info
 
@@ -177,20 +176,20 @@ def test_a_mock_is_a_hashable_key_and_round_trips_to_the_harness() -> None:
 
 
 @pytest.mark.parametrize("kind, check, assertion", [
-    ("unhandled-exception", "fuzz", "escaped = list(outcome.exceptions)"),
-    ("server-error", "fuzz", "assert outcome.status is not None and outcome.status < 500"),
-    ("response-model", "fuzz", "problem = response_problem(workflow.schema, 'POST', '/quote', outcome)"),
+    ("unhandled-exception", "fuzz", "escaped = list(response.exceptions)"),
+    ("server-error", "fuzz", "assert response.status is not None and response.status < 500"),
+    ("response-model", "fuzz", "problem = response_problem(workflow.schema, 'POST', '/quote', response)"),
     ("service-contract", "fuzz", "problems = [p for call in runtime.calls() for p in call.problems]"),
 ])
 def test_the_regression_test_uses_the_cw_workflow_fixture(kind: str, check: str, assertion: str) -> None:
-    request = RequestSpec("POST", "/quote", "/quote", json_body={"plan": "yearly", "seats": 1})
+    request = Request("POST", "/quote", "/quote", json_body={"plan": "yearly", "seats": 1})
     failure = Failure(kind=kind, check=check, route="POST /quote", message="boom", signature=(kind,),
                       request=request, fault=None, status=500, exception=None, calls=[], shrunk=True)
-    code = regression_test(failure, "workflows/buggy.py")
+    code = failure.finding("/work/workflows/buggy.py", "workflows/buggy.py").repro.regression_test
     compile(code, "test_regression.py", "exec")
     assert "(cw_workflow) -> None:" in code
     assert "workflow = cw_workflow('workflows/buggy.py')" in code
-    assert "outcome = workflow.send('POST', '/quote', {'plan': 'yearly', 'seats': 1})" in code
+    assert "response = workflow.send('POST', '/quote', {'plan': 'yearly', 'seats': 1})" in code
     assert assertion in code
 
 
