@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cwtest.plugin.pool import CwWorkflow, Pool, Settings
+from cwtest.harness.pool import CwWorkflow, Pool, Settings
 
 STATE = pytest.StashKey["State"]()
 SANDBOX_MODES = ("auto", "strict", "off")

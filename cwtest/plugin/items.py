@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import pytest
 from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
 
-from cwtest.plugin.pool import BootFailed, MockSpec, Pool, Settings, mock_spec
+from cwtest.harness.pool import BootFailed, MockSpec, Pool, Settings, mock_spec
 from cwtest.plugin.routes import StaticRoute, StaticRoutes, find_routes
 
 FUZZ_CHECKS = ("fuzz", "invalid", "contract")
@@ -245,7 +245,7 @@ class _RouteItem(CwtestItem):
     def runtest(self) -> None:
         from cwtest.fuzz.engine import FuzzConfig, Fuzzer
         from cwtest.openapi import routes_of
-        from cwtest.plugin.pool import new_findings
+        from cwtest.harness.pool import new_findings
         from cwtest.plugin.report import headline, render_item
 
         self._record()

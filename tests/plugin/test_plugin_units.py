@@ -10,7 +10,7 @@ import pytest
 from cwtest.fuzz.repro import Failure
 from cwtest.results import Request
 from cwtest.plugin.items import item_seed
-from cwtest.plugin.pool import json_loads, mock_spec
+from cwtest.harness.pool import json_loads, mock_spec
 from cwtest.plugin.routes import find_routes
 from cwtest.fuzz.sandbox_target import exception_info
 
@@ -195,7 +195,7 @@ def test_the_regression_test_uses_the_cw_workflow_fixture(kind: str, check: str,
 
 def test_a_mock_added_to_a_running_workflow_keeps_it_out_of_the_pool() -> None:
     """With a harness that can add a mock to a running process, the process leaves the pool after the test."""
-    from cwtest.plugin.pool import CwWorkflow, Pool, Settings, _Entry
+    from cwtest.harness.pool import CwWorkflow, Pool, Settings, _Entry
 
     class Booted:
         def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Booted workflows shared across the items and tests of one pytest process.
+"""Booted workflows shared across the items and tests of one pytest process (imports no pytest).
 
 Booting a workflow costs about a second (its environment is cached, its imports are not), so the
 ``boot``, ``fuzz`` and ``faults`` items of a workflow, and every hand-written test that asks
@@ -203,13 +203,7 @@ class CwWorkflow:
         if self._entry is None:
             self._mocks.append(mock_spec(url, response, method))
             return self
-        live = getattr(self._entry.booted, "mock_external", None)  # a harness that can add one while running
-        if live is None:
-            raise RuntimeError(
-                "mock_external() must come before the workflow's first use (client, runtime, send): the mocks "
-                "are part of the sandboxed process's configuration. Call it first, or pass "
-                "cw_workflow(path, mocks={url: response}).")
-        live(url, response, method=method)
+        self._entry.booted.mock_external(url, response, method=method)
         self._tainted = True
         return self
 
