@@ -16,15 +16,6 @@ from cwlint.secrets import (
     secret_kind,
 )
 
-#: Words before ``_KEY`` that make it a lookup key, not a credential (``CACHE_KEY``).
-_NOT_SECRET_KEYS = frozenset(
-    {
-        "CACHE", "SORT", "PARTITION", "PRIMARY", "FOREIGN", "HASH", "RANGE", "OBJECT", "S3",
-        "BUCKET", "REDIS", "LOOKUP", "DEDUP", "DEDUPE", "IDEMPOTENCY", "PUBLIC", "PUBLISHABLE",
-        "ROUTING", "GROUP", "INDEX", "QUEUE", "STREAM", "TOPIC", "RESULT", "LOCK", "STATE",
-        "HEADER", "FIELD", "PARAM", "COLUMN", "ENV",
-    }
-)
 _PLACEHOLDER_VALUES = frozenset(
     {
         "changeme", "change-me", "dummy", "none", "null", "nil", "xxx", "secret", "password",
@@ -36,21 +27,20 @@ _PLACEHOLDER_VALUES = frozenset(
 _NUMERIC_OR_FLAG = re.compile(r"^(?:[+-]?\d+(?:\.\d+)?|true|false|yes|no|on|off)$", re.IGNORECASE)
 _FILLER = re.compile(r"x{3,}|X{3,}|0{6,}|\*{3,}")
 _PIPEDREAM = re.compile(r"^PIPEDREAM_[A-Z0-9_]+_ACCESS$")
-_PASS = re.compile(r"(?:^|_)PASS$", re.IGNORECASE)
+#: A default that reads as a made-up secret: a word such as secret, fallback, dev or insecure
+#: in a kebab- or snake-case value (`my-fallback-secret`, `dev_secret_key`).
+_FALLBACK_WORDS = re.compile(
+    r"(?i)(?:^|[-_.])(?:secret|secrets|fallback|default|insecure|dev|devel|development|local|localdev|demo|"
+    r"sample|temp|tmp|my|super|changeit|please|unsafe)(?:[-_.]|$)"
+)
 
 
 def secret_env_kind(name: str) -> str | None:
-    """What secret an env var name says it holds, or None for a setting."""
+    """What secret an env var name says it holds, or None for a setting (the one shared list
+    of secret-like names, :func:`cwlint.secrets.secret_kind`, and Pipedream's grants)."""
     if _PIPEDREAM.match(name):
         return "access grant"
-    if _PASS.search(name):
-        return "password"
-    kind = secret_kind(name)
-    if kind == "key":
-        parts = re.split(r"[_.\-]", name.upper())
-        if len(parts) >= 2 and parts[-2] in _NOT_SECRET_KEYS:
-            return None
-    return kind
+    return secret_kind(name)
 
 
 @dataclass
@@ -69,10 +59,14 @@ class InsecureEnvDefault(Rule):
     ## What it does
     Reports the default of `os.getenv("X", default)`, `os.environ.get("X", default)`,
     `os.getenv("X") or default` and `os.environ.setdefault("X", default)` (whatever the
-    aliases) when X names a secret
-    (`*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`, `*_PASS`, `PIPEDREAM_*_ACCESS`, ...)
-    and the default is a string literal: a placeholder (`"dummy-key"`, `"changeme"`,
-    `"your-api-key"`), the empty string, or a value that may be a real credential. Settings
+    aliases) when X names a secret (the list every secrets rule shares: `*_API_KEY`,
+    `*_TOKEN`, `*_SECRET*`, `*_PASSWORD`, `*_PASS`, `*_PWD`, `*_CREDENTIALS`, `*_AUTH`, ...,
+    and `PIPEDREAM_*_ACCESS`) and the default is a string literal: a placeholder
+    (`"dummy-key"`, `"changeme"`, `"your-api-key"`), a made-up fallback
+    (`"my-fallback-secret"`, `"dev-secret"`), the empty string, or a value that may be a real
+    credential. Whatever the variable's name, the same goes for a read bound to a
+    secret-named target: `SIGNING_SECRET = os.environ.get("PLATFORM_SIGNING", "dev-secret")`
+    signs with a public constant whenever the variable is missing. Settings
     (`PORT`, `LOGLEVEL`, URLs, timeouts, `CACHE_KEY`, `MAX_TOKENS`), `None` defaults, numbers,
     flags and labels (a header name, an env var name, a field name) are not reported. A
     default bound to a name that is then checked, with a `raise` when it is still the default
@@ -141,6 +135,15 @@ class InsecureEnvDefault(Rule):
                     raise HTTPException(status_code=500, detail="STRIPE_WEBHOOK_SECRET is not set")
             """
         ),
+        # A target named like a secret, read from a variable that names a mode, with a label.
+        Valid(
+            """
+            import os
+
+            WEBHOOK_TOKEN_MODE = os.getenv("WEBHOOK_MODE", "strict")
+            AUTH_TOKEN = os.getenv("AUTH_SCHEME", "Bearer")
+            """
+        ),
         # A computed default, and a default of a secret read from another variable.
         Valid(
             """
@@ -193,6 +196,7 @@ class InsecureEnvDefault(Rule):
             """,
             expected=(("CW302", 3, 37), ("CW302", 4, 42), ("CW302", 5, 50)),
             unsafe=True,
+            message="password",
             fixed="""
             from os import environ as env, getenv
 
@@ -205,6 +209,27 @@ class InsecureEnvDefault(Rule):
                     return True
                 return check(body, signature, SIGNING_SECRET)
             """,
+        ),
+        # A secret-named target falling back to a literal, whatever the variable's name; a
+        # made-up fallback for a secret variable; `*_PASSWD` and camelCase from the shared list.
+        Invalid(
+            """
+            import os
+
+            SIGNING_SECRET = os.environ.get("SOME_PLATFORM_KEY", "my-fallback-secret")
+            jwtSecret = os.getenv("APP_SIGNING", "dev-signing-secret")
+            SMTP_PASSWD = os.getenv("SMTP_PASSWD", "Mailer2024")
+            """,
+            expected=(("CW302", 3, 54), ("CW302", 4, 38), ("CW302", 5, 40)),
+            unsafe=True,
+            fixed="""
+            import os
+
+            SIGNING_SECRET = os.environ.get("SOME_PLATFORM_KEY")
+            jwtSecret = os.getenv("APP_SIGNING")
+            SMTP_PASSWD = os.getenv("SMTP_PASSWD")
+            """,
+            message="made-up key",
         ),
     ]
 
@@ -233,9 +258,31 @@ class InsecureEnvDefault(Rule):
     def _check(
         self, read: EnvRead, default: cst.BaseExpression, whole: cst.BaseExpression, alternative: cst.BooleanOperation | None
     ) -> None:
+        parent = self.ctx.ancestors[-1] if self.ctx.ancestors else None
+        target = None
+        if isinstance(parent, cst.Assign) and parent.value is whole and len(parent.targets) == 1:
+            target = dotted_name(parent.targets[0].target)
+        elif isinstance(parent, cst.AnnAssign) and parent.value is whole:
+            target = dotted_name(parent.target)
         kind = secret_env_kind(read.name)
+        target_kind = secret_kind(target) if target is not None else None
         value = string_value(default)
-        if kind is None or value is None or find_credentials(value):
+        if (kind is None and target_kind is None) or value is None or find_credentials(value):
+            return
+        if kind is None:
+            # `SIGNING_SECRET = os.environ.get("SOME_PLATFORM_KEY", "my-fallback-secret")`: the
+            # variable's name says nothing, the target's does: a literal fallback is the secret.
+            assert target_kind is not None
+            if value == "" or _NUMERIC_OR_FLAG.match(value) or "://" in value:
+                return
+            if not (is_placeholder(value) or value.lower() in _PLACEHOLDER_VALUES or _FALLBACK_WORDS.search(value)
+                    or looks_like_password(value, target_kind)):
+                return
+            message = (
+                f"`{target}` falls back to a literal when `{read.name}` is unset: the {target_kind} is then a"
+                " public constant, in the source and in every copy of it; drop the default and declare the variable"
+            )
+            self.pending.append(_Pending(read, value, message, target, default, alternative))
             return
         if value == "":
             message = (
@@ -247,6 +294,11 @@ class InsecureEnvDefault(Rule):
                 f"`{read.name}` defaults to a placeholder: when the {kind} is missing the workflow starts"
                 " and fails later at the provider; drop the default and declare the variable"
             )
+        elif _FALLBACK_WORDS.search(value) and not _NUMERIC_OR_FLAG.match(value):
+            message = (
+                f"`{read.name}` falls back to a made-up {kind}: when the variable is missing the {kind} is a"
+                " public constant, in the source and in every copy of it; drop the default and declare the variable"
+            )
         elif _NUMERIC_OR_FLAG.match(value) or not looks_like_password(value, kind):
             return  # a number, a flag, or a label (a header name, an env var name, an identifier)
         else:
@@ -254,12 +306,6 @@ class InsecureEnvDefault(Rule):
                 f"`{read.name}` has a literal default that may be a real {kind}: it is in the source"
                 " and in every copy of it; drop the default and declare the variable"
             )
-        parent = self.ctx.ancestors[-1] if self.ctx.ancestors else None
-        target = None
-        if isinstance(parent, cst.Assign) and parent.value is whole and len(parent.targets) == 1:
-            target = dotted_name(parent.targets[0].target)
-        elif isinstance(parent, cst.AnnAssign) and parent.value is whole:
-            target = dotted_name(parent.target)
         self.pending.append(_Pending(read, value, message, target, default, alternative))
 
     def visit_If(self, node: cst.If) -> None:
