@@ -38,8 +38,10 @@ class UncheckedResponse(Rule):
     are exempt: it raises on HTTP errors itself in every 0.2+ version (0.4.11 returns 3xx).
     So is a body bound by `result = resp.json()` when the very next statement tests the
     body's own status field (`if not result.get("ok"):`, `if result["status"] != "success":`,
-    `if "error" in result:`): APIs such as Telegram and Slack answer errors with such a
-    field, and checking it is checking the response.
+    `if "error" in result:`) or the response's status (`if resp.status_code == 200 and
+    result.get("id"):`): APIs such as Telegram and Slack answer errors with such a field,
+    and checking it is checking the response. Searching the raw text for a marker
+    (`if "captcha" in resp.text:`) parses nothing out of it and is not reported either.
 
     ## Why is this bad?
     httpx does not raise on 4xx/5xx. An expired key or a rate limit then surfaces as a
@@ -127,6 +129,14 @@ class UncheckedResponse(Rule):
                 if not result.get("ok"):
                     raise RuntimeError(result.get("description", "telegram error"))
                 return result["result"]["message_id"]
+
+            async def create(http: httpx.AsyncClient, url: str) -> str | None:
+                resp = await http.post(url, json={"name": "launch"})
+                data = resp.json()
+                if resp.status_code == 200 and data.get("id"):
+                    return data["id"]
+                page = await http.get(url)
+                return "blocked" if "captcha" in page.text.lower() else None
 
             async def post(http: httpx.AsyncClient, channel: str, text: str) -> str:
                 data = (await http.post("https://slack.com/api/chat.postMessage", json={"channel": channel, "text": text})).json()
@@ -287,17 +297,38 @@ class UncheckedResponse(Rule):
                 state[1] = True
             elif attr in BODY_ATTRS and not state[1] and not state[2]:
                 state[2] = True
-                if attr == "json" and self._status_checked_next(node):
+                if attr == "json" and self._status_checked_next(node, node.value.value):
                     state[1] = True
+                    return
+                if attr == "text" and self._searched(node):
+                    state[2] = False
                     return
                 self._report(node, node.value.value, state[0])
         elif attr in BODY_ATTRS and self._is_request(node.value):
-            if attr == "json" and self._status_checked_next(node):
+            if attr == "json" and self._status_checked_next(node, None):
                 return
             self._report(node, None, None)
 
-    def _status_checked_next(self, node: cst.Attribute) -> bool:
-        """``body = resp.json()`` whose next statement tests the body's own status field."""
+    def _searched(self, node: cst.Attribute) -> bool:
+        """``"marker" in resp.text`` (or ``.lower()`` of it): the raw body searched for a
+        string, whatever the status; nothing is parsed out of it as data."""
+        ancestors = self.ctx.ancestors
+        child: cst.CSTNode = node
+        for parent in reversed(ancestors):
+            if isinstance(parent, cst.ComparisonTarget):
+                return parent.comparator is child and isinstance(parent.operator, (cst.In, cst.NotIn))
+            if isinstance(parent, cst.Attribute) and parent.value is child:
+                child = parent
+                continue
+            if isinstance(parent, cst.Call) and parent.func is child:
+                child = parent
+                continue
+            return False
+        return False
+
+    def _status_checked_next(self, node: cst.Attribute, response: str | None) -> bool:
+        """``body = resp.json()`` whose next statement tests the body's own status field, or
+        the response's status (``if resp.status_code == 200 and body.get("id")``)."""
         ancestors = self.ctx.ancestors
         if len(ancestors) < 4:
             return False
@@ -327,7 +358,9 @@ class UncheckedResponse(Rule):
             test = following.body[0].test
         else:
             return False
-        return _tests_status_field(test, target.value)
+        if _tests_status_field(test, target.value):
+            return True
+        return response is not None and _tests_response_status(test, response)
 
     def visit_For(self, node: cst.For) -> None:
         if isinstance(node.iter, cst.Name):
@@ -354,6 +387,18 @@ class UncheckedResponse(Rule):
             " call `raise_for_status()` or check `.is_success` first",
             fix=fix,
         )
+
+
+def _tests_response_status(test: cst.CSTNode, name: str) -> bool:
+    """``name.status_code``, ``name.is_success``, ... anywhere in ``test``."""
+    stack = [test]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == name:
+            if node.attr.value in CHECK_ATTRS:
+                return True
+        stack.extend(node.children)
+    return False
 
 
 def _tests_status_field(test: cst.CSTNode, name: str) -> bool:
