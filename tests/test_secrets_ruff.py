@@ -45,6 +45,7 @@ ALLOWED_FIXTURES: dict[tuple[str, int], str] = {
     ("cw301/crm_sync_ok.py", 33): _LABEL.format(what="a token type (TOKEN_TYPE = \"Bearer\")"),
     ("cw301/crm_sync_ok.py", 34): _LABEL.format(what="a form field's name (PASSWORD_FIELD = \"password\")"),
     ("cw301/crm_sync_ok.py", 35): _LABEL.format(what="an env var's name (SECRET_KEY_NAME = \"TELEGRAM_BOT_TOKEN\")"),
+    ("cw301/weather_alerts_keys_ok.py", 25): _LABEL.format(what="a form field's name (ADMIN_PASSWORD_FIELD = \"admin_password\")"),
 }
 
 NAMES = (
