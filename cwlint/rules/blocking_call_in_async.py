@@ -393,6 +393,21 @@ class BlockingCallInAsync(Rule):
             expected=(("CW203", 28, 10), ("CW203", 29, 66), ("CW203", 30, 27)),
             message="`with db()` enters a sync context manager of this file",
         ),
+        # A factory of the file: the call on the client it makes is reported, not the factory.
+        Invalid(
+            """
+            from openai import OpenAI
+
+            def get_client():
+                return OpenAI()
+
+            async def answer(q: str) -> str:
+                client = get_client()
+                reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": q}])
+                return reply.choices[0].message.content
+            """,
+            expected=(("CW203", 8, 13),),
+        ),
         # A sync OpenAI client on self, used from an async method.
         Invalid(
             """
@@ -691,8 +706,8 @@ class BlockingCallInAsync(Rule):
                     changed = True
         for call, name, function, entered in self.helper_calls:
             inner = self.helper_blocking.get(name)
-            if inner is None:
-                continue
+            if inner is None or name in self.factories:
+                continue  # a factory only makes the client: the calls on it are reported
             if entered:
                 message = (
                     f"`with {name}()` enters a sync context manager of this file that calls `{inner}()`, which blocks:"
