@@ -63,8 +63,12 @@ class InsecureEnvDefault(Rule):
     `*_TOKEN`, `*_SECRET*`, `*_PASSWORD`, `*_PASS`, `*_PWD`, `*_CREDENTIALS`, `*_AUTH`, ...,
     and `PIPEDREAM_*_ACCESS`) and the default is a string literal: a placeholder
     (`"dummy-key"`, `"changeme"`, `"your-api-key"`), a made-up fallback
-    (`"my-fallback-secret"`, `"dev-secret"`), the empty string, or a value that may be a real
-    credential. Whatever the variable's name, the same goes for a read bound to a
+    (`"my-fallback-secret"`, `"dev-secret"`), a value that may be a real credential, or the
+    empty string when the code then skips its check on an empty value (`if SECRET and not
+    valid(sig): ...`, `if not SECRET: return True`: fail-open). An empty default that is
+    only passed on (a bot token in a URL, an API key in a header) fails loudly at the
+    provider and is not reported, nor is one guarded by `if not X: raise ...` or an error
+    answer (`return {"error": ...}`, a 4xx response). Whatever the variable's name, the same goes for a read bound to a
     secret-named target: `SIGNING_SECRET = os.environ.get("PLATFORM_SIGNING", "dev-secret")`
     signs with a public constant whenever the variable is missing. Settings
     (`PORT`, `LOGLEVEL`, URLs, timeouts, `CACHE_KEY`, `MAX_TOKENS`), `None` defaults, numbers,
@@ -135,6 +139,30 @@ class InsecureEnvDefault(Rule):
                     raise HTTPException(status_code=500, detail="STRIPE_WEBHOOK_SECRET is not set")
             """
         ),
+        # Empty defaults that fail closed (a raise, an error answer) or are only passed on to
+        # the provider, which refuses them loudly.
+        Valid(
+            """
+            import hmac
+            import os
+
+            import httpx
+
+            BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+            API = f"https://api.telegram.org/bot{BOT_TOKEN}"
+
+            def check_control(token: str | None) -> None:
+                expected = (os.environ.get("CONTROL_API_SECRET") or "").strip()
+                if not expected:
+                    raise RuntimeError("CONTROL_API_SECRET is not configured")
+
+            async def webhook(secret: str) -> dict:
+                expected = os.environ.get("MT5_SECRET", "")
+                if not expected or not hmac.compare_digest(secret, expected):
+                    return {"error": "unauthorized"}
+                return {"ok": True}
+            """
+        ),
         # A target named like a secret, read from a variable that names a mode, with a label.
         Valid(
             """
@@ -165,6 +193,11 @@ class InsecureEnvDefault(Rule):
             THIRD_PARTY_API_KEY = os.environ.get("THIRD_PARTY_API_KEY", "dummy-key")
             WEBHOOK_SECRET = os.getenv("WEBHOOK_SECRET", "")
             NOTION_TOKEN = os.environ.get("NOTION_TOKEN") or "secret_xxx"
+
+            def verified(body: bytes, signature: str) -> bool:
+                if WEBHOOK_SECRET and not check(body, signature, WEBHOOK_SECRET):
+                    return False
+                return True
             """,
             expected=(("CW302", 5, 61), ("CW302", 6, 46), ("CW302", 7, 50)),
             unsafe=True,
@@ -176,6 +209,11 @@ class InsecureEnvDefault(Rule):
             THIRD_PARTY_API_KEY = os.environ.get("THIRD_PARTY_API_KEY")
             WEBHOOK_SECRET = os.getenv("WEBHOOK_SECRET")
             NOTION_TOKEN = os.environ.get("NOTION_TOKEN")
+
+            def verified(body: bytes, signature: str) -> bool:
+                if WEBHOOK_SECRET and not check(body, signature, WEBHOOK_SECRET):
+                    return False
+                return True
             """,
             message="placeholder",
         ),
@@ -238,6 +276,8 @@ class InsecureEnvDefault(Rule):
         self.aliases = EnvAliases(ctx)
         self.pending: list[_Pending] = []
         self.guarded: set[tuple[str, str]] = set()  # (bound name, default) checked with a raise
+        #: Names bound to an empty default that a test then skips work on (fail-open).
+        self.skips: set[str] = set()
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self.aliases.visit_Assign(node)
@@ -258,12 +298,7 @@ class InsecureEnvDefault(Rule):
     def _check(
         self, read: EnvRead, default: cst.BaseExpression, whole: cst.BaseExpression, alternative: cst.BooleanOperation | None
     ) -> None:
-        parent = self.ctx.ancestors[-1] if self.ctx.ancestors else None
-        target = None
-        if isinstance(parent, cst.Assign) and parent.value is whole and len(parent.targets) == 1:
-            target = dotted_name(parent.targets[0].target)
-        elif isinstance(parent, cst.AnnAssign) and parent.value is whole:
-            target = dotted_name(parent.target)
+        target = self._bound_target(whole)
         kind = secret_env_kind(read.name)
         target_kind = secret_kind(target) if target is not None else None
         value = string_value(default)
@@ -286,8 +321,8 @@ class InsecureEnvDefault(Rule):
             return
         if value == "":
             message = (
-                f"`{read.name}` defaults to the empty string: when the {kind} is missing the code runs"
-                " on with an empty one (a signature keyed on it is one anyone can compute); drop the default"
+                f"`{read.name}` defaults to the empty string, and the code skips its check when it is empty:"
+                f" a missing {kind} silently turns the check off (fail-open); drop the default and fail when it is unset"
             )
         elif is_placeholder(value) or value.lower() in _PLACEHOLDER_VALUES or _FILLER.search(value):
             message = (
@@ -308,7 +343,40 @@ class InsecureEnvDefault(Rule):
             )
         self.pending.append(_Pending(read, value, message, target, default, alternative))
 
+    def _bound_target(self, whole: cst.BaseExpression) -> str | None:
+        """The name a read is bound to, through `.strip()`-like calls and `or` fallbacks:
+        `expected = (os.environ.get("X") or "").strip()` binds `expected`."""
+        child: cst.CSTNode = whole
+        for parent in reversed(self.ctx.ancestors):
+            if isinstance(parent, cst.Assign):
+                if parent.value is child and len(parent.targets) == 1:
+                    return dotted_name(parent.targets[0].target)
+                return None
+            if isinstance(parent, cst.AnnAssign):
+                return dotted_name(parent.target) if parent.value is child else None
+            if isinstance(parent, cst.Attribute) and parent.value is child:
+                child = parent
+            elif isinstance(parent, cst.Call) and parent.func is child:
+                child = parent
+            elif isinstance(parent, cst.BooleanOperation) and parent.left is child:
+                child = parent
+            else:
+                return None
+        return None
+
     def visit_If(self, node: cst.If) -> None:
+        denies = _raises(node.body) or _returns_failure(node.body)
+        negated = _negated_names(node.test)
+        checked_with = _positive_names(node.test) if _is_and(node.test) else set()
+        for pending in self.pending:
+            if pending.value == "" and pending.target is not None:
+                if pending.target in negated and denies:
+                    self.guarded.add((pending.target, ""))
+                elif (pending.target in negated and _returns_true(node.body)) or pending.target in checked_with:
+                    # `if not SECRET: return True`, `if SECRET and not valid(sig): reject`: a
+                    # missing secret skips the check. (`if not KEY: return []` turns a feature
+                    # off, and `if KEY: headers[...] = KEY` is optional auth: neither skips one.)
+                    self.skips.add(pending.target)
         self._guard(node.test, node.body)
 
     def visit_Assert(self, node: cst.Assert) -> None:
@@ -327,6 +395,8 @@ class InsecureEnvDefault(Rule):
         for pending in self.pending:
             if pending.target is not None and (pending.target, pending.value) in self.guarded:
                 continue
+            if pending.value == "" and (pending.target is None or pending.target not in self.skips):
+                continue  # passed on as it is: the provider refuses it loudly
             self.report(pending.default, pending.message, fix=self._fix(pending), secrets=(pending.value,))
 
     def _fix(self, pending: _Pending):  # type: ignore[no-untyped-def]
@@ -382,3 +452,88 @@ def _names_and_strings(expr: cst.CSTNode) -> tuple[set[str], set[str], bool]:
             continue
         stack.extend(node.children)
     return names, strings, negated
+
+
+def _returns_failure(body: cst.BaseSuite) -> bool:
+    """The body answers a failure: `return False`, a dict with an error key or `ok`/`success`
+    False, a call with `success=False`, or a response with a 4xx/5xx status."""
+    statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    for statement in statements:
+        small = statement.body if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else []
+        for item in small:
+            if not isinstance(item, cst.Return) or item.value is None:
+                continue
+            value = item.value
+            if isinstance(value, cst.Name) and value.value == "False":
+                return True
+            if isinstance(value, cst.Dict):
+                for element in value.elements:
+                    if isinstance(element, cst.DictElement):
+                        key = string_value(element.key)
+                        if key in ("error", "errors", "detail"):
+                            return True
+                        if key in ("ok", "success") and isinstance(element.value, cst.Name) and element.value.value == "False":
+                            return True
+            if isinstance(value, cst.Call):
+                for arg in value.args:
+                    if arg.keyword is None:
+                        continue
+                    if arg.keyword.value in ("ok", "success") and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+                        return True
+                    if arg.keyword.value == "status_code" and isinstance(arg.value, cst.Integer) and int(arg.value.value) >= 400:
+                        return True
+                    if arg.keyword.value in ("error", "detail"):
+                        return True
+    return False
+
+
+def _negated_names(test: cst.BaseExpression) -> set[str]:
+    """Names a test is true for when they are empty: `not X`, `X == ""`, `X is None`, alone
+    or as an operand of `or`."""
+    out: set[str] = set()
+    operands = [test]
+    while operands:
+        node = operands.pop()
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            operands.extend((node.left, node.right))
+        elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+            name = dotted_name(node.expression)
+            if name is not None:
+                out.add(name)
+        elif isinstance(node, cst.Comparison) and len(node.comparisons) == 1:
+            target = node.comparisons[0]
+            empty = string_value(target.comparator) == "" or (isinstance(target.comparator, cst.Name) and target.comparator.value == "None")
+            if empty and isinstance(target.operator, (cst.Equal, cst.Is)):
+                name = dotted_name(node.left)
+                if name is not None:
+                    out.add(name)
+    return out
+
+
+def _positive_names(test: cst.BaseExpression) -> set[str]:
+    """Names a test needs to be non-empty: `X`, alone or as an operand of `and`."""
+    out: set[str] = set()
+    operands = [test]
+    while operands:
+        node = operands.pop()
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And):
+            operands.extend((node.left, node.right))
+        else:
+            name = dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+            if name is not None:
+                out.add(name)
+    return out
+
+
+def _is_and(test: cst.BaseExpression) -> bool:
+    return isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And)
+
+
+def _returns_true(body: cst.BaseSuite) -> bool:
+    statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    for statement in statements:
+        small = statement.body if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else []
+        for item in small:
+            if isinstance(item, cst.Return) and isinstance(item.value, cst.Name) and item.value.value == "True":
+                return True
+    return False

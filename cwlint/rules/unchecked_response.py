@@ -38,9 +38,11 @@ class UncheckedResponse(Rule):
     are exempt: it raises on HTTP errors itself in every 0.2+ version (0.4.11 returns 3xx).
     So is a body bound by `result = resp.json()` when the very next statement tests the
     body's own status field (`if not result.get("ok"):`, `if result["status"] != "success":`,
-    `if "error" in result:`) or the response's status (`if resp.status_code == 200 and
+    `if "error" in result:`), the presence of the field it is after (`if "id" in data:`,
+    `if data.get("items"):`: an error body lacks it), or the response's status (`if resp.status_code == 200 and
     result.get("id"):`): APIs such as Telegram and Slack answer errors with such a field,
-    and checking it is checking the response. Searching the raw text for a marker
+    and checking it is checking the response. (A body returned whole, `return resp.json()`,
+    is still reported: whether the caller checks it is not followed.) Searching the raw text for a marker
     (`if "captcha" in resp.text:`) parses nothing out of it and is not reported either.
 
     ## Why is this bad?
@@ -199,7 +201,7 @@ class UncheckedResponse(Rule):
                     raise RuntimeError("failed")
                 reply = await http.get(url)
                 body = reply.json()
-                if body.get("items"):
+                if body["items"]:
                     return body["items"][0]
                 return message_id
             """,
@@ -402,19 +404,21 @@ def _tests_response_status(test: cst.CSTNode, name: str) -> bool:
 
 
 def _tests_status_field(test: cst.CSTNode, name: str) -> bool:
-    """``name.get("ok")``, ``name["status"]`` or ``"error" in name`` anywhere in ``test``."""
+    """``name.get("ok")``, ``name["status"]`` or ``"error" in name`` anywhere in ``test``: the
+    body's own verdict, or the presence of a field (``"id" in data``, ``data.get("items")``),
+    which an error body lacks."""
     stack = [test]
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "get":
             if isinstance(node.func.value, cst.Name) and node.func.value.value == name and node.args:
-                if string_value(node.args[0].value) in STATUS_FIELDS:
+                if string_value(node.args[0].value) is not None:
                     return True
         elif isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == name:
             element = node.slice[0].slice if len(node.slice) == 1 else None
             if isinstance(element, cst.Index) and string_value(element.value) in STATUS_FIELDS:
                 return True
-        elif isinstance(node, cst.Comparison) and string_value(node.left) in STATUS_FIELDS:
+        elif isinstance(node, cst.Comparison) and string_value(node.left) is not None:
             for target in node.comparisons:
                 if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, cst.Name):
                     if target.comparator.value == name:
