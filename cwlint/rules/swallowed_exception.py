@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from cwlint.context import service_call
 from cwlint.diagnostics import Severity
 from cwlint.rule import Invalid, Rule, Valid
-from cwlint.rules.broad_except_masks_error import IO_MODULES, _is_broad
+from cwlint.rules.broad_except_masks_error import _is_broad
 
 #: Calls that release something: a `try` made only of them is best-effort cleanup.
 CLEANUP_METHODS = frozenset(
@@ -68,21 +67,22 @@ class SwallowedException(Rule):
 
     ## What it does
     Reports a bare `except`, `except Exception` or `except BaseException` (alone or in a
-    tuple) whose body only does `pass`, `...` or `continue`, when its `try` does I/O (awaits
-    something, calls a library service, or calls an HTTP, database, mail or subprocess
-    library). A `try` that only parses or converts (`json.loads`, `int(...)`) is not judged,
-    nor is best-effort cleanup (a `try` that only closes, cancels or removes something).
+    tuple) whose body only does `pass`, `...` or `continue` (a string as a comment aside).
+    Best-effort cleanup is not reported: a `try` that only closes, cancels or removes
+    something (`await client.aclose()`, `os.remove(tmp)`). A narrower exception
+    (`except ValueError: pass`) says what is expected and is not reported either.
 
     How it divides the work with CW208 (broad-except-masks-error): CW208 reports a broad
-    handler that *returns* a success-shaped value (`return {"status": "ok"}`, any 2xx answer
-    of a route); this rule reports a handler that *does nothing*: no return, no log, no
-    re-raise, so the code after the `try` runs on as if the operation had worked. Between
+    handler around I/O that *returns* a success-shaped value (`return {"status": "ok"}`, any
+    2xx answer of a route); this rule reports a broad handler that *does nothing*: no
+    return, no log, no re-raise, so the code after the `try` runs on as if it had worked. Between
     them, a broad handler that logs, re-raises, stores the error or answers an error status
     is left alone.
 
     ## Why is this bad?
     The failure disappears: a wrong API key, a renamed field, a library service that is down,
-    a database that refused the write all look like success. The route still answers 200,
+    a database that refused the write, a token that failed verification all look like
+    success. The route still answers 200,
     the platform records a successful run, and nobody learns that the Slack message was
     never sent or the row never written. `continue` in a loop does the same one item at a
     time: the items that failed simply go missing from the result.
@@ -139,7 +139,7 @@ class SwallowedException(Rule):
                 return failed
             """
         ),
-        # A parse-only try, and best-effort cleanup.
+        # A fallback value, a narrow exception, and best-effort cleanup.
         Valid(
             """
             import json
@@ -150,8 +150,8 @@ class SwallowedException(Rule):
                 except Exception:
                     data = {}
                 try:
-                    count = int(data.get("count", 0))
-                except Exception:
+                    data["count"] = int(data.get("count", 0))
+                except ValueError:
                     pass
                 try:
                     await http.aclose()
@@ -194,38 +194,23 @@ class SwallowedException(Rule):
             """,
             expected=(("CW209", 6, 5), ("CW209", 10, 13)),
         ),
+        # A token that fails verification silently becomes the default user.
+        Invalid(
+            """
+            import jwt
+
+            def current_user(token: str, secret: str) -> str:
+                user = "default"
+                try:
+                    user = jwt.decode(token, secret, algorithms=["HS256"])["uid"]
+                except Exception:
+                    pass
+                return user
+            """,
+            expected=(("CW209", 7, 12),),
+            message="pass",
+        ),
     ]
-
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(ctx)
-        self.tries = 0
-        #: `try` statements whose body does I/O (by identity).
-        self.io_tries: set[int] = set()
-
-    def visit_Try(self, node: cst.Try) -> None:
-        self.tries += 1
-
-    def leave_Try(self, node: cst.Try) -> None:
-        self.tries -= 1
-
-    def visit_Await(self, node: cst.Await) -> None:
-        if self.tries:
-            self._mark_io()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if not self.tries:
-            return
-        qualified = self.ctx.imports.qualified(node.func)
-        if (qualified is not None and qualified.split(".", 1)[0] in IO_MODULES) or service_call(self.ctx, node) is not None:
-            self._mark_io()
-
-    def _mark_io(self) -> None:
-        """Mark every `try` whose body (not a handler) holds the current node."""
-        ancestors = self.ctx.ancestors
-        for index in range(len(ancestors) - 1):
-            node = ancestors[index]
-            if isinstance(node, cst.Try) and ancestors[index + 1] is node.body:
-                self.io_tries.add(id(node))
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if not _is_broad(node.type):
@@ -234,13 +219,13 @@ class SwallowedException(Rule):
         if word is None:
             return
         parent = self.ctx.ancestors[-1] if self.ctx.ancestors else None
-        if not isinstance(parent, cst.Try) or id(parent) not in self.io_tries or _cleanup_only(parent.body):
+        if not isinstance(parent, cst.Try) or _cleanup_only(parent.body):
             return
         shown = "except" if node.type is None else f"except {self.ctx.code(node.type)}"
         what = "skips to the next item" if word == "continue" else "carries on"
         self.report(
             node if node.type is None else node.type,
-            f"`{shown}: {word}` swallows the failure of the I/O in its `try` and {what} as if it had"
+            f"`{shown}: {word}` swallows the failure of its `try` and {what} as if it had"
             " worked: nothing is logged or returned, and the route still answers 200; log it"
             " (`logger.exception(...)`), collect the failures, or let it propagate",
         )
