@@ -7,63 +7,65 @@ secret never reaches the terminal, a diff or JSON whole. A prefix format beats e
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class SecretFormat:
+    id: str
     name: str
-    pattern: re.Pattern[str]
+    regex: str
     #: The env var the fix reads the value from when the literal's own name says nothing.
     env_var: str
     #: The regex group holding the secret itself (0: the whole match).
     group: int = 0
+    #: Lower-case substrings one of which must occur before the regex is tried.
+    keywords: tuple[str, ...] = ()
+    source: str = ""
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.regex)
 
 
-def _f(name: str, regex: str, env_var: str, group: int = 0) -> SecretFormat:
-    return SecretFormat(name, re.compile(regex), env_var, group)
+#: The data file of provider formats (rules/secrets/formats.toml), each with its source.
+FORMATS_FILE = "secrets/formats.toml"
 
 
-SECRET_FORMATS: tuple[SecretFormat, ...] = (
-    _f("CodeWords API key", r"(?<![A-Za-z0-9])cwo?tk-[0-9a-f]{32,}|(?<![A-Za-z0-9])cwk-[0-9a-f]{64}", "CODEWORDS_API_KEY"),
-    _f("Anthropic API key", r"(?<![A-Za-z0-9])sk-ant-[A-Za-z0-9_\-]{32,}", "ANTHROPIC_API_KEY"),
-    _f(
-        "OpenAI API key",
-        r"(?<![A-Za-z0-9])sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"
-        r"|(?<![A-Za-z0-9])sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}"
-        r"|(?<![A-Za-z0-9-])sk-(?!ant-)[A-Za-z0-9]{32,}",
-        "OPENAI_API_KEY",
-    ),
-    _f("Slack token", r"(?<![A-Za-z0-9])xox[abpr]-[0-9A-Za-z][0-9A-Za-z\-]{9,}", "SLACK_BOT_TOKEN"),
-    _f(
-        "Slack webhook URL",
-        r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
-        "SLACK_WEBHOOK_URL",
-    ),
-    _f("GitHub token", r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}", "GITHUB_TOKEN"),
-    _f("Stripe secret key", r"(?<![A-Za-z0-9])[sr]k_live_[A-Za-z0-9]{20,}", "STRIPE_API_KEY"),
-    _f(
-        "HubSpot private app token",
-        r"(?<![A-Za-z0-9])pat-(?:na|eu|ap)[0-9]-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "HUBSPOT_API_TOKEN",
-    ),
-    _f("Google API key", r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}", "GOOGLE_API_KEY"),
-    _f("AWS access key id", r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])", "AWS_ACCESS_KEY_ID"),
-    _f("Telegram bot token", r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])", "TELEGRAM_BOT_TOKEN"),
-    _f(
-        "JSON Web Token",
-        r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}",
-        "JWT_TOKEN",
-    ),
-    _f("private key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----", "PRIVATE_KEY"),
-    _f(
-        "password in a URL",
-        r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:(?P<pw>[^\s:/@'\"{}<>$]+)@[^\s'\"]+",
-        "DATABASE_URL",
-        group=1,
-    ),
-)
+@functools.cache
+def secret_formats() -> tuple[SecretFormat, ...]:
+    """Every provider format, read once per process, the first time a literal needs it."""
+    from cwlint.analysis.data import load
+
+    return tuple(
+        SecretFormat(
+            id=entry["id"],
+            name=entry["name"],
+            regex=entry["regex"],
+            env_var=entry["env_var"],
+            group=entry.get("group", 0),
+            keywords=tuple(entry.get("keywords", ())),
+            source=entry.get("source", ""),
+        )
+        for entry in load(FORMATS_FILE)["format"]
+    )
+
+
+@functools.cache
+def _keywords() -> re.Pattern[str]:
+    """Every format's keywords in one case-insensitive pattern."""
+    words = sorted({word for fmt in secret_formats() for word in fmt.keywords}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
+
+
+#: Almost no string literal holds a credential: before any keyword, a value must hold a run
+#: of token characters as long as the shortest format's secret, a PEM header, or a URL with
+#: a password. One scan with a single character class rules out messages, names and labels.
+_CANDIDATE = re.compile(r"[A-Za-z0-9_\-+/=.~%:]{16,}|-----BEGIN|://[^\s/@]*:[^\s/@]*@")
+
 
 _PLACEHOLDER_WORDS = re.compile(
     r"(?i)your|example|dummy|changeme|change[-_]me|placeholder|replace|redacted|insert|xxxx|\*\*\*"
@@ -75,9 +77,47 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:[_.:\-/][a-z0-9{}]+)*$")
 _HEADER_NAME = re.compile(r"^(?:[A-Za-z][a-z]*-)*[A-Za-z][A-Za-z]*$")
 _HEX = re.compile(r"^(?:sha\d+:)?[0-9a-fA-F]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SECRET_NAME = re.compile(
-    r"(?i)(?:^|_)(?P<word>password|passwd|pwd|passphrase|secret|token|key|apikey|credentials?)$"
+#: Splits a name into lower-case words: ``OPENAI_API_KEY``, ``openai-api-key``, ``apiKey``.
+_WORDS = re.compile(r"[_.\-\s]+|(?<=[a-z0-9])(?=[A-Z])")
+
+# -- the one list of secret-like names (CW301, CW302, CW403, and redaction) ----------------------
+#
+# A name is secret-like by its last word (the thing it names), in any case and in any
+# spelling (``DB_PASS``, ``db_pass``, ``dbPass``, ``"db-pass"`` as a dict key):
+#   *_PASSWORD, *_PASS, *_PASSWD, *_PWD, *_PASSPHRASE          -> "password"
+#   *_SECRET*  (a word anywhere: CLIENT_SECRET, SECRET_KEY,
+#              WEBHOOK_SECRET_VALUE; not SECRET_NAME/SECRET_ARN...) -> "secret"
+#   *_TOKEN    (not MAX_TOKENS, PAGE_TOKEN's kin, TOKEN_URL)        -> "token"
+#   *_API_KEY, *_APIKEY, *_PRIVATE_KEY, *_SIGNING_KEY, *_ACCESS_KEY,
+#   and *_KEY unless the word before says a lookup key (CACHE_KEY) -> "key"
+#   *_CREDENTIALS, *_CREDENTIAL, *_CREDS                         -> "credentials"
+#   *_AUTH                                                       -> "auth"
+PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase"})
+#: Last words that make a secret-word name a name *about* the secret, not the secret.
+METADATA_WORDS = frozenset(
+    {"name", "names", "id", "ids", "arn", "path", "file", "filename", "url", "uri", "endpoint", "header",
+     "headers", "env", "var", "field", "param", "column", "length", "len", "size", "type", "version",
+     "prefix", "label", "ref", "scope", "scopes", "count", "manager", "store", "provider", "location",
+     "expiry", "expires", "ttl", "format", "regex", "pattern", "hint", "policy"}
 )
+#: Words before ``KEY`` that make it a lookup key, not a credential (``CACHE_KEY``).
+NOT_SECRET_KEYS = frozenset(
+    {"cache", "sort", "partition", "primary", "foreign", "hash", "range", "object", "s3", "bucket", "redis",
+     "lookup", "dedup", "dedupe", "idempotency", "public", "publishable", "routing", "group", "index",
+     "queue", "stream", "topic", "result", "lock", "state", "header", "field", "param", "column", "env",
+     "etag", "checksum", "digest", "dict", "map", "row", "json", "config", "storage", "file", "blob",
+     "snapshot", "unique", "composite", "shard", "counter", "rate", "limit", "throttle", "event", "job",
+     "task", "item", "record", "doc", "document", "entity", "table", "attribute", "attr", "prop",
+     "property", "data", "metadata", "meta", "translation", "i18n", "sentinel", "dedupe", "pubsub"}
+)
+#: Words before ``TOKEN`` that make it a count or a cursor, not a credential.
+NOT_SECRET_TOKENS = frozenset(
+    {"max", "num", "total", "input", "output", "completion", "prompt", "count", "limit", "page", "next",
+     "continuation", "cursor", "pagination", "cancel", "cancellation", "sync"}
+)
+#: The kinds whose names say key, token, secret or password: a digest-looking value bound to
+#: one is a key (weather and data APIs issue 32 hex characters), not a checksum.
+NAMED_KINDS = frozenset({"password", "secret", "token", "key"})
 
 
 @dataclass(frozen=True)
@@ -90,17 +130,17 @@ class Match:
         return text[self.start : self.end]
 
 
-#: Every format in one pattern: CW301 looks at every string literal of every file, and almost
-#: none holds a credential, so one scan rules most out before the per-format scans.
-_ANY_FORMAT = re.compile("|".join(f"(?:{fmt.pattern.pattern})" for fmt in SECRET_FORMATS))
-
-
 def find_credentials(value: str) -> list[Match]:
     """Credentials in a known format inside ``value``, placeholders excluded."""
-    if not _ANY_FORMAT.search(value):
+    if len(value) < 16 or not _CANDIDATE.search(value):
         return []
+    if not _keywords().search(value):
+        return []
+    lowered = value.lower()
     found: list[Match] = []
-    for fmt in SECRET_FORMATS:
+    for fmt in secret_formats():
+        if not any(word in lowered for word in fmt.keywords):
+            continue
         for match in fmt.pattern.finditer(value):
             start, end = match.span(fmt.group)
             secret = value[start:end]
@@ -123,18 +163,60 @@ def _low_variety(value: str) -> bool:
     return len(set(value)) < 6
 
 
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a name's last dotted part (``self.apiKey`` -> api, key)."""
+    last = name.rsplit(".", 1)[-1] if "." in name and not name.startswith(".") else name
+    return [word.lower() for word in _WORDS.split(last) if word]
+
+
 def secret_kind(name: str) -> str | None:
-    """The secret word ending a name (``OPENAI_API_KEY`` -> key), or None (``TOKEN_URL``)."""
-    match = _SECRET_NAME.search(name.rsplit(".", 1)[-1])
-    return match.group("word").lower() if match else None
+    """What secret a name says it holds (``OPENAI_API_KEY`` -> key, ``ROOT_PASS`` -> password),
+    or None (``TOKEN_URL``, ``CACHE_KEY``, ``MAX_TOKENS``, ``SECRET_NAME``). The one list of
+    secret-like names every secrets rule uses (see the table above)."""
+    words = name_words(name)
+    if not words:
+        return None
+    last = words[-1]
+    before = words[-2] if len(words) > 1 else ""
+    if last in PASSWORD_WORDS:
+        return "password"
+    if last in METADATA_WORDS:
+        return None
+    if "secret" in words or "secrets" in words[:-1] or last.endswith("secret"):
+        return "secret"
+    if last == "token" or last.endswith("token") and last in {"accesstoken", "authtoken", "apitoken", "bottoken", "refreshtoken"}:
+        return None if before in NOT_SECRET_TOKENS else "token"
+    if last in {"apikey", "privatekey", "signingkey", "accesskey", "secretkey"}:
+        return "key"
+    if last == "key":
+        if before in {"api", "private", "signing", "access", "secret", "encryption", "license", "master", "service"}:
+            return "key"
+        return None if before in NOT_SECRET_KEYS else "key"
+    if last in {"credentials", "credential", "creds"}:
+        return "credentials"
+    if last == "auth" and before not in {"use", "enable", "enabled", "require", "required", "skip", "no", "with"}:
+        return "auth"
+    return None
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts: dict[str, int] = {}
+    for char in value:
+        counts[char] = counts.get(char, 0) + 1
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
 
 
 def looks_like_password(value: str, kind: str) -> bool:
     """Whether a literal bound to a ``kind``-named target is a credential, not a label.
 
-    Passwords may be short words (``hunter2``); keys, tokens and secrets must look random.
-    Env var names, header names, field names, identifiers, digests, UUIDs, URLs and
-    placeholders are never secrets, whatever the name they are bound to.
+    Passwords may be short words (``hunter2``); keys, tokens and secrets must look random:
+    16 characters or more, with two classes of letters and digits, or a high entropy.
+    Env var names, header names, field names and identifiers, UUIDs, URLs and placeholders
+    are never secrets, whatever the name they are bound to. A digest-looking hex string is
+    exempt only when the name says nothing of key, token, secret or password: bound to
+    ``WEATHER_API_KEY``, 32 or 40 hex characters are the key those APIs issue.
     """
     if not value or value != value.strip() or any(c.isspace() for c in value):
         return False
@@ -142,16 +224,19 @@ def looks_like_password(value: str, kind: str) -> bool:
         return False
     if _ENV_NAME.match(value) or _UUID.match(value) or "://" in value:
         return False
-    if _HEX.match(value) and len(value) in (32, 40, 56, 64, 96, 128):
+    if _HEX.match(value) and len(value) in (32, 40, 56, 64, 96, 128) and kind not in NAMED_KINDS:
         return False  # a digest
-    if kind in {"password", "passwd", "pwd", "passphrase"}:
+    if kind == "password":
         return not _IDENTIFIER.match(value) or any(c.isdigit() for c in value)
-    if (_IDENTIFIER.match(value) and sum(c.isdigit() for c in value) <= 3) or _HEADER_NAME.match(value):
+    if _HEADER_NAME.match(value) and not (len(value) >= 20 and entropy(value) >= 4.0):
         return False
+    if _IDENTIFIER.match(value) and sum(c.isdigit() for c in value) <= 3:
+        # A field name or a key name, unless it is one long random word (no separators).
+        return len(value) >= 20 and not any(c in value for c in "_.:-/{}") and entropy(value) >= 3.8
     classes = sum(
         (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
     )
-    return len(value) >= 16 and classes >= 2 and len(set(value)) >= 8
+    return len(value) >= 16 and ((classes >= 2 and len(set(value)) >= 8) or entropy(value) >= 3.5)
 
 
 def mask(value: str) -> str:
@@ -162,8 +247,8 @@ def mask(value: str) -> str:
 
 _ASSIGNED_SECRET = re.compile(
     r"""(?ix)
-    (?P<name>[a-z_][a-z0-9_]*(?:password|passwd|pwd|secret|token|key))
-    \s*(?:=|:)\s*[rbuf]*(?P<q>["'])(?P<value>[^"'\n]+)(?P=q)
+    (?P<name>[a-z_][a-z0-9_]*(?:password|passwd|pwd|pass|passphrase|secret|token|key|credentials?|creds|auth))
+    ["']?\s*(?:=|:)\s*[rbuf]*(?P<q>["'])(?P<value>[^"'\n]+)(?P=q)
     """
 )
 
