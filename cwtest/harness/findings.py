@@ -25,6 +25,8 @@ KINDS: dict[str, str] = {
     "process": "an attempt to start a process (subprocess, os.system, fork, exec, spawn) or signal another",
     "bind": "a listening socket other than the harness's own (a loopback port-0 probe that never listens is not)",
     "native-syscall": "a raw syscall() through ctypes",
+    "protocol": "a message on the event socket that breaks cwtest's protocol (the workflow's process wrote it: "
+                "forged, or malformed)",
     # resources
     "memory": "the memory limit was hit (killed by the OOM killer in the workflow's memory cgroup, or MemoryError)",
     "cpu": "the CPU-time limit was hit",

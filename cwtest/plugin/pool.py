@@ -272,14 +272,17 @@ class CwWorkflow:
 
 
 def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[dict[str, Any]]:
-    """The sandbox findings whose count grew since ``before`` (exact counts, asked of the bootstrap)."""
+    """The sandbox findings whose count grew since ``before`` (exact counts, asked of the child)."""
     after = target.counts()
     out = []
     for key, count in after.items():
         grown = count - before.get(key, 0)
         if grown <= 0:
             continue
-        event = target.finding_event(key) or {}
-        out.append({"kind": event.get("kind", key[0]), "detail": event.get("detail", ""),
-                    "location": event.get("location"), "stack": event.get("stack", []), "count": grown})
+        event = target.finding_event(key)
+        if event is None:  # counted, never sent (not a power of two yet when it was first seen)
+            out.append({"kind": key[0], "detail": "", "location": None, "stack": [], "count": grown})
+            continue
+        out.append({"kind": event.kind, "detail": event.detail, "location": event.location,
+                    "stack": list(event.stack), "count": grown})
     return out
