@@ -207,6 +207,9 @@ class InProcessTarget:
 
     * ``CODEWORDS_API_KEY``, ``CODEWORDS_RUNTIME_URI`` and ``RUNTIME_URI`` point at the runtime
       (a host of its own, ``http://runtime-N.cwtest.invalid``), set again before every request;
+      ``from_path`` sets the variables the header declares, as the sandbox does
+      (``cwtest.workflow_env``: these three only where declared, so a sync ``CodewordsClient``
+      whose ``RUNTIME_URI`` is not declared calls the real runtime's URL in both targets);
     * httpx is routed by the sandboxed child's own code (``cwtest.harness.child.outbound``):
       requests for that host go to ``runtime.app`` in-process; an answer carrying
       ``x-cwtest-fault: timeout`` becomes an ``httpx.ReadTimeout`` at once, and a dropped
@@ -228,7 +231,8 @@ class InProcessTarget:
 
     def __init__(self, app: Any, runtime: SimulatedRuntime | None = None, *, workflow_file: str | Path | None = None,
                  base_url: str = "http://127.0.0.1:8000", env: Mapping[str, str] | None = None,
-                 module: ModuleType | None = None, lifespan: bool = True, runtime_host: str | None = None) -> None:
+                 module: ModuleType | None = None, lifespan: bool = True, runtime_host: str | None = None,
+                 exact_env: bool = False) -> None:
         from cwtest.simulator.runtime import SimulatedRuntime
 
         self.app = app
@@ -238,8 +242,11 @@ class InProcessTarget:
         self.module = module
         self.runtime_host = runtime_host or f"runtime-{next(_counter)}.cwtest.invalid"
         self.runtime_url = f"http://{self.runtime_host}"
-        self.env = {**(env or {}), "CODEWORDS_API_KEY": self._runtime.api_key,
-                    "CODEWORDS_RUNTIME_URI": self.runtime_url, "RUNTIME_URI": self.runtime_url}
+        #: The workflow's variables: exactly ``env`` with ``exact_env`` (``from_path``: the header's),
+        #: else ``env`` and the runtime's three.
+        self.env = dict(env or {}) if exact_env else {
+            **(env or {}), "CODEWORDS_API_KEY": self._runtime.api_key, "CODEWORDS_RUNTIME_URI": self.runtime_url,
+            "RUNTIME_URI": self.runtime_url}
         #: Outbound requests to anything but the runtime, never sent: ``{"method", "url", "mocked"}``.
         self.external: list[dict[str, Any]] = []
         #: The answers for outbound requests (``mock_external``).
@@ -276,12 +283,11 @@ class InProcessTarget:
         host = f"runtime-{next(_counter)}.cwtest.invalid"
         env = {**workflow_env(header_of(path), api_key=runtime.api_key, runtime_url=f"http://{host}"),
                **kwargs.pop("env", {})}
-        env.update({"CODEWORDS_API_KEY": runtime.api_key, "CODEWORDS_RUNTIME_URI": f"http://{host}",
-                    "RUNTIME_URI": f"http://{host}"})
         with _environ(env):
             module = import_workflow(path)
         app = find_app(module, app_name)
-        return cls(app, runtime, workflow_file=path, env=env, module=module, runtime_host=host, **kwargs)
+        return cls(app, runtime, workflow_file=path, env=env, module=module, runtime_host=host, exact_env=True,
+                   **kwargs)
 
     def mock_external(self, url: str, response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes,
                       method: str | None = None) -> None:
