@@ -138,8 +138,8 @@ def exception_info(report: protocol.ExceptionReport) -> ExceptionInfo:
     else:  # no message (``httpx.ReadTimeout``), or a text cut at its start (its last 2,000 characters)
         message = "" if text.rsplit(".", 1)[-1] == short else text
     return ExceptionInfo(type=mro[0].removeprefix("builtins."), message=message.strip(),
-                         frames=tuple(Frame(*frame) for frame in report.frames), mro=mro, location=report.location,
-                         via=report.via)
+                         frames=tuple(Frame(*frame) for frame in report.frames), mro=tuple(mro),
+                         location=report.location, via=tuple(report.via))
 
 
 @dataclass(frozen=True)

@@ -504,7 +504,8 @@ def _stack_of(stacks: protocol.Stacks | None) -> tuple[str | None, list[str]]:
     """The most telling stack of a ``stacks`` message: a task or thread inside the workflow."""
     if not stacks:
         return None, ["(no stack: the process did not answer the stack request)"]
-    located = [s for s in (*stacks.tasks, *stacks.threads) if s.location]
+    located: list[protocol.TaskStack | protocol.ThreadStack] = [
+        *(s for s in stacks.tasks if s.location), *(s for s in stacks.threads if s.location)]
     if not located:
         lines: list[str] = []
         for thread in stacks.threads[:3]:
@@ -544,8 +545,8 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
             count = max(event.count, counts.get(event.key, 0))
             result.add(Finding(event.kind, event.detail, event.location, list(event.stack), count))
         elif isinstance(event, protocol.BootFailure):
-            kind = "memory" if event.exc_type == "MemoryError" else event.kind
-            result.add(Finding(kind, event.detail, event.location, list(event.stack)))
+            failure = "memory" if event.exc_type == "MemoryError" else event.kind
+            result.add(Finding(failure, event.detail, event.location, list(event.stack)))
         elif isinstance(event, protocol.External):
             result.external.append({"method": event.method, "url": event.url, "location": event.location,
                                     "mocked": event.mocked})

@@ -305,7 +305,8 @@ class Command:
         self.close()
 
 
-def command(layer: Layer, policy: Policy, argv: Sequence[str], *, applies_itself: bool = False) -> Command:
+def command(layer: Layer, policy: Policy, argv: Sequence[str | os.PathLike[str]], *,
+            applies_itself: bool = False) -> Command:
     """The command that runs ``argv`` under ``policy`` in ``layer``.
 
     Under bubblewrap, bwrap's own options apply the namespaces, the mounts and the seccomp
@@ -315,18 +316,18 @@ def command(layer: Layer, policy: Policy, argv: Sequence[str], *, applies_itself
     ``policy.confinement(layer)`` itself (the workflow's child does, from its config, because it
     loads a second seccomp stage after its interpreter has started).
     """
-    argv = [str(a) for a in argv]
+    args = [os.fspath(a) for a in argv]
     spec = policy.confinement(layer)
     inside = bool(spec["landlock"] or spec["seccomp"] or any(v is not None for v in policy.rlimits.values()))
     read = list(policy.read)
     if inside and not applies_itself:
         launcher = Path(sys.executable)
         spec = {**spec, "env": sorted(policy.env)}
-        argv = [str(launcher), "-I", "-B", str(CHILD / "__main__.py"), "--confine", json.dumps(spec), "--", *argv]
+        args = [str(launcher), "-I", "-B", str(CHILD / "__main__.py"), "--confine", json.dumps(spec), "--", *args]
         read += [p for p in dict.fromkeys((CHILD, Path(sys.prefix), Path(sys.base_prefix))) if p not in read]
     env = dict(policy.env)
     if layer.name != "bubblewrap":
-        return Command(argv, env, policy.cwd)
+        return Command(args, env, policy.cwd)
     assert layer.probe.bwrap is not None
     size = str(policy.tmpfs_size)
     out = [layer.probe.bwrap, "--unshare-all"] + (["--share-net"] if policy.network else []) + [
@@ -348,4 +349,4 @@ def command(layer: Layer, policy: Policy, argv: Sequence[str], *, applies_itself
         fd = os.open(policy.seccomp, os.O_RDONLY | os.O_CLOEXEC)
         pass_fds = (fd,)
         out += ["--seccomp", str(fd)]
-    return Command(out + ["--", *argv], env, policy.cwd, pass_fds)
+    return Command(out + ["--", *args], env, policy.cwd, pass_fds)

@@ -274,7 +274,7 @@ class CwWorkflow:
 def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[dict[str, Any]]:
     """The sandbox findings whose count grew since ``before`` (exact counts, asked of the child)."""
     after = target.counts()
-    out = []
+    out: list[dict[str, Any]] = []
     for key, count in after.items():
         grown = count - before.get(key, 0)
         if grown <= 0:

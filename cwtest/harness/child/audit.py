@@ -13,14 +13,17 @@ The kernel layers contain these attempts; the hook only says who made them, wher
 Standard library only, Python 3.8+ (see ``protocol``).
 """
 
+from __future__ import annotations
+
 import os
 import socket
 import sys
 import weakref
+from typing import Any, Dict, Tuple
 
 from . import channel, stacks
 
-_config = {}
+_config: Dict[str, Any] = {}
 
 
 def install(config):
@@ -174,7 +177,7 @@ _WATCHED = frozenset(
 
 #: Sockets bound to a loopback address with port 0: a finding once they listen (weak: a
 #: closed probe is forgotten with its socket).
-_PROBES = weakref.WeakKeyDictionary()
+_PROBES: weakref.WeakKeyDictionary[socket.socket, Tuple[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _is_probe(address):

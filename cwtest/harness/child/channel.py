@@ -74,7 +74,7 @@ def send(message: protocol.Message) -> None:
         leave()
 
 
-def finding(kind: str, detail: str, frames: Optional[List[Any]] = None) -> None:
+def finding(kind: protocol.AttemptKind, detail: str, frames: Optional[List[Any]] = None) -> None:
     """Report an attempt; each (kind, workflow line) or (kind, detail) once, then counts at powers of 2."""
     if frames is None:
         frames = stacks.frames_of(sys._getframe(1))
@@ -95,4 +95,4 @@ def finding(kind: str, detail: str, frames: Optional[List[Any]] = None) -> None:
 def counts() -> protocol.Counts:
     """The exact count of every finding so far."""
     with _seen_lock:
-        return protocol.Counts(counts=[[list(key), count] for key, count in _seen.items()])
+        return protocol.Counts(counts=list(_seen.items()))

@@ -161,8 +161,8 @@ def apply_landlock(spec: Dict[str, Any]) -> int:
                 os.close(fd)
         if net:
             for port in spec.get("connect_ports", []):
-                rule = _NetPort(_NET_CONNECT, int(port))
-                if lib.syscall(_LL_ADD_RULE, ruleset, 2, ctypes.byref(rule), 0) != 0:
+                port_rule = _NetPort(_NET_CONNECT, int(port))
+                if lib.syscall(_LL_ADD_RULE, ruleset, 2, ctypes.byref(port_rule), 0) != 0:
                     raise OSError(ctypes.get_errno(), "landlock_add_rule port %s failed" % port)
         no_new_privs()
         if lib.syscall(_LL_RESTRICT, ruleset, 0) != 0:

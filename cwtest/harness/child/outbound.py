@@ -313,5 +313,5 @@ def route_runtime_name(config: Dict[str, Any]) -> Optional[str]:
             return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))]
         return original(name, service, family, type, proto, flags)
 
-    socket.getaddrinfo = getaddrinfo
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
     return None

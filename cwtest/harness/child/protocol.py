@@ -35,23 +35,26 @@ treats a message as the workflow's own words, and a line that breaks this protoc
 ``protocol`` finding, never as an error of cwtest's.
 
 Standard library only, Python 3.8+: the child imports it on the workflow's interpreter. The
-annotations stay strings (``from __future__ import annotations``) and are resolved on the first
-decode, so the child does not import ``typing`` before the workflow does.
+annotations stay strings (``from __future__ import annotations``), resolved on a class's first
+decode. Field types are ``str``, ``int``, ``bool``, ``Optional``, ``Literal``, ``Sequence`` (a
+list on the wire, a tuple once decoded), fixed ``Tuple``, ``Dict[str, str]`` and records.
 """
 
 from __future__ import annotations
 
 import json
+from collections import abc
 
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterator, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union
+
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, Dict, Iterator, Literal, Optional, Tuple, Type, TypeVar, dataclass_transform
-
-    M = TypeVar("M", bound="Message")
-    R = TypeVar("R", bound="Record")
-else:
+    from typing import dataclass_transform
+else:  # typing has it from 3.11 on; type checkers only need the name
     def dataclass_transform(**_kwargs):
         return lambda cls: cls
+
+M = TypeVar("M", bound="Message")
+R = TypeVar("R", bound="Record")
 
 #: The child's side: what it sends.
 CHILD = "child"
@@ -150,13 +153,13 @@ class Message(Record):
 class ThreadStack(Record):
     thread: str
     location: Optional[str] = None
-    stack: Tuple[str, ...] = ()
+    stack: Sequence[str] = ()
 
 
 class TaskStack(Record):
     task: str
     location: Optional[str] = None
-    stack: Tuple[str, ...] = ()
+    stack: Sequence[str] = ()
 
 
 class Mock(Record):
@@ -171,13 +174,18 @@ class Mock(Record):
 
 # --- child -> parent ----------------------------------------------------------------------------
 
+#: The kinds of ``finding`` (attempts to leave the sandbox; ``cwtest.harness.findings.KINDS``).
+AttemptKind = Literal["network", "outbound-http", "fs-write", "process", "bind", "native-syscall"]
+#: The kinds of ``boot-failure``.
+BootKind = Literal["syntax-error", "import-crash", "missing-dependency", "no-app", "no-server", "boot-crash"]
+
 class Hello(Message):
     TYPE = "hello"
     DIRECTION = CHILD
     pid: int
     python: str
     executable: str
-    warnings: Tuple[str, ...] = ()
+    warnings: Sequence[str] = ()
 
 
 class SetupWarning(Message):
@@ -190,16 +198,16 @@ class Ready(Message):
     TYPE = "ready"
     DIRECTION = CHILD
     app: str
-    apps: Tuple[str, ...]
+    apps: Sequence[str]
 
 
 class BootFailure(Message):
     TYPE = "boot-failure"
     DIRECTION = CHILD
-    kind: Literal["syntax-error", "import-crash", "missing-dependency", "no-app", "no-server", "boot-crash"]
+    kind: BootKind
     detail: str
     location: Optional[str] = None
-    stack: Tuple[str, ...] = ()
+    stack: Sequence[str] = ()
     exc_type: Optional[str] = None
     module: Optional[str] = None  #: missing-dependency: the module that was not found
 
@@ -209,10 +217,10 @@ class Finding(Message):
 
     TYPE = "finding"
     DIRECTION = CHILD
-    kind: Literal["network", "outbound-http", "fs-write", "process", "bind", "native-syscall"]
+    kind: AttemptKind
     detail: str
     location: Optional[str] = None
-    stack: Tuple[str, ...] = ()
+    stack: Sequence[str] = ()
     count: int
     #: (kind, location) or, without a workflow frame, (kind, detail): what ``counts`` counts by
     key: Tuple[str, str]
@@ -226,11 +234,11 @@ class ExceptionReport(Message):
     exc_type: str  #: the class's bare name
     message: str  #: ``format_exception_only``'s text, its last 2,000 characters
     location: Optional[str] = None
-    stack: Tuple[str, ...] = ()
+    stack: Sequence[str] = ()
     #: (file, line, function, source line): the workflow's frames, and the innermost one
-    frames: Tuple[Tuple[str, int, str, str], ...] = ()
-    mro: Tuple[str, ...] = ()  #: the class and its bases as "<top-level package>.<name>"
-    via: Tuple[str, ...] = ()  #: the packages it passed through below the workflow
+    frames: Sequence[Tuple[str, int, str, str]] = ()
+    mro: Sequence[str] = ()  #: the class and its bases as "<top-level package>.<name>"
+    via: Sequence[str] = ()  #: the packages it passed through below the workflow
     method: Optional[str] = None  #: the request being answered
     path: Optional[str] = None
 
@@ -243,7 +251,7 @@ class External(Message):
     method: str
     url: str
     location: Optional[str] = None
-    stack: Tuple[str, ...] = ()
+    stack: Sequence[str] = ()
     mocked: bool = True
 
 
@@ -251,14 +259,14 @@ class Stacks(Message):
     TYPE = "stacks"
     DIRECTION = CHILD
     reason: str  #: the command's reason ("timeout"), or "cpu" at the CPU limit
-    threads: Tuple[ThreadStack, ...] = ()
-    tasks: Tuple[TaskStack, ...] = ()
+    threads: Sequence[ThreadStack] = ()
+    tasks: Sequence[TaskStack] = ()
 
 
 class Counts(Message):
     TYPE = "counts"
     DIRECTION = CHILD
-    counts: Tuple[Tuple[Tuple[str, str], int], ...] = ()  #: (key, count) of every finding
+    counts: Sequence[Tuple[Tuple[str, str], int]] = ()  #: (key, count) of every finding
 
 
 class Mocked(Message):
@@ -330,7 +338,7 @@ def messages(direction: str) -> Iterator[Type[Message]]:
     return (m for m in MESSAGES if m.DIRECTION == direction)
 
 
-def choices(cls: Type[Record], field: str) -> Tuple[str, ...]:
+def choices(cls: Type[Record], field: str) -> Sequence[str]:
     """The values a ``Literal`` field allows (``choices(Finding, "kind")``)."""
     return tuple(getattr(_resolve(cls)[field], "__args__", ()))
 
@@ -341,10 +349,7 @@ def choices(cls: Type[Record], field: str) -> Tuple[str, ...]:
 def _resolve(cls: Type[Record]) -> Dict[str, Any]:
     """The field types of ``cls``, resolved once (the annotations are strings until then)."""
     if cls._hints is None:
-        import typing
-
-        namespace = dict(vars(typing))
-        namespace.update(globals())
+        namespace = globals()
         hints = {}
         for klass in reversed(cls.__mro__):
             for name, hint in klass.__dict__.get("__annotations__", {}).items():
@@ -356,25 +361,23 @@ def _resolve(cls: Type[Record]) -> Dict[str, Any]:
 
 def _check(value: Any, hint: Any, where: str) -> Any:
     """``value`` if it is of type ``hint`` (lists become tuples, objects records), else ``ProtocolError``."""
-    import typing
-
     origin = getattr(hint, "__origin__", None)
-    args = getattr(hint, "__args__", ())
-    if hint is typing.Any:
+    args: Tuple[Any, ...] = getattr(hint, "__args__", ())
+    if hint is Any:
         return value
-    if origin is typing.Union:
+    if origin is Union:
         if value is None and type(None) in args:
             return None
         options = [a for a in args if a is not type(None)]
         return _check(value, options[0], where)
-    if origin is typing.Literal:
+    if origin is Literal:
         if value not in args:
             raise ProtocolError("%s: %s is not one of %s" % (where, _short(repr(value)), ", ".join(args)))
         return value
-    if origin is tuple:
+    if origin is abc.Sequence or origin is tuple:
         if not isinstance(value, list):
             raise ProtocolError("%s: expected a list, got %s" % (where, _kind(value)))
-        if len(args) == 2 and args[1] is Ellipsis:
+        if origin is abc.Sequence or (len(args) == 2 and args[1] is Ellipsis):
             return tuple(_check(v, args[0], "%s[%d]" % (where, i)) for i, v in enumerate(value))
         if len(value) != len(args):
             raise ProtocolError("%s: expected %d items, got %d" % (where, len(args), len(value)))

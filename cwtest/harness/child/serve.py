@@ -76,7 +76,7 @@ def find_app(module: ModuleType, name: Optional[str] = None) -> Tuple[str, Any, 
 # --- the child ----------------------------------------------------------------------------------
 
 
-def fail(kind: str, detail: str, **extra: Any) -> NoReturn:
+def fail(kind: protocol.BootKind, detail: str, **extra: Any) -> NoReturn:
     """Report a boot failure and end the process (status 3)."""
     channel.send(protocol.BootFailure(kind=kind, detail=detail, **extra))
     sys.stdout.flush()

@@ -117,7 +117,7 @@ def exception_report(exc: BaseException, workflow: Optional[str] = None) -> Dict
             via.append(name)
     return {"exc_type": type(exc).__name__, "message": text[-_MESSAGE_LIMIT:], "location": location(frames, workflow),
             "stack": render(shown),
-            "frames": [[f[0], f[1], f[2], (linecache.getline(f[0], f[1]) or "").strip()] for f in shown],
+            "frames": [(f[0], f[1], f[2], (linecache.getline(f[0], f[1]) or "").strip()) for f in shown],
             "mro": ["%s.%s" % (c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__],
             "via": via}
 
