@@ -55,10 +55,6 @@ class ExternalResponse:
         return protocol.Mock(url=url, method=method, status=self.status, headers=headers,
                              body=base64.b64encode(body).decode())
 
-    def as_config(self, url: str, method: str | None) -> dict[str, Any]:
-        """``as_mock`` as JSON."""
-        return self.as_mock(url, method).as_json()
-
 
 def external_response(response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes) -> ExternalResponse:
     """A dict or list is a 200 JSON body, a str a text body, bytes a raw body."""

@@ -316,7 +316,7 @@ class WorkflowProcess:
                     except protocol.ProtocolError as exc:
                         self.events.violation(str(exc))
                 if len(buffer) > protocol.MAX_LINE and not skipping:
-                    self.events.violation(f"a line of more than {protocol.MAX_LINE} bytes")
+                    self.events.violation(protocol.TOO_LONG)
                     skipping = True
                 if skipping:
                     buffer = b""

@@ -44,7 +44,7 @@ from cwtest.harness.sandbox import CHILD
     (b'{"type": "stacks", "reason": "r", "threads": [{"thread": "t", "stack": [3]}]}',
      "stacks.threads[0].stack[0]: expected str, got a number"),
     (b'{"type": "counts", "counts": [[["a", "b"], true]]}', "counts.counts[0][1]: expected int, got a boolean"),
-    (b"{" + b" " * protocol.MAX_LINE + b"}", "a line of 1048578 bytes is over the 1048576-byte limit"),
+    (b"{" + b" " * protocol.MAX_LINE + b"}", "a line of more than 1048576 bytes"),
 ])
 def test_a_line_that_breaks_the_protocol_says_why_in_one_line(line: bytes, reason: str) -> None:
     with pytest.raises(protocol.ProtocolError) as caught:

@@ -62,6 +62,8 @@ CHILD = "child"
 PARENT = "parent"
 #: The longest line either side accepts (a message is small: stacks are trimmed, texts capped).
 MAX_LINE = 1 << 20
+#: The reason for a line over ``MAX_LINE`` (one reason, whatever the length).
+TOO_LONG = "a line of more than %d bytes" % MAX_LINE
 
 _MISSING = object()
 
@@ -317,7 +319,7 @@ def encode(message: Message) -> bytes:
 def decode(line: bytes, direction: str) -> Message:
     """The message of one line (without its newline) sent by ``direction`` (``CHILD`` or ``PARENT``)."""
     if len(line) > MAX_LINE:
-        raise ProtocolError("a line of %d bytes is over the %d-byte limit" % (len(line), MAX_LINE))
+        raise ProtocolError(TOO_LONG)
     try:
         data = json.loads(line)
     except ValueError as exc:
