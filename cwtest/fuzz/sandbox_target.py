@@ -56,7 +56,7 @@ class SandboxTarget:
         #: Set when the workflow stopped answering (hung, died): later requests fail at once.
         self.dead: str | None = None
         #: Stacks of the workflow's tasks and threads when it hung (for the report).
-        self.hang_stacks: dict[str, Any] | None = None
+        self.hang_stacks: protocol.Stacks | None = None
 
     # --- the Target contract -----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cwtest.fuzz.report import Failure, FuzzReport, show_json
+from cwtest.harness.child import protocol
 
 #: ``cwtest boot FILE --port 8000`` serves the app there; the curl commands target it.
 BOOT_URL = "http://127.0.0.1:8000"
@@ -23,7 +24,7 @@ BOOT_URL = "http://127.0.0.1:8000"
 def render_item(*, kind: str, route: str, workflow: str, rooted: str, report: FuzzReport | None, failures: list[Failure],
                 findings: list[dict[str, Any]], seed: int, examples: int, nodeid: str, rerun_seed: int,
                 notes: list[str] | None = None, hung: str | None = None,
-                hang_stacks: dict[str, Any] | None = None, tolerated: tuple[str, ...] = (),
+                hang_stacks: protocol.Stacks | None = None, tolerated: tuple[str, ...] = (),
                 stderr_tail: str = "") -> str:
     problems = len(failures) + len(findings) + (1 if hung and not failures else 0)
     out = [f"cwtest {kind}: {route} of {workflow}: {problems} problem(s)"
@@ -64,13 +65,15 @@ def render_item(*, kind: str, route: str, workflow: str, rooted: str, report: Fu
     return "\n".join(out)
 
 
-def render_stacks(stacks: dict[str, Any]) -> list[str]:
+def render_stacks(stacks: protocol.Stacks) -> list[str]:
+    """The workflow's tasks and threads where it hung (those with a workflow frame first)."""
     lines: list[str] = []
-    entries = [s for s in stacks.get("tasks", []) + stacks.get("threads", []) if s.get("location")]
-    for entry in (entries or stacks.get("threads", []))[:3]:
-        label = f"task {entry['task']}" if "task" in entry else f"thread {entry.get('thread')}"
+    located: list[protocol.TaskStack | protocol.ThreadStack] = [
+        *(s for s in stacks.tasks if s.location), *(s for s in stacks.threads if s.location)]
+    for entry in (located or list(stacks.threads))[:3]:
+        label = f"task {entry.task}" if isinstance(entry, protocol.TaskStack) else f"thread {entry.thread}"
         lines.append(f"{label}:")
-        lines += ["  " + line for line in entry.get("stack", [])[-10:]]
+        lines += ["  " + line for line in entry.stack[-10:]]
     return lines
 
 
