@@ -13,8 +13,8 @@ calls the simulated ``openai``), in one run, side by side:
   command (its start-up, about 1 s, included, as a user sees it), and also per second of its own
   reported test time.
 
-The served app and the in-process one both share httpx's SSL context (what the harness's
-bootstrap does; without it each ``AsyncCodewordsClient`` costs ~80 ms and both tools drop to the
+The served app and the in-process one both share httpx's SSL context (what the harness's child
+does (child/outbound.py); without it each ``AsyncCodewordsClient`` costs ~80 ms and both tools drop to the
 same ~12 requests/s). Run: ``/work/venv/bin/python bench/fuzz_speed.py [N]``.
 
 ``bench/harness.py`` imports ``served``, ``st_rate`` and ``cwtest_rate`` from here (the same

@@ -12,7 +12,7 @@ their uv environments are built (or found in the cache) first, untimed:
    harness's dummy values, no sandbox, no server), wall time of the whole process; and
    ``python -I -B -c pass`` of that environment beside it; (b) ``Harness(sandbox="auto").boot(path)``:
    wall time from the call until the context yields a ready workflow (cached environment, fresh
-   simulator, run directory, sandbox, bootstrap, imports, uvicorn serving), and the harness's own
+   simulator, run directory, sandbox, child, imports, uvicorn serving), and the harness's own
    ``boot_seconds`` (process start to "ready"). Overhead = (b) - (a). Target: < 0.5 s (median).
 2. **The 10th of ten workflows sharing one environment.** Ten distinct copies of one workflow
    (same header, each with a function of its own) in one ``Harness.run`` with ``jobs=1``: each
@@ -62,7 +62,8 @@ import run as run_bench
 
 from cwlint.header import parse_header
 from cwtest.harness.env import Environment, EnvManager, default_cache_dir, spec_for
-from cwtest.harness.runner import Harness, module_name, workflow_env
+from cwtest.harness.runner import SIM_BASE, Harness, module_name
+from cwtest.workflow_env import workflow_env
 
 WORKFLOWS = sorted((REPO / "fixtures" / "design").glob("*.py")) + sorted((REPO / "fixtures" / "fuzz").glob("*.py"))
 PLANTED = REPO / "fixtures" / "fuzz" / "planted_bugs.py"
@@ -72,10 +73,10 @@ BOOT_TARGET = 0.5
 TENTH_TARGET = 0.5
 SANDBOX_TARGET = 0.15
 RATE_TARGET = 2.0
-#: What the workflow's process imports besides the workflow (the bootstrap: httpx, uvicorn, fastapi).
+#: What the workflow's process imports besides the workflow (the child: httpx, uvicorn, fastapi).
 LIBRARIES = ("codewords_client", "fastapi", "uvicorn", "httpx", "pydantic")
 
-#: The bare import: what the bootstrap does to import the workflow, and nothing else.
+#: The bare import: what the child does to import the workflow, and nothing else.
 BARE_IMPORT = """
 import importlib.util, sys, time
 spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
@@ -188,14 +189,14 @@ def bare_env(path: Path, home: Path) -> dict[str, str]:
     """The variables the harness gives the workflow (the header's, with dummy values), no sandbox."""
     header = parse_header(path.read_text(encoding="utf-8"))
     assert header is not None
-    return workflow_env(header, "cwtest-bench-dummy-key", home)
+    return workflow_env(header, api_key="cwtest-bench-dummy-key", runtime_url=SIM_BASE, home=home)
 
 
 def bare_command(environment: Environment, path: Path) -> list[str]:
     header = parse_header(path.read_text(encoding="utf-8"))
     assert header is not None
     name = module_name(path, header.distribution_names())
-    # -I -B: as the bootstrap runs (isolated, no bytecode written for the workflow)
+    # -I -B: as the child runs (isolated, no bytecode written for the workflow)
     return [str(environment.python), "-I", "-B", "-c", BARE_IMPORT, str(path), name]
 
 

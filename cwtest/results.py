@@ -48,7 +48,8 @@ KINDS: dict[str, str] = {
     "process": "an attempt to start a process (subprocess, os.system, fork, exec, spawn) or signal another",
     "bind": "a listening socket other than the harness's own (a loopback port-0 probe that never listens is not)",
     "native-syscall": "a raw syscall() through ctypes",
-    "protocol": "the workflow's process sent the harness a message it could not read (malformed or forged)",
+    "protocol": "the workflow's process sent the harness a line that breaks the protocol (malformed, unknown or "
+                "forged: it shares the process with the child)",
     # resources
     "memory": "the memory limit was hit (killed by the OOM killer in the workflow's memory cgroup, or MemoryError)",
     "cpu": "the CPU-time limit was hit",
@@ -173,27 +174,6 @@ class ExceptionInfo:
     mro: tuple[str, ...] = ()
     location: str | None = None
     via: tuple[str, ...] = ()
-
-    @classmethod
-    def from_report(cls, report: Mapping[str, Any]) -> ExceptionInfo:
-        """From an exception report (``cwtest.harness.child``'s ``exception_report``), in either target.
-
-        The report carries the class hierarchy (``mro``), the frames with their source lines and
-        ``via``; its message is ``format_exception_only``'s text, whose head
-        (``json.decoder.JSONDecodeError: ``) is dropped here.
-        """
-        short = str(report.get("exc_type") or "Exception")
-        text = str(report.get("message") or short)
-        mro = tuple(str(name) for name in report.get("mro") or (f"builtins.{short}",))
-        head, sep, rest = text.partition(": ")
-        if sep and head.rsplit(".", 1)[-1] == short:
-            message = rest
-        else:  # no message (``httpx.ReadTimeout``), or a text cut at its start (its last 2,000 characters)
-            message = "" if text.rsplit(".", 1)[-1] == short else text
-        frames = tuple(Frame(str(f[0]), int(f[1]), str(f[2]), str(f[3]) if len(f) > 3 else "")
-                       for f in report.get("frames", ()))
-        return cls(type=mro[0].removeprefix("builtins."), message=message.strip()[:2000], frames=frames, mro=mro,
-                   location=report.get("location"), via=tuple(report.get("via", ())))
 
     def is_a(self, name: str) -> bool:
         """True when ``name`` (``httpx.HTTPError``, ``KeyError``) is the class or one of its bases."""

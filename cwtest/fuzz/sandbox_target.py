@@ -3,14 +3,15 @@
 ``SandboxTarget(booted)`` wraps a ``BootedWorkflow`` (``Harness(...).boot(path)``): requests go
 to the app over its Unix socket, the simulator is the workflow's own ``SimulatedRuntime`` (in
 this process, so the engine scripts faults on it and reads its calls), and the exceptions the
-workflow let escape come back from the bootstrap's ``exception`` events, already trimmed to the
-workflow's frames, with their class hierarchy (``mro``) and source lines::
+workflow let escape come back as the child's ``exception`` messages (``protocol.ExceptionReport``),
+already trimmed to the workflow's frames, with their class hierarchy (``mro``) and source lines,
+decoded into ``ExceptionInfo`` as the in-process target decodes its own (``exception_info``)::
 
     with Harness(sandbox="auto").boot(Path("workflow.py")) as booted:
         report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0))
 
 ``cwtest run`` (``Harness(fuzz=FuzzConfig(...))``) and the pytest plugin both fuzz through it.
-The bootstrap ships with this package, so its events always carry the hierarchy: the
+The child ships with this package, so its messages always carry the hierarchy: the
 client's own errors are told apart without importing anything of the workflow's. A workflow
 that hangs or dies ends the search (``WorkflowStopped``) instead of making every later request
 look like the same failure.
@@ -18,16 +19,20 @@ look like the same failure.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-from cwtest.fuzz.target import query_params, request_body
+from cwtest.fuzz.target import exception_info, query_params, request_body
 from cwtest.results import NO_BODY, ExceptionInfo, Response
+from cwtest.harness.child import protocol
 
-#: After a 5xx, how long to wait for the bootstrap's report of the exception behind it before
+__all__ = ["SandboxTarget", "WorkflowStopped", "exception_info"]
+
+#: After a 5xx, how long to wait for the child's report of the exception behind it before
 #: asking it for a round trip on the event socket (which orders everything it sent before).
 _EXCEPTION_WAIT = 0.05
 
@@ -35,7 +40,7 @@ _EXCEPTION_WAIT = 0.05
 class WorkflowStopped(RuntimeError):
     """The workflow process hung (and was stopped) or died: no request can be sent any more.
 
-    The request during which it happened gets an ``Outcome`` without a status (so the engine
+    The request during which it happened gets a ``Response`` without a status (so the engine
     records it, with its input); any later one raises this, which ends the search instead of
     letting every later request look like the same failure (and be "shrunk" to nothing).
     """
@@ -52,7 +57,7 @@ class SandboxTarget:
         #: Set when the workflow stopped answering (hung, died): later requests fail at once.
         self.dead: str | None = None
         #: Stacks of the workflow's tasks and threads when it hung (for the report).
-        self.hang_stacks: dict[str, Any] | None = None
+        self.hang_stacks: protocol.Stacks | None = None
 
     # --- the Target contract -----------------------------------------------------------------
 
@@ -113,7 +118,7 @@ class SandboxTarget:
                             error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None)
         elapsed = time.perf_counter() - started
         if response.status_code >= 500 and not self._has_exception(mark):
-            events.wait(lambda e: e.get("type") == "exception", _EXCEPTION_WAIT, process.alive, start=mark)
+            events.wait(protocol.ExceptionReport, _EXCEPTION_WAIT, process.alive, start=mark)
             if not self._has_exception(mark):
                 process.request_counts(timeout=0.5)  # a round trip: what was sent before it has arrived
         text = response.text
@@ -127,25 +132,23 @@ class SandboxTarget:
     # --- beyond the contract -----------------------------------------------------------------
 
     def counts(self) -> dict[tuple[str, ...], int]:
-        """The bootstrap's exact count of each sandbox finding so far, by (kind, location-or-detail)."""
+        """The child's exact count of each sandbox finding so far, by (kind, location-or-detail)."""
         if self.dead is not None or not self.booted.process.alive():
             return {}
         answer = self.booted.process.request_counts(timeout=1.0)
         if not answer:
             return {}
-        return {tuple(key): int(count) for key, count in answer.get("counts", [])}
+        return {tuple(key): count for key, count in answer.counts}
 
-    def finding_event(self, key: tuple[str, ...]) -> dict[str, Any] | None:
-        for event in list(self.booted.process.events.items):
-            if event.get("type") == "finding" and tuple(event.get("key", ())) == key:
-                return event
-        return None
+    def finding_event(self, key: tuple[str, ...]) -> protocol.Finding | None:
+        """The first ``finding`` message counted under ``key``."""
+        return next((e for e in self.booted.process.events.of(protocol.Finding) if e.key == key), None)
 
     def _has_exception(self, mark: int) -> bool:
-        return any(e.get("type") == "exception" for e in self.booted.process.events.items[mark:])
+        return bool(self.booted.process.events.of(protocol.ExceptionReport, start=mark))
 
     def _exceptions(self, mark: int) -> list[ExceptionInfo]:
-        return [exception_info(e) for e in list(self.booted.process.events.items[mark:]) if e.get("type") == "exception"]
+        return [exception_info(e) for e in self.booted.process.events.of(protocol.ExceptionReport, start=mark)]
 
     @staticmethod
     def _settle(process: Any) -> None:
@@ -168,10 +171,3 @@ def _exit(process: Any) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit status {code}"
-
-
-# --- exception events -> ExceptionInfo -------------------------------------------------------------
-
-def exception_info(event: Mapping[str, Any]) -> ExceptionInfo:
-    """The checks' view of a bootstrap ``exception`` event (``bootstrap.exception_report``)."""
-    return ExceptionInfo.from_report(event)

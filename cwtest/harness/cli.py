@@ -317,6 +317,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def _watch(booted: object, out: Console) -> int:
     """Print findings and library calls as they happen, until Ctrl-C or the workflow dies."""
+    from cwtest.harness.child import protocol
     from cwtest.harness.runner import BootedWorkflow
 
     assert isinstance(booted, BootedWorkflow)
@@ -324,14 +325,14 @@ def _watch(booted: object, out: Console) -> int:
     printed: set[int] = set()
     try:
         while booted.process.alive():
-            events = booted.process.events.items
+            events = booted.process.events.of(protocol.Message)
             for event in events[seen_events:]:
-                if event.get("type") == "finding":
-                    where = f" at {event.get('location')}" if event.get("location") else ""
-                    out.print(f"[red]{escape(event['kind'])}[/]: {escape(str(event.get('detail')))}{escape(where)}")
-                elif event.get("type") == "exception":
-                    where = f"{event.get('method')} {event.get('path')}"
-                    out.print(f"[red]exception[/] in {escape(where)}: {escape(str(event.get('message')))}")
+                if isinstance(event, protocol.Finding):
+                    where = f" at {event.location}" if event.location else ""
+                    out.print(f"[red]{escape(event.kind)}[/]: {escape(event.detail)}{escape(where)}")
+                elif isinstance(event, protocol.ExceptionReport):
+                    where = f"{event.method} {event.path}"
+                    out.print(f"[red]exception[/] in {escape(where)}: {escape(event.message)}")
             seen_events = len(events)
             for call in booted.runtime.calls():
                 if call.seq in printed or (call.status is None and not call.client_disconnected):

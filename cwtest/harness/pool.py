@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cwtest.results import NO_BODY
+from cwtest.results import NO_BODY, Finding
 
 if TYPE_CHECKING:
     from cwtest.fuzz.sandbox_target import SandboxTarget
-    from cwtest.results import Finding, Response
+    from cwtest.results import Response
 
 MockSpec = tuple[str, str | None, str]  # (url prefix, method, response as canonical JSON)
 
@@ -265,17 +265,16 @@ class CwWorkflow:
 
 
 def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[Finding]:
-    """The sandbox findings whose count grew since ``before`` (exact counts, asked of the bootstrap)."""
-    from cwtest.results import KINDS, Finding
-
+    """The sandbox findings whose count grew since ``before`` (exact counts, asked of the child)."""
     after = target.counts()
-    out = []
+    out: list[Finding] = []
     for key, count in after.items():
         grown = count - before.get(key, 0)
         if grown <= 0:
             continue
-        event = target.finding_event(key) or {}
-        kind = str(event.get("kind", key[0]))
-        out.append(Finding(kind if kind in KINDS else "protocol", str(event.get("detail", "")),
-                           event.get("location"), list(event.get("stack", [])), count=grown))
+        event = target.finding_event(key)
+        if event is None:  # counted, never sent (not a power of two yet when it was first seen)
+            out.append(Finding(key[0], "", count=grown))
+            continue
+        out.append(Finding(event.kind, event.detail, event.location, list(event.stack), count=grown))
     return out

@@ -16,7 +16,6 @@ environment cache. A workflow that crashes, hangs or attacks is reported and the
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import signal
@@ -26,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +33,13 @@ import httpx
 
 from cwlint.header import parse_header
 from cwtest.harness.bridge import Relay, UnixServer
+from cwtest.harness.child import protocol
 from cwtest.harness.env import EnvError, EnvManager, default_cache_dir, spec_for
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.sandbox import Limits, choose, format_size
+from cwtest.outbound import ExternalResponse, external_response
 from cwtest.results import Finding, RunReport, WorkflowResult
+from cwtest.workflow_env import workflow_env
 
 if TYPE_CHECKING:
     from cwtest.fuzz.engine import FuzzConfig
@@ -47,41 +49,6 @@ SIM_BASE = "http://runtime.cwtest.invalid"
 _PIPEDREAM = re.compile(r"^PIPEDREAM_(?P<app>[A-Z0-9_]+)_ACCESS$")
 _SHADOWED = {"fastapi", "pydantic", "httpx", "uvicorn", "starlette", "codewords_client", "redis", "structlog",
              "openai", "anthropic", "anyio", "typing_extensions"}
-
-
-@dataclass(frozen=True)
-class ExternalResponse:
-    """What an intercepted outbound request is answered with (``mock_external``)."""
-
-    status: int = 200
-    json: Any = None
-    text: str | None = None
-    content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def as_config(self, url: str, method: str | None) -> dict[str, Any]:
-        headers = dict(self.headers)
-        if self.content is not None:
-            body = self.content
-        elif self.text is not None:
-            body = self.text.encode()
-            headers.setdefault("content-type", "text/plain; charset=utf-8")
-        else:
-            body = json.dumps(self.json).encode()
-            headers.setdefault("content-type", "application/json")
-        return {"url": url, "method": method, "status": self.status, "headers": headers,
-                "body": base64.b64encode(body).decode()}
-
-
-def external_response(response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes) -> ExternalResponse:
-    """A dict or list is a 200 JSON body, a str a text body, bytes a raw body."""
-    if isinstance(response, ExternalResponse):
-        return response
-    if isinstance(response, bytes):
-        return ExternalResponse(content=response)
-    if isinstance(response, str):
-        return ExternalResponse(text=response)
-    return ExternalResponse(json=response)
 
 
 class _Stop(Exception):
@@ -107,7 +74,7 @@ class Harness:
         self.echo_output = echo_output
         #: The smoke calls and the search (``cwtest.harness.fuzzing``); None: the smoke calls only.
         self.fuzz = fuzz
-        self._mocks: list[dict[str, Any]] = []
+        self._mocks: list[protocol.Mock] = []
         self._active: set[WorkflowProcess] = set()
         self._active_lock = threading.Lock()
         self._interrupted = threading.Event()
@@ -120,7 +87,7 @@ class Harness:
         sets the status and headers. Matched requests are recorded (``WorkflowResult.external``),
         not reported as findings; every other outbound request is a finding and gets a 599.
         """
-        self._mocks.append(external_response(response).as_config(url, method))
+        self._mocks.append(external_response(response).as_mock(url, method))
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -227,7 +194,7 @@ class Harness:
                 else:
                     result.warnings.append("redis_client() cannot work: redis-server is not installed "
                                            "(apt-get install redis-server)")
-            env = workflow_env(header, runtime.api_key, run_dir.home)
+            env = workflow_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home)
             process = WorkflowProcess(
                 python=environment.python, workflow=path, env=env, layer=self.layer, limits=self.limits,
                 run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port, mocks=list(self._mocks),
@@ -253,8 +220,9 @@ class Harness:
             if process is not None:
                 with self._active_lock:
                     self._active.discard(process)
-                collect(process, result, self.max_output)
             try:
+                if process is not None:
+                    collect(process, result, self.max_output)
                 result.service_calls = len(runtime.calls())
                 checked = booted.checked_calls if booted is not None else set()
                 reported = {f.message for f in result.findings if f.kind == "service-contract"}
@@ -284,22 +252,6 @@ def _boot_failure(result: WorkflowResult) -> str:
     if result.stderr_tail:
         lines.append("stderr:\n" + result.stderr_tail[-2000:])
     return "\n".join(lines)
-
-
-def workflow_env(header: Any, api_key: str, home: Path) -> dict[str, str]:
-    """Exactly the variables the header declares, with test values; plus HOME and TMPDIR."""
-    env: dict[str, str] = {}
-    for var in header.env_vars:
-        if var.name == "CODEWORDS_API_KEY":
-            env[var.name] = api_key
-        elif var.name in ("CODEWORDS_RUNTIME_URI", "RUNTIME_URI"):
-            env[var.name] = SIM_BASE
-        elif var.default is not None:
-            env[var.name] = var.default
-        else:
-            env[var.name] = f"cwtest-{var.name.lower().replace('_', '-')}"
-    env["HOME"] = env["TMPDIR"] = str(home)
-    return env
 
 
 def module_name(path: Path, distributions: set[str]) -> str:
@@ -336,7 +288,7 @@ class BootedWorkflow:
     def mock_external(self, url: str, response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes,
                       method: str | None = None) -> None:
         """``Harness.mock_external`` for this running workflow alone, from now on."""
-        if not self.process.add_mock(external_response(response).as_config(url, method)):
+        if not self.process.add_mock(external_response(response).as_mock(url, method)):
             raise RuntimeError("the workflow process did not take the mock (it has stopped?)")
 
     def remaining(self) -> float:
@@ -346,13 +298,13 @@ class BootedWorkflow:
         started = time.monotonic()
         event = self.process.wait_ready(timeout)
         self.result.boot_seconds = time.monotonic() - started
-        if event is not None and event.get("type") == "ready":
+        if isinstance(event, protocol.Ready):
             self.result.booted = True
-            self.result.app = event.get("app")
-            others = [n for n in event.get("apps", []) if n != event.get("app")]
+            self.result.app = event.app
+            others = [n for n in event.apps if n != event.app]
             if others:
-                self.result.warnings.append(f"several FastAPI objects ({', '.join(event['apps'])}); served "
-                                            f"{event.get('app')!r}")
+                self.result.warnings.append(f"several FastAPI objects ({', '.join(event.apps)}); served "
+                                            f"{event.app!r}")
             return
         if event is not None:  # boot-failure: the collect step turns it into a finding
             return
@@ -390,64 +342,67 @@ class BootedWorkflow:
         self.stop()
 
 
-def _stack_of(stacks: dict[str, Any] | None) -> tuple[str | None, list[str]]:
-    """The most telling stack of a ``stacks`` event: a task or thread inside the workflow."""
+def _stack_of(stacks: protocol.Stacks | None) -> tuple[str | None, list[str]]:
+    """The most telling stack of a ``stacks`` message: a task or thread inside the workflow."""
     if not stacks:
         return None, ["(no stack: the process did not answer the stack request)"]
-    located = [s for s in stacks.get("tasks", []) + stacks.get("threads", []) if s.get("location")]
+    located: list[protocol.TaskStack | protocol.ThreadStack] = [
+        *(s for s in stacks.tasks if s.location), *(s for s in stacks.threads if s.location)]
     if not located:
         lines: list[str] = []
-        for entry in stacks.get("threads", [])[:3]:
-            lines.append(f"thread {entry.get('thread')}:")
-            lines += ["  " + line for line in entry.get("stack", [])[-8:]]
+        for thread in stacks.threads[:3]:
+            lines.append(f"thread {thread.thread}:")
+            lines += ["  " + line for line in thread.stack[-8:]]
         return None, lines
     lines = []
     for entry in located[:3]:
-        label = f"task {entry['task']}" if "task" in entry else f"thread {entry.get('thread')}"
+        label = f"task {entry.task}" if isinstance(entry, protocol.TaskStack) else f"thread {entry.thread}"
         lines.append(f"{label}:")
-        lines += ["  " + line for line in entry.get("stack", [])]
-    return located[0]["location"], lines
+        lines += ["  " + line for line in entry.stack]
+    return located[0].location, lines
 
 
 _SIGNALS = {int(s): s.name for s in signal.Signals}
 
 
 def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -> None:
-    """Turn what the bootstrap sent, the exit status and the output into findings."""
+    """Turn what the child sent, the exit status and the output into findings."""
     cpu_stacks = None
     counts: dict[tuple[str, ...], int] = {}
-    for event in process.events.of("counts"):
-        counts.update({tuple(key): int(count) for key, count in event.get("counts", [])})
-    for event in list(process.events.items):
-        kind = event.get("type")
-        if kind == "finding":
-            count = max(int(event.get("count", 1)), counts.get(tuple(event.get("key", ())), 0))
-            result.add(Finding(event["kind"], event.get("detail", ""), event.get("location"), event.get("stack", []),
-                               count))
-        elif kind == "boot-failure":
-            finding_kind = event.get("kind", "boot-crash")
-            if event.get("exc_type") == "MemoryError":
-                finding_kind = "memory"
-            result.add(Finding(finding_kind, event.get("detail", ""), event.get("location"), event.get("stack", [])))
-        elif kind == "external":
-            result.external.append({k: event.get(k) for k in ("method", "url", "location", "mocked")})
-        elif kind == "hello":
-            result.warnings.extend(event.get("warnings", []))
-        elif kind == "stacks" and event.get("reason") == "cpu":
+    for answer in process.events.of(protocol.Counts):
+        counts.update({tuple(key): count for key, count in answer.counts})
+    for event in process.events.of(protocol.Message):
+        if isinstance(event, protocol.Finding):
+            count = max(event.count, counts.get(event.key, 0))
+            result.add(Finding(event.kind, event.detail, event.location, list(event.stack), count))
+        elif isinstance(event, protocol.BootFailure):
+            failure = "memory" if event.exc_type == "MemoryError" else event.kind
+            result.add(Finding(failure, event.detail, event.location, list(event.stack)))
+        elif isinstance(event, protocol.External):
+            result.external.append({"method": event.method, "url": event.url, "location": event.location,
+                                    "mocked": event.mocked})
+        elif isinstance(event, protocol.Hello):
+            result.warnings.extend(event.warnings)
+        elif isinstance(event, protocol.SetupWarning):
+            result.warnings.append(event.text)
+        elif isinstance(event, protocol.Stacks) and event.reason == "cpu":
             cpu_stacks = event
+    for reason, count in process.events.violations.items():
+        result.add(Finding("protocol", f"a message from the workflow's process broke cwtest's protocol: {reason}",
+                           count=count))
     code = process.returncode
-    started = any(e.get("type") == "hello" for e in process.events.items)
+    started = bool(process.events.of(protocol.Hello))
     if process.oom_killed:  # its cgroup counted an OOM kill: a memory finding, not a crash
         _oom_finding(process, result)
     elif not started and code not in (None, 0) and not process.killed_by_harness:
-        # Neither the workflow nor the bootstrap ran: bwrap or the interpreter failed. Not a finding.
+        # Neither the workflow nor the child ran: bwrap or the interpreter failed. Not a finding.
         result.harness_error = (f"the sandbox did not start (status {code})"
                                 + _stderr_hint(process).replace("; stderr ends with", ":"))
     elif cpu_stacks is not None or code in (-signal.SIGXCPU,):
         location, stack = _stack_of(cpu_stacks)
         result.add(Finding("cpu", f"the CPU-time limit ({process.limits.cpu} s) was reached", location, stack))
     elif code is not None and code != 0 and not process.killed_by_harness:
-        has_boot_failure = any(e.get("type") == "boot-failure" for e in process.events.items)
+        has_boot_failure = bool(process.events.of(protocol.BootFailure))
         if not has_boot_failure:
             how = f"was killed by {_SIGNALS.get(-code, -code)}" if code < 0 else f"exited with status {code}"
             if code in (-signal.SIGKILL, 128 + signal.SIGKILL) and process.cgroup is not None:

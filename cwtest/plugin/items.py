@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import pytest
 from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
 
+from cwtest.harness.child import protocol
 from cwtest.harness.pool import BootFailed, MockSpec, Pool, Settings, mock_spec
 from cwtest.plugin.routes import StaticRoute, StaticRoutes, find_routes
 
@@ -195,10 +196,10 @@ class BootItem(CwtestItem):
         self.user_properties.append(("cwtest.boot_seconds", f"{booted.result.boot_seconds:.2f}"))
         problems: list[str] = []
         # What the workflow tried while it was imported and started: the events before "ready".
-        for event in _boot_events(booted.process.events.items):
-            where = f" at {event['location']}" if event.get("location") else ""
-            problems.append(f"✗ [{event.get('kind')}] {event.get('detail', '')}{where}")
-            problems += [f"      {line}" for line in event.get("stack", [])[-8:]]
+        for event in _boot_events(booted.process.events.of(protocol.Message)):
+            where = f" at {event.location}" if event.location else ""
+            problems.append(f"✗ [{event.kind}] {event.detail}{where}")
+            problems += [f"      {line}" for line in event.stack[-8:]]
         try:
             document = entry.target.schema
         except Exception as exc:  # noqa: BLE001 - the app serves no document: the fuzz items cannot run
@@ -228,13 +229,14 @@ class BootItem(CwtestItem):
             raise CwtestFailure("\n".join([head, *problems]), first)
 
 
-def _boot_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: dict[tuple[str, ...], dict[str, Any]] = {}
-    for event in list(events):
-        if event.get("type") == "ready":
+def _boot_events(events: list[protocol.Message]) -> list[protocol.Finding]:
+    """The sandbox findings sent before ``ready`` (the last message of each place)."""
+    out: dict[tuple[str, ...], protocol.Finding] = {}
+    for event in events:
+        if isinstance(event, protocol.Ready):
             break
-        if event.get("type") == "finding":
-            out[tuple(event.get("key", ()))] = event
+        if isinstance(event, protocol.Finding):
+            out[event.key] = event
     return list(out.values())
 
 

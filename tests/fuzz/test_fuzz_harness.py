@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from cwtest.fuzz import FuzzConfig, fuzz
-from cwtest.fuzz.sandbox_target import SandboxTarget, exception_info
+from cwtest.fuzz.sandbox_target import SandboxTarget
+from cwtest.fuzz.target import exception_info
+from cwtest.harness.child import protocol
 from cwtest.harness.runner import Harness
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fuzz"
@@ -36,11 +39,18 @@ def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
     found = {(f.repro.fault.split(": ")[1], f.exception.type, f.exception.message)
              for f in report.findings if f.repro.fault and f.exception}
     assert ("llm_minimal", "KeyError", "'labels'") in found
-    # the bootstrap sends the bare class name for now: "JSONDecodeError" (in-process: "json.JSONDecodeError")
+    # the child sends the bare class name for now: "JSONDecodeError" (in-process: "json.JSONDecodeError")
     assert any(kind == "malformed" and name.endswith("JSONDecodeError") for kind, name, _message in found)
 
 
-def test_bootstrap_exception_events_become_exception_infos() -> None:
+def decoded(message: dict[str, object]) -> protocol.ExceptionReport:
+    """An ``exception`` message as the parent decodes it from its line."""
+    report = protocol.decode(json.dumps(message).encode(), protocol.CHILD)
+    assert isinstance(report, protocol.ExceptionReport)
+    return report
+
+
+def test_the_childs_exception_messages_become_exception_infos() -> None:
     workflow = str(FIXTURES / "planted_bugs.py")
     current = {"type": "exception", "exc_type": "ReadTimeout", "message": "httpx.ReadTimeout: timed out",
                "location": f"{workflow}:78", "stack": [f"{workflow}:78 in welcome_note"],
@@ -48,7 +58,7 @@ def test_bootstrap_exception_events_become_exception_infos() -> None:
                "mro": ["httpx.ReadTimeout", "httpx.TimeoutException", "httpx.TransportError", "httpx.RequestError",
                        "httpx.HTTPError", "builtins.Exception", "builtins.BaseException", "builtins.object"],
                "via": ["codewords_client", "httpx"]}
-    info = exception_info(current)
+    info = exception_info(decoded(current))
     assert (info.type, info.message, info.location) == ("httpx.ReadTimeout", "timed out", f"{workflow}:78")
     assert info.is_a("httpx.HTTPError") and info.frames[0].function == "welcome_note"
     assert info.via == ("codewords_client", "httpx")
@@ -56,9 +66,9 @@ def test_bootstrap_exception_events_become_exception_infos() -> None:
     contract = {"type": "exception", "exc_type": "KeyError", "message": "KeyError: 'x'", "location": f"{workflow}:94",
                 "frames": [[workflow, 94, "quote", "price = MONTHLY_PRICE[request.plan]"]],
                 "mro": ["builtins.KeyError", "builtins.LookupError", "builtins.Exception"]}
-    info = exception_info(contract)
+    info = exception_info(decoded(contract))
     assert (info.type, info.message) == ("KeyError", "'x'") and info.is_a("LookupError")
     decode = {**contract, "exc_type": "JSONDecodeError", "message": "JSONDecodeError: Expecting value",
               "mro": ["json.JSONDecodeError", "builtins.ValueError", "builtins.Exception"]}
-    info = exception_info(decode)
+    info = exception_info(decoded(decode))
     assert (info.type, info.message) == ("json.JSONDecodeError", "Expecting value") and info.is_a("ValueError")

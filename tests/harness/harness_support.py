@@ -64,14 +64,17 @@ def descendants(pid: int) -> dict[int, str]:
 
 
 #: Command-line fragments of what a harness run starts (and must stop).
-RUN_PROCESSES = ("bwrap", "bootstrap.py", "redis-server", "cwtest-run-", "cwtest-hostile", "sleep 30")
+RUN_PROCESSES = ("bwrap", "child/__main__.py", "redis-server", "cwtest-run-", "cwtest-hostile", "sleep 30")
 
 
 def leftover_processes() -> dict[int, str]:
-    """Processes of ours that should be gone: sandboxes, bootstraps, Redis, what a hostile fixture started."""
+    """Processes of ours that should be gone: sandboxes, children, Redis, what a hostile fixture started."""
     left = {pid: cmd for pid, cmd in descendants(os.getpid()).items() if any(f in cmd for f in RUN_PROCESSES)}
+    # A sandbox outlives its harness only as a process of its own; another checkout's harness on the
+    # same machine runs in its own TMPDIR, and its processes are not this test's.
+    runs = f"{os.environ.get('TMPDIR', '/tmp').rstrip('/')}/cwtest-run-"
     for pid, (_ppid, cmdline) in process_table().items():
-        if "cwtest-hostile" in cmdline or "cwtest-run-" in cmdline:
+        if "cwtest-hostile" in cmdline or runs in cmdline:
             left[pid] = cmdline
     return left
 

@@ -115,7 +115,7 @@ def test_a_large_reservation_of_address_space_boots_under_the_cgroup() -> None:
         assert group is not None and group.path.parent == Path(support.parent)
         # The workflow (bwrap, and python under it) is inside, RLIMIT_AS is not set, the limit is there.
         python = [pid for pid, cmd in descendants(os.getpid()).items()
-                  if "bootstrap.py" in cmd and "bwrap" not in cmd.split()[0]]
+                  if "child/__main__.py" in cmd and "bwrap" not in cmd.split()[0]]
         assert python and set(python) <= set(group.pids()), (python, group.pids())
         limits = Path(f"/proc/{python[0]}/limits").read_text()
         assert any(line.startswith("Max address space") and "unlimited" in line for line in limits.splitlines())

@@ -211,7 +211,7 @@ def test_boot_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
         response = httpx.post(app_url + "/", json={"text": "by hand"}, timeout=30)
         assert response.status_code == 200 and response.json()["stored"] == "by hand"
         started = descendants(process.pid)
-        assert any("bwrap" in cmd or "bootstrap.py" in cmd for cmd in started.values()), started
+        assert any("bwrap" in cmd or "child/__main__.py" in cmd for cmd in started.values()), started
         assert any("redis-server" in cmd for cmd in started.values()), started
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
@@ -245,7 +245,7 @@ def _not_zombie(pid: int) -> bool:
 
 @pytest.mark.parametrize("layer", ["bubblewrap", "landlock"])
 def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, tmp_path: Path) -> None:
-    """SIGKILL gives cwtest no chance to clean up: bwrap's --die-with-parent, or the bootstrap seeing its
+    """SIGKILL gives cwtest no chance to clean up: bwrap's --die-with-parent, or the child seeing its
     event socket close, must end the workflow anyway."""
     if layer not in probe().available:
         with pytest.raises(SandboxUnavailable):
@@ -253,7 +253,7 @@ def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, tmp_path: Path) 
         return
     process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path, "--layer", layer)
     try:
-        workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "bootstrap.py" in cmd}
+        workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "child/__main__.py" in cmd}
         assert any("bwrap" not in cmd.split()[0] for cmd in workflow.values()), workflow
         process.kill()
         process.wait()
@@ -284,7 +284,7 @@ def test_ctrl_c_during_a_parallel_run_ends_the_running_workflows_at_once() -> No
         while len(workflows) < 2 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
             workflows = {pid: cmd for pid, cmd in descendants(process.pid).items()
-                         if "bootstrap.py" in cmd and "bwrap" not in cmd.split()[0]}
+                         if "child/__main__.py" in cmd and "bwrap" not in cmd.split()[0]}
         assert len(workflows) == 2, workflows
         time.sleep(1.5)  # both are now inside their smoke call, which would take 60 s
         started = descendants(process.pid)

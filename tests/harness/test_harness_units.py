@@ -23,10 +23,11 @@ from cwtest.harness import seccomp
 from cwtest.harness.cli import discover, parse_size
 from cwtest.harness.env import EnvError, spec_for
 from cwtest.harness.report import render_json, render_junit
-from cwtest.harness.runner import SIM_BASE, module_name, workflow_env
+from cwtest.harness.runner import SIM_BASE, module_name
+from cwtest.harness.sandbox import Probe, SandboxUnavailable, choose, probe
 from cwtest.openapi import Unsupported, response_problem_detail, routes_of
 from cwtest.results import KINDS, Finding, Inconclusive, RouteResult, RunReport, WorkflowResult
-from cwtest.harness.sandbox import Limits, Probe, SandboxUnavailable, bwrap_argv, choose, probe
+from cwtest.workflow_env import workflow_env
 
 # --- the sandbox layer -------------------------------------------------------------------------
 
@@ -68,19 +69,6 @@ def test_this_machine_has_a_working_os_level_layer() -> None:
     if os.environ.get("CI") == "true":
         assert found.bwrap is not None, found.bwrap_error
         assert choose("strict").name == "bubblewrap"
-
-
-def test_bwrap_argv_hides_host_directories_before_binding_into_them(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    argv = bwrap_argv(ALL, python=Path("/env/bin/python"), bootstrap=Path("/src/bootstrap.py"),
-                      config=tmp_path / "config.json", home=home, writable=[tmp_path / "app"],
-                      readable=[tmp_path / "ctl"], seccomp_fd=5, limits=Limits())
-    assert "--share-net" not in argv and "--unshare-all" in argv
-    assert argv.index("--tmpfs") < argv.index("--ro-bind", argv.index("--tmpfs"))
-    assert argv[argv.index("--chdir") + 1] == str(home)
-    assert argv[argv.index("--seccomp") + 1] == "5"
-    assert argv[-5:] == ["/env/bin/python", "-I", "-B", "/src/bootstrap.py", str(tmp_path / "config.json")]
-    assert ["--ro-bind", "/", "/"] == argv[argv.index("--ro-bind"):argv.index("--ro-bind") + 3]
 
 
 # --- seccomp -----------------------------------------------------------------------------------
@@ -193,7 +181,7 @@ def test_a_missing_or_broken_header_is_an_env_error(text: str, message: str) -> 
 
 def test_workflow_env_holds_exactly_the_declared_variables(tmp_path: Path) -> None:
     header = parse_header(HEADER)
-    env = workflow_env(header, "cwtest-key", tmp_path)
+    env = workflow_env(header, api_key="cwtest-key", runtime_url=SIM_BASE, home=tmp_path)
     assert env == {
         "CODEWORDS_API_KEY": "cwtest-key", "CODEWORDS_RUNTIME_URI": SIM_BASE, "RUNTIME_URI": SIM_BASE,
         "PORT": "8000", "SLACK_BOT_TOKEN": "cwtest-slack-bot-token",

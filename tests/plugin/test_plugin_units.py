@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from cwtest.fuzz.repro import Failure
+from cwtest.fuzz.target import exception_info
+from cwtest.harness.child import protocol, stacks
 from cwtest.results import Request
 from cwtest.plugin.items import item_seed
 from cwtest.harness.pool import json_loads, mock_spec
 from cwtest.plugin.routes import find_routes
-from cwtest.fuzz.sandbox_target import exception_info
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 
@@ -102,25 +103,24 @@ def test_the_test_workflows_routes() -> None:
 
 # --- exception events -----------------------------------------------------------------------------
 
-def event(raise_it: str, line: int = 68, function: str = "quote") -> dict[str, object]:
-    """The event the real bootstrap sends for an exception raised at ``buggy.py:line`` in ``function``."""
-    from cwtest.harness import bootstrap
-
+def event(raise_it: str, line: int = 68, function: str = "quote") -> protocol.ExceptionReport:
+    """The message the real child sends for an exception raised at ``buggy.py:line`` in ``function``,
+    as the parent decodes it."""
     workflow = str(WORKFLOWS / "buggy.py")
     code = "\n" * (line - 2) + f"def {function}():\n    {raise_it}\n"
     namespace: dict[str, object] = {}
     exec(compile(code, workflow, "exec"), namespace)  # the frame is buggy.py's line, as at run time
-    previous, bootstrap.WORKFLOW = bootstrap.WORKFLOW, workflow
     try:
         namespace[function]()  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - any exception: that is the point
-        return {"type": "exception", **bootstrap.exception_report(exc)}
-    finally:
-        bootstrap.WORKFLOW = previous
+    except Exception as exc:  # any exception: that is the point
+        sent = protocol.encode(protocol.ExceptionReport(**stacks.exception_report(exc, workflow)))
+        decoded = protocol.decode(sent.rstrip(b"\n"), protocol.CHILD)
+        assert isinstance(decoded, protocol.ExceptionReport)
+        return decoded
     raise AssertionError("nothing was raised")
 
 
-def test_a_bootstrap_event_becomes_the_engines_exception_info() -> None:
+def test_a_childs_exception_message_becomes_the_engines_exception_info() -> None:
     info = exception_info(event("{}['yearly']"))
     assert (info.type, info.message) == ("KeyError", "'yearly'")
     assert info.is_a("LookupError") and not info.is_a("httpx.HTTPError")
@@ -148,9 +148,9 @@ def test_module_qualified_names_are_kept_and_the_clients_errors_recognised() -> 
 
 
 def test_a_message_cut_at_its_start_is_kept_as_sent() -> None:
-    """The bootstrap keeps the last 2,000 characters of a long message."""
+    """The child keeps the last 2,000 characters of a long message."""
     sent = event("raise ValueError('x' * 3000)")
-    assert len(sent["message"]) == 2000 and not str(sent["message"]).startswith("ValueError")
+    assert len(sent.message) == 2000 and not sent.message.startswith("ValueError")
     info = exception_info(sent)
     assert info.type == "ValueError" and info.message == "x" * 2000
 
