@@ -21,11 +21,11 @@ their uv environments are built (or found in the cache) first, untimed:
    (no process is shared: isolation first), so the imports of the workflow's libraries are paid
    every time; they are measured in that environment (``python -c "import ..."`` and
    ``-X importtime`` by top-level package) to say what dominates.
-3. **Sandbox overhead.** The same boot, and a fixed fuzz workload (``fuzz(SandboxTarget(booted),
+3. **Sandbox overhead.** The same boot, and a fixed fuzz workload (``fuzz(booted,
    FuzzConfig(examples=100, checks=("fuzz",), shrink_time=0, seed=0))`` on planted_bugs.py), with
    ``Harness(sandbox="off")`` (audit hook, seccomp, rlimits) against ``sandbox="auto"`` (the
    strongest layer here). Target: < 15%.
-4. **Examples per second.** cwtest through the sandbox (``SandboxTarget``, fuzz check only, no
+4. **Examples per second.** cwtest through the sandbox (the booted workflow, fuzz check only, no
    shrinking, N valid examples) against ``st run`` (Schemathesis) on the same app served by
    uvicorn from the workflow's own environment; launcher and command from ``bench/fuzz_speed.py``.
    Target: >= 2x ``st run``.
@@ -61,6 +61,7 @@ import fuzz_speed
 import run as run_bench
 
 from cwlint.header import parse_header
+from cwtest.harness import fuzzing
 from cwtest.harness.env import Environment, EnvManager, default_cache_dir, spec_for
 from cwtest.harness.runner import SIM_BASE, Harness, module_name
 from cwtest.workflow_env import workflow_env
@@ -362,7 +363,7 @@ def _phases(harness: Harness, path: Path, runs: int, out: dict[str, list[float]]
         try:
             with harness.boot(path) as booted:
                 ready = time.perf_counter()
-                booted.exercise(None)  # the smoke calls
+                fuzzing.exercise(booted, None)  # the smoke calls
                 smoked = time.perf_counter()
         except RuntimeError as exc:
             log(f"    ! {path.name} did not boot: {str(exc).splitlines()[0]}")
@@ -428,10 +429,9 @@ def importtime(stderr: str) -> tuple[dict[str, float], float]:
 
 def fuzz_workload(booted: Any) -> dict[str, float]:
     from cwtest.fuzz import FuzzConfig, fuzz
-    from cwtest.fuzz.sandbox_target import SandboxTarget
 
     started = time.perf_counter()
-    report = fuzz(SandboxTarget(booted), FuzzConfig(examples=100, checks=("fuzz",), shrink_time=0, seed=0))
+    report = fuzz(booted, FuzzConfig(examples=100, checks=("fuzz",), shrink_time=0, seed=0))
     wall = time.perf_counter() - started
     return {"wall": wall, "requests": report.requests, "failures": len(report.findings)}
 
@@ -459,15 +459,13 @@ def section_sandbox(harnesses: dict[str, Harness], runs: int) -> dict[str, dict[
 # --- 4. examples per second ---------------------------------------------------------------------
 
 def section_rate(harness: Harness, environment: Environment, examples: int, repeats: int) -> dict[str, Any]:
-    from cwtest.fuzz.sandbox_target import SandboxTarget
 
     cwtest_rates: list[float] = []
     failures: list[int] = []
     with harness.boot(PLANTED) as booted:
-        target = SandboxTarget(booted)
-        fuzz_speed.cwtest_rate(target, 20, 0)  # warm-up
+        fuzz_speed.cwtest_rate(booted, 20, 0)  # warm-up
         for seed in range(repeats):
-            rate, found = fuzz_speed.cwtest_rate(target, examples, seed)
+            rate, found = fuzz_speed.cwtest_rate(booted, examples, seed)
             cwtest_rates.append(rate)
             failures.append(found)
     log(f"  cwtest through the sandbox: {median(cwtest_rates):.0f} examples/s")
@@ -585,7 +583,7 @@ def render(info: dict[str, Any], args: argparse.Namespace, layer: str, off_layer
     out.append("Wall = the whole workflow in `Harness.run` (environment lookup, simulator, sandbox, boot, "
                "smoke calls, teardown). The same workflow through `Harness.boot`, by phase (medians of "
                f"{len(split['boot'])}): boot (call to ready) {fmt_ms(median(split['boot']))}, smoke calls "
-               f"(`booted.smoke()`: GET /openapi.json and one POST) {fmt_ms(median(split['smoke']))}, teardown (the "
+               f"(`fuzzing.exercise(booted, None)`: GET /openapi.json and one POST) {fmt_ms(median(split['smoke']))}, teardown (the "
                f"context's exit: stop the process, collect, stop the simulator) {fmt_ms(median(split['teardown']))}, "
                f"of which stopping the simulator's uvicorn server (`UnixServer.stop`) "
                f"{fmt_ms(median(split['simulator_stop']))}.")
@@ -624,7 +622,7 @@ def render(info: dict[str, Any], args: argparse.Namespace, layer: str, off_layer
     out.append("")
     out.append("| Tool | examples/s |")
     out.append("| --- | ---: |")
-    out.append(f"| cwtest through the sandbox (`SandboxTarget`, fuzz check, no shrinking) | {cw:.0f} |")
+    out.append(f"| cwtest through the sandbox (the booted workflow, fuzz check, no shrinking) | {cw:.0f} |")
     out.append(f"| `{rate['st_command']}`, app under uvicorn from the workflow's env, wall | {st_w:.0f} |")
     if st_i:
         out.append(f"| the same `st run`, per second of its own reported test time | {st_i:.0f} |")

@@ -318,7 +318,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def _watch(booted: object, out: Console) -> int:
     """Print findings and library calls as they happen, until Ctrl-C or the workflow dies."""
     from cwtest.harness.child import protocol
-    from cwtest.harness.runner import BootedWorkflow
+    from cwtest.harness.workflow import BootedWorkflow
 
     assert isinstance(booted, BootedWorkflow)
     seen_events = 0

@@ -1,7 +1,7 @@
 """``cwtest run``'s requests: the smoke call of every route, then the search, as findings.
 
-Once the workflow serves, ``Harness`` hands it to the engine (``cwtest.fuzz.engine``) through
-``SandboxTarget``: every route's minimal request (the smoke call), then, with ``examples > 0``,
+Once the workflow serves, ``Harness`` hands it to the engine (``cwtest.fuzz.engine``): the booted
+workflow is the engine's target. Every route's minimal request (the smoke call), then, with ``examples > 0``,
 generated valid and invalid requests, injected service faults and the catalog check. Each failure
 is shrunk to a minimal input, deduplicated by signature across the phases, and comes back as a
 ``Finding`` whose ``repro`` holds what reproduces it: the minimal input, the fault, the service
@@ -26,20 +26,18 @@ from cwtest.results import Finding, Inconclusive
 
 if TYPE_CHECKING:
     from cwtest.fuzz.engine import FuzzConfig
-    from cwtest.harness.runner import BootedWorkflow
+    from cwtest.harness.workflow import BootedWorkflow
 
 
 def exercise(booted: BootedWorkflow, config: FuzzConfig | None) -> None:
     """Run the smoke calls (and the search) on ``booted``; record routes and findings on its result."""
     from cwtest.fuzz.engine import FuzzConfig, Fuzzer
-    from cwtest.fuzz.sandbox_target import SandboxTarget
 
     result = booted.result
-    config = config or FuzzConfig(examples=0, seed=booted.harness.seed)
-    target = SandboxTarget(booted, timeout=booted.harness.timeout)
-    fuzzer = Fuzzer(target, config, workflow=str(booted.path), shown=_shown_path(booted.path))
+    config = config or FuzzConfig(examples=0, seed=booted.seed)
+    fuzzer = Fuzzer(booted, config, workflow=str(booted.path), shown=_shown_path(booted.path))
     try:
-        target.schema
+        booted.schema
     except httpx.TimeoutException:
         booted.timeout_finding("while serving /openapi.json")
         return

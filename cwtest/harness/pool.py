@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from cwtest.results import NO_BODY, Finding
 
 if TYPE_CHECKING:
-    from cwtest.fuzz.sandbox_target import SandboxTarget
+    from cwtest.harness.workflow import BootedWorkflow
     from cwtest.results import Response
 
 MockSpec = tuple[str, str | None, str]  # (url prefix, method, response as canonical JSON)
@@ -57,15 +57,14 @@ class BootFailed(Exception):
 @dataclass
 class _Entry:
     key: tuple[Path, tuple[MockSpec, ...]]
-    booted: Any
+    booted: BootedWorkflow
     stack: contextlib.ExitStack
-    target: SandboxTarget
     #: ``cw_workflow`` handles holding it now: never stopped to make room while held.
     users: int = 0
 
     @property
     def alive(self) -> bool:
-        return self.target.dead is None and self.booted.process.alive()
+        return self.booted.dead is None and self.booted.process.alive()
 
 
 @dataclass
@@ -106,8 +105,6 @@ class Pool:
         return entry
 
     def _boot(self, key: tuple[Path, tuple[MockSpec, ...]]) -> _Entry:
-        from cwtest.fuzz.sandbox_target import SandboxTarget
-
         path, mocks = key
         stack = contextlib.ExitStack()
         harness = self.harness(mocks)
@@ -121,7 +118,7 @@ class Pool:
         except BaseException:
             stack.close()
             raise
-        return _Entry(key, booted, stack, SandboxTarget(booted, timeout=self.settings.timeout))
+        return _Entry(key, booted, stack)
 
     def fresh(self, path: Path, mocks: tuple[MockSpec, ...] = ()) -> _Entry:
         """A booted workflow of its own (not pooled); the caller closes ``entry.stack``."""
@@ -216,7 +213,7 @@ class CwWorkflow:
             entry.users += 1
             entry.booted.runtime.reset()
             self._entry = entry
-            self._counts = entry.target.counts()
+            self._counts = entry.booted.counts()
         return self._entry
 
     @property
@@ -228,8 +225,9 @@ class CwWorkflow:
         return self._booted().booted.runtime
 
     @property
-    def target(self) -> SandboxTarget:
-        return self._booted().target
+    def target(self) -> BootedWorkflow:
+        """The booted workflow, as the fuzzer drives it (``cwtest.harness.workflow``)."""
+        return self._booted().booted
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -250,7 +248,7 @@ class CwWorkflow:
         """Sandbox findings (kind, message, location, stack, count) raised since this test started."""
         if self._entry is None:
             return []
-        return new_findings(self._entry.target, self._counts)
+        return new_findings(self._entry.booted, self._counts)
 
     def close(self) -> None:
         if self._entry is not None:
@@ -264,7 +262,7 @@ class CwWorkflow:
             self._entry = None
 
 
-def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[Finding]:
+def new_findings(target: BootedWorkflow, before: dict[tuple[str, ...], int]) -> list[Finding]:
     """The sandbox findings whose count grew since ``before`` (exact counts, asked of the child)."""
     after = target.counts()
     out: list[Finding] = []

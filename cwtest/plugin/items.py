@@ -201,7 +201,7 @@ class BootItem(CwtestItem):
             problems.append(f"✗ [{event.kind}] {event.detail}{where}")
             problems += [f"      {line}" for line in event.stack[-8:]]
         try:
-            document = entry.target.schema
+            document = entry.booted.schema
         except Exception as exc:  # noqa: BLE001 - the app serves no document: the fuzz items cannot run
             problems.append(f"✗ [no-openapi] {exc}")
             document = None
@@ -256,7 +256,7 @@ class _RouteItem(CwtestItem):
             entry = self.pool.acquire(self.path, self.mocks())
         except BootFailed:
             _skip(f"not run: {self.workflow} did not boot (its boot item says why)")
-        target = entry.target
+        target = entry.booted
         target.runtime.reset()
         try:
             routes = {r.name: r for r in routes_of(target.schema)}

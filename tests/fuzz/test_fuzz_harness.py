@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from cwtest.fuzz import FuzzConfig, fuzz
-from cwtest.fuzz.sandbox_target import SandboxTarget
 from cwtest.fuzz.target import exception_info
 from cwtest.harness.child import protocol
 from cwtest.harness.runner import Harness
@@ -23,7 +22,7 @@ def harness() -> Harness:
 
 def test_the_planted_bugs_are_found_through_the_sandbox(harness: Harness) -> None:
     with harness.boot(FIXTURES / "planted_bugs.py") as booted:
-        report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
+        report = fuzz(booted, FuzzConfig(seed=0, shrink_time=3.0))
     by_type = {f.exception.type: f for f in report.findings if f.exception}
     assert sorted(by_type) == ["IndexError", "KeyError", "UnicodeEncodeError"]
     assert by_type["IndexError"].repro.shrunk and by_type["IndexError"].repro.request.json_body["seats"] == 500
@@ -35,7 +34,7 @@ def test_the_planted_bugs_are_found_through_the_sandbox(harness: Harness) -> Non
 
 def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
     with harness.boot(FIXTURES / "llm_optional_key.py") as booted:
-        report = fuzz(SandboxTarget(booted), FuzzConfig(seed=0, shrink_time=3.0))
+        report = fuzz(booted, FuzzConfig(seed=0, shrink_time=3.0))
     found = {(f.repro.fault.split(": ")[1], f.exception.type, f.exception.message)
              for f in report.findings if f.repro.fault and f.exception}
     assert ("llm_minimal", "KeyError", "'labels'") in found

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from harness_support import WORKFLOWS
 
-from cwtest.fuzz.sandbox_target import SandboxTarget
+from cwtest.harness.workflow import BootedWorkflow
 from cwtest.fuzz.target import InProcessTarget, timeout_fault
 from cwtest.harness.child import channel, protocol
 from cwtest.results import KINDS
@@ -216,7 +216,7 @@ EXPECTED = {
 
 
 @pytest.fixture(params=["in-process", "sandbox"])
-def target(request: pytest.FixtureRequest) -> Iterator[InProcessTarget | SandboxTarget]:
+def target(request: pytest.FixtureRequest) -> Iterator[InProcessTarget | BootedWorkflow]:
     workflow = WORKFLOWS / "outbound_kinds.py"
     if request.param == "in-process":
         with InProcessTarget.from_path(workflow) as opened:
@@ -226,11 +226,11 @@ def target(request: pytest.FixtureRequest) -> Iterator[InProcessTarget | Sandbox
     harness = Harness(timeout=60)
     harness.mock_external("https://mocked.example.com/", {"price": 3})
     with harness.boot(workflow) as booted:
-        yield SandboxTarget(booted)
+        yield booted
 
 
 @pytest.mark.sandbox
-def test_both_targets_route_every_kind_of_outbound_request_alike(target: InProcessTarget | SandboxTarget) -> None:
+def test_both_targets_route_every_kind_of_outbound_request_alike(target: InProcessTarget | BootedWorkflow) -> None:
     target.runtime.script("openai").respond(answer=timeout_fault())
     seen = {(kind, sync): target.send("GET", "/call", query={"kind": kind, "sync": sync}).body
             for kind in EXPECTED for sync in (False, True)}

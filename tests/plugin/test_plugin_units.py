@@ -214,7 +214,9 @@ def test_a_mock_added_to_a_running_workflow_keeps_it_out_of_the_pool() -> None:
     pool = Pool(Settings())
     booted = Booted()
     key = (Path("/w.py"), ())
-    entry = _Entry(key, booted, Stack(), target=type("T", (), {"dead": None, "counts": lambda self: {}})())
+    booted.dead = None
+    booted.counts = lambda: {}
+    entry = _Entry(key, booted, Stack())
     pool.entries[key] = entry
     pool.acquire = lambda path, mocks=(): entry  # type: ignore[method-assign]
     handle = CwWorkflow(pool, Path("/w.py"))
