@@ -16,7 +16,7 @@ from pydantic import BaseModel, EmailStr, Field, HttpUrl, Json, TypeAdapter
 
 from cwtest.fuzz import InProcessTarget, Strategies, routes_of
 from cwtest.fuzz.search import draw
-from cwtest.fuzz.schema import NON_ASCII
+from cwtest.fuzz.formats import NON_ASCII
 from cwtest.openapi import Resolver, Unsupported
 from cwtest.simulator import SimulatedRuntime
 
