@@ -15,12 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness_support import REPO, WORKFLOWS, descendants, require_redis, start_boot
+from harness_support import REPO, WORKFLOWS, descendants, start_boot
+from needs import need_layer, need_redis
 
 from cwtest.harness.cli import run_main
 from cwtest.harness.findings import WorkflowResult
 from cwtest.harness.runner import SIM_BASE, Harness
-from cwtest.harness.sandbox import LAYERS, SandboxUnavailable, choose, probe
+from cwtest.harness.sandbox import LAYERS
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("clean_host")]
 
@@ -112,11 +113,9 @@ def test_the_process_sees_only_declared_variables_and_a_private_home(harness: Ha
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_sandboxed_workflow_reaches_the_simulator_and_redis(layer: str) -> None:
-    require_redis()
-    if layer not in probe().available:
-        with pytest.raises(SandboxUnavailable):
-            choose("auto", force=layer)
-        return
+    need_redis()
+    if layer != "audit":
+        need_layer(layer)
     with Harness(timeout=30, layer=layer).boot(WORKFLOWS / "reach.py") as booted:
         response = booted.client.post("/", json={"text": "hello from the sandbox"})
         assert response.status_code == 200, response.text
@@ -186,6 +185,7 @@ def test_run_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_boot_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
+    need_redis()  # reach.py stores through redis_client()
     process = subprocess.Popen(
         [sys.executable, "-m", "cwtest.harness.cli", "boot", str(WORKFLOWS / "reach.py"), "-q"], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
@@ -246,10 +246,7 @@ def _not_zombie(pid: int) -> bool:
 def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, tmp_path: Path) -> None:
     """SIGKILL gives cwtest no chance to clean up: bwrap's --die-with-parent, or the bootstrap seeing its
     event socket close, must end the workflow anyway."""
-    if layer not in probe().available:
-        with pytest.raises(SandboxUnavailable):
-            choose("auto", force=layer)
-        return
+    need_layer(layer)
     process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path, "--layer", layer)
     try:
         workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "bootstrap.py" in cmd}
@@ -300,6 +297,7 @@ def test_ctrl_c_during_a_parallel_run_ends_the_running_workflows_at_once() -> No
 
 def test_a_stack_probe_at_import_is_not_a_bind_but_a_loopback_listener_is(harness: Harness) -> None:
     """urllib3 binds ::1 port 0 at import to learn whether IPv6 works; only a socket that listens is a server."""
+    need_layer("bubblewrap")  # its own network namespace: Landlock (ABI >= 4) refuses every TCP bind
     [result] = harness.run([WORKFLOWS / "ipv6_probe.py"]).results
     assert result.booted, result.findings
     binds = [f for f in result.findings if f.kind == "bind"]
@@ -309,6 +307,7 @@ def test_a_stack_probe_at_import_is_not_a_bind_but_a_loopback_listener_is(harnes
 
 def test_clients_not_built_on_httpx_reach_the_simulator_too(harness: Harness) -> None:
     """urllib (and requests, aiohttp) resolve the runtime's name to a loopback relay to the simulator."""
+    need_layer("bubblewrap")  # the relay listens on loopback: under Landlock only httpx reaches the runtime
     with harness.boot(WORKFLOWS / "urllib_runtime.py") as booted:
         response = booted.client.post("/", json={"prompt": "Say hi"})
         assert response.status_code == 200, response.text
