@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -335,3 +337,41 @@ def test_run_answers_outbound_requests_given_on_the_command_line(tmp_path: Path,
         err = capsys.readouterr().err
         assert "--mock-external" in err and "Traceback" not in err
 
+
+
+def test_shards_of_a_run_together_report_what_one_run_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``cwtest run --shard K/N`` on each of N runners, JUnit reports merged (junitparser, as a CI job
+    would): the same test cases with the same outcomes as one run, none twice, an empty shard included."""
+    from junitparser import JUnitXml
+
+    project = tmp_path / "project"
+    (project / "workflows").mkdir(parents=True)
+    for name in ("echo_ok", "routes", "import_crash"):
+        shutil.copy(WORKFLOWS / f"{name}.py", project / "workflows" / f"{name}.py")
+    monkeypatch.chdir(project)
+    common = ["workflows", "--examples", "0", "--no-progress", "--output-format", "junit"]
+
+    def cases(xml: JUnitXml) -> list[tuple[str, str, str]]:
+        found = []
+        for suite in xml:
+            for case in suite:
+                outcome = type(case.result[0]).__name__ if case.result else "passed"
+                found.append((case.classname, case.name, outcome))
+        return sorted(found)
+
+    whole = run_main([*common, "-o", str(tmp_path / "whole.xml")])
+    merged = JUnitXml()
+    codes = []
+    for k in range(1, 5):
+        codes.append(run_main([*common, "--shard", f"{k}/4", "-o", str(tmp_path / f"shard-{k}.xml")]))
+        merged += JUnitXml.fromfile(str(tmp_path / f"shard-{k}.xml"))
+    merged.write(str(tmp_path / "merged.xml"))
+    expected = cases(JUnitXml.fromfile(str(tmp_path / "whole.xml")))
+    assert cases(JUnitXml.fromfile(str(tmp_path / "merged.xml"))) == expected
+    assert len(expected) == len(set(expected)) and {c[0] for c in expected} == {
+        "workflows/echo_ok.py", "workflows/routes.py", "workflows/import_crash.py"}
+    assert max(codes) == whole == 1  # the shard with import_crash fails, as the whole run does
+    err = capsys.readouterr().err
+    counts = [int(n) for n in re.findall(r"cwtest: shard \d/4: (\d) of 3 workflow", err)]
+    assert len(counts) == 4 and sum(counts) == 3 and 0 in counts  # 4 shards for 3 workflows: one is empty

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from cwlint.header import parse_header
 from cwtest.harness import seccomp, smoke
-from cwtest.harness.cli import discover, parse_size
+from cwtest.harness.cli import discover, parse_size, run_main, select_shard, shard_of
 from cwtest.harness.env import EnvError, spec_for
 from cwtest.harness.findings import KINDS, Finding, RouteResult, WorkflowResult
 from cwtest.harness.report import render_json, render_junit
@@ -360,3 +360,31 @@ def test_every_finding_kind_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cwtest" / "harness.md").read_text()
     missing = [kind for kind in KINDS if f"`{kind}`" not in doc]
     assert not missing, f"undocumented finding kinds: {missing}"
+
+
+# --- cwtest run --shard K/N ---------------------------------------------------------------------
+
+
+def test_a_shard_is_a_stable_split_by_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = [Path(f"workflows/w{i:03d}.py") for i in range(200)]
+    shards = [select_shard(paths, k, 4) for k in range(1, 5)]
+    assert sorted(p for shard in shards for p in shard) == sorted(paths)  # each workflow in exactly one
+    assert all(30 < len(shard) < 70 for shard in shards), [len(s) for s in shards]
+    # Others added and removed move no workflow to another shard (its runner's cache stays useful).
+    changed = paths[20:] + [Path(f"workflows/new{i}.py") for i in range(60)]
+    for k in range(1, 5):
+        assert [p for p in select_shard(changed, k, 4) if p in paths] == [p for p in shards[k - 1] if p in changed]
+    # The key is the path relative to the working directory: every runner's checkout agrees.
+    assert shard_of(tmp_path / "workflows" / "w001.py", 4) == shard_of(Path("workflows/w001.py"), 4)
+    assert shard_of(Path("workflows/./w001.py"), 4) == shard_of(Path("workflows/w001.py"), 4)
+    # Pinned: the split is part of the CLI's contract (changing it would move workflows between runners).
+    assert [shard_of(Path(f"workflows/w{i:03d}.py"), 4) for i in range(8)] == [1, 3, 4, 2, 4, 1, 2, 4]
+    assert {shard_of(p, 1) for p in paths} == {1}
+
+
+@pytest.mark.parametrize("bad", ["0/4", "5/4", "2", "a/b", "1/0", "-1/2"])
+def test_a_bad_shard_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main([str(WORKFLOWS / "echo_ok.py"), f"--shard={bad}"]) == 2
+    err = capsys.readouterr().err
+    assert "--shard: expected K/N with 1 <= K <= N" in err and "Traceback" not in err
