@@ -209,6 +209,20 @@ def test_the_report_job_merges_what_the_groups_uploaded(tmp_path: Path) -> None:
                                                                           "workflows/a.py::boot": 2.0}
 
 
+# --- .ci/run -----------------------------------------------------------------------------------------
+
+def test_ci_runs_the_readmes_test_command_verbatim_and_again_without_bwrap_and_redis() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("Run the tests (what CI runs, through `.ci/run`):", 1)[1].split("```sh\n", 1)[1]
+    command = block.split("\n```", 1)[0].strip()
+    script = (ROOT / ".ci" / "run").read_text()
+    assert f'README_TEST="{command}"' in script, command
+    assert 'bash -c "$README_TEST"' in script  # the full run, CI=true
+    hidden = script.split("unshare", 1)[1]
+    assert 'mount --bind /dev/null "$1"' in hidden and 'mount --bind /dev/null "$2"' in hidden
+    assert '"$bwrap_path" "$redis_path" "$README_TEST"' in hidden and "env -u CI" in hidden
+
+
 # --- pre-commit -----------------------------------------------------------------------------------
 
 def test_the_precommit_example_passes_precommits_own_validation() -> None:
