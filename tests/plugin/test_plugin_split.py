@@ -42,15 +42,19 @@ def test_four_groups_run_each_item_of_a_serial_run_once_with_its_outcome(project
 
     merged = JUnitXml()
     ran: list[str] = []
+    sizes: list[int] = []
     for group in range(1, GROUPS + 1):
         monkeypatch.setenv("PYTHONHASHSEED", str(group * 7919))  # each runner hashes strings its own way
         report = project.path / f"group-{group}.xml"
         result = project.run("--cwtest", "workflows", *FAST, "--splits", str(GROUPS), "--group", str(group),
                              f"--durations-path={durations}", f"--junitxml={report}")
         assert f"[pytest-split] Running group {group}/{GROUPS}" in result.stdout.str(), result.stdout.str()[-3000:]
-        assert nodeids(report), f"group {group} ran nothing"
+        sizes.append(len(nodeids(report)))
         ran += nodeids(report)
         merged += JUnitXml.fromfile(str(report))
+    # pytest-split cuts by stored seconds: a group may get nothing when a few items hold most of them
+    # (a slow boot), but the work is split.
+    assert sum(1 for size in sizes if size) >= 2, sizes
     assert sorted(ran) == sorted(serial)  # every item, none twice
     merged.write(str(project.path / "merged.xml"))
     together = junit_cases(project.path / "merged.xml")
