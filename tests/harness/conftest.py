@@ -100,6 +100,17 @@ def _serve(found: Decoy, tcp: socket.socket, udp: socket.socket) -> Iterator[Dec
 
 
 @pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temp directory with a short path, removed afterwards, for a harness that is killed and leaves
+    its run directory behind. Not ``tmp_path``: under xdist it can be long enough
+    (``/tmp/pytest-of-root/pytest-100/popen-gw1/test_...``) that the run directory's Unix sockets pass
+    the 108-byte limit and the harness cannot start at all."""
+    root = Path(tempfile.mkdtemp(prefix="cwt-", dir="/tmp")).resolve()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
 def clean_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Fails the test if it leaves a marker file, a run directory or a process behind.
 

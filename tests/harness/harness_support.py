@@ -102,15 +102,18 @@ def memory_cgroups_of(support: CgroupSupport, pid: int | None = None) -> list[Pa
     return sorted(p for p in Path(support.parent).iterdir() if p.is_dir() and p.name.startswith(prefix))
 
 
-def start_boot(workflow: Path, tmp_path: Path, *options: str) -> subprocess.Popen[str]:
-    """``cwtest boot WORKFLOW -q OPTIONS`` in a child process, returned once the app is served."""
+def start_boot(workflow: Path, tmp_dir: Path, *options: str) -> subprocess.Popen[str]:
+    """``cwtest boot WORKFLOW -q OPTIONS`` in a child process with ``TMPDIR=tmp_dir`` (its run directory
+    goes there: give it a short path, ``short_tmp``), returned once the app is served."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cwtest.harness.cli", "boot", str(workflow), "-q", *options],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
+        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_dir)},
     )
     assert process.stdout is not None
+    seen = []
     for line in process.stdout:
+        seen.append(line)
         if line.startswith("app:"):
-            break
-    return process
+            return process
+    raise AssertionError(f"cwtest boot exited {process.wait()} before serving (TMPDIR={tmp_dir}): {''.join(seen)}")

@@ -173,9 +173,9 @@ def test_a_stale_cgroup_is_swept_only_when_its_owner_is_dead_and_it_is_empty() -
         scratch.rmdir()
 
 
-def test_a_harness_killed_with_sigkill_leaves_a_cgroup_that_the_next_probe_removes(tmp_path: Path) -> None:
+def test_a_harness_killed_with_sigkill_leaves_a_cgroup_that_the_next_probe_removes(short_tmp: Path) -> None:
     support = need_memory_cgroup()
-    process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path)
+    process = start_boot(WORKFLOWS / "echo_ok.py", short_tmp)
     try:
         [group] = memory_cgroups_of(support, process.pid)
         inside = [int(pid) for pid in (group / "cgroup.procs").read_text().split()]

@@ -245,11 +245,11 @@ def _not_zombie(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("layer", ["bubblewrap", "landlock"])
-def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, tmp_path: Path) -> None:
+def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, short_tmp: Path) -> None:
     """SIGKILL gives cwtest no chance to clean up: bwrap's --die-with-parent, or the bootstrap seeing its
     event socket close, must end the workflow anyway."""
     need_layer(layer)
-    process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path, "--layer", layer)
+    process = start_boot(WORKFLOWS / "echo_ok.py", short_tmp, "--layer", layer)
     try:
         workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "bootstrap.py" in cmd}
         assert any("bwrap" not in cmd.split()[0] for cmd in workflow.values()), workflow
