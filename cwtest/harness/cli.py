@@ -10,6 +10,7 @@ a bug in the harness).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -142,6 +143,40 @@ def discover(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``K/N`` -> (K, N), 1 <= K <= N."""
+    index, sep, count = text.partition("/")
+    try:
+        k, n = int(index), int(count)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, e.g. 2/4, not {text!r}")
+    return k, n
+
+
+def shard_key(path: Path) -> str:
+    """What a workflow's shard is computed from: its path relative to the working directory (POSIX),
+    so that every runner of one CI run, each in its own checkout, computes the same split."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def shard_of(path: Path, count: int) -> int:
+    """The shard (1..count) of a workflow: a hash of its path, so that it never moves when others are
+    added, renamed or removed (a shard's cached environments stay the ones it needs)."""
+    digest = hashlib.sha256(shard_key(path).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def select_shard(workflows: Sequence[Path], index: int, count: int) -> list[Path]:
+    """The workflows of shard ``index`` of ``count``: each workflow is in exactly one shard."""
+    return [path for path in workflows if shard_of(path, count) == index]
+
+
 def run_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cwtest run", description="Boot each workflow in its own environment and sandbox against the "
@@ -171,6 +206,10 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a workflow is inconclusive (cwtest could not exercise it), not only on "
                              "findings")
+    parser.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                        help="run only shard K of N (one CI runner each): a stable split by each workflow's path "
+                             "relative to the working directory (a hash), so a workflow stays in its shard as "
+                             "others come and go")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -184,6 +223,12 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if not workflows:
         err.print("[red]error[/]: no workflow found (a workflow is a .py file with a '# /// script' header)")
         return 2
+    if args.shard is not None:
+        index, count = args.shard
+        found = len(workflows)
+        workflows = select_shard(workflows, index, count)
+        # An empty shard (more shards than workflows) still writes its empty report, for the merge.
+        err.print(f"cwtest: shard {index}/{count}: {len(workflows)} of {found} workflow(s)", highlight=False)
     from cwtest.harness.report import render_full, render_json, render_junit
 
     from cwtest.fuzz.engine import CHECKS, FuzzConfig

@@ -15,12 +15,13 @@ from uuid import UUID
 
 import pytest
 from harness_support import WORKFLOWS
+from needs import in_ci, need_layer
 from pydantic import BaseModel, Field
 
 from cwlint.header import parse_header
 from cwtest.fuzz import minimal
 from cwtest.harness import seccomp
-from cwtest.harness.cli import discover, parse_size
+from cwtest.harness.cli import discover, parse_size, run_main, select_shard, shard_of
 from cwtest.harness.env import EnvError, spec_for
 from cwtest.harness.report import render_json, render_junit
 from cwtest.harness.runner import SIM_BASE, module_name
@@ -66,8 +67,8 @@ def test_this_machine_has_a_working_os_level_layer() -> None:
     found = probe()
     # CI installs bubblewrap; on a laptop where it cannot run, Landlock must (or the harness says why).
     assert "bubblewrap" in found.available or found.landlock_abi >= 1, found
-    if os.environ.get("CI") == "true":
-        assert found.bwrap is not None, found.bwrap_error
+    if in_ci():  # .ci/run installs bubblewrap: there the strongest layer must be the one chosen
+        need_layer("bubblewrap")
         assert choose("strict").name == "bubblewrap"
 
 
@@ -104,6 +105,7 @@ print(__import__("json").dumps(out))
 
 @pytest.mark.parametrize("outside", [False, True], ids=["in-namespaces", "outside-namespaces"])
 def test_stage_two_denies_processes_and_exec_but_allows_threads(tmp_path: Path, outside: bool) -> None:
+    need_layer("seccomp")
     program = tmp_path / "stage2.bpf"
     program.write_bytes(seccomp.programs(outside_namespaces=outside).stage2)
     script = tmp_path / "probe.py"
@@ -120,8 +122,8 @@ def test_stage_two_denies_processes_and_exec_but_allows_threads(tmp_path: Path, 
 
 
 def test_stage_one_lets_bwrap_exec_python(tmp_path: Path) -> None:
-    found = probe()
-    assert found.bwrap, found.bwrap_error
+    need_layer("seccomp")
+    found = need_layer("bubblewrap").probe
     stage1 = tmp_path / "stage1.bpf"
     stage1.write_bytes(seccomp.programs().stage1)
     fd = os.open(stage1, os.O_RDONLY)
@@ -370,3 +372,31 @@ def test_every_finding_kind_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cwtest" / "harness.md").read_text()
     missing = [kind for kind in KINDS if f"`{kind}`" not in doc]
     assert not missing, f"undocumented finding kinds: {missing}"
+
+
+# --- cwtest run --shard K/N ---------------------------------------------------------------------
+
+
+def test_a_shard_is_a_stable_split_by_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = [Path(f"workflows/w{i:03d}.py") for i in range(200)]
+    shards = [select_shard(paths, k, 4) for k in range(1, 5)]
+    assert sorted(p for shard in shards for p in shard) == sorted(paths)  # each workflow in exactly one
+    assert all(30 < len(shard) < 70 for shard in shards), [len(s) for s in shards]
+    # Others added and removed move no workflow to another shard (its runner's cache stays useful).
+    changed = paths[20:] + [Path(f"workflows/new{i}.py") for i in range(60)]
+    for k in range(1, 5):
+        assert [p for p in select_shard(changed, k, 4) if p in paths] == [p for p in shards[k - 1] if p in changed]
+    # The key is the path relative to the working directory: every runner's checkout agrees.
+    assert shard_of(tmp_path / "workflows" / "w001.py", 4) == shard_of(Path("workflows/w001.py"), 4)
+    assert shard_of(Path("workflows/./w001.py"), 4) == shard_of(Path("workflows/w001.py"), 4)
+    # Pinned: the split is part of the CLI's contract (changing it would move workflows between runners).
+    assert [shard_of(Path(f"workflows/w{i:03d}.py"), 4) for i in range(8)] == [1, 3, 4, 2, 4, 1, 2, 4]
+    assert {shard_of(p, 1) for p in paths} == {1}
+
+
+@pytest.mark.parametrize("bad", ["0/4", "5/4", "2", "a/b", "1/0", "-1/2"])
+def test_a_bad_shard_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main([str(WORKFLOWS / "echo_ok.py"), f"--shard={bad}"]) == 2
+    err = capsys.readouterr().err
+    assert "--shard: expected K/N with 1 <= K <= N" in err and "Traceback" not in err

@@ -8,12 +8,12 @@ Each test runs pytest in a subprocess on a project holding copies of ``workflows
 
 from __future__ import annotations
 
-import os
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from needs import in_ci, need_layer
 from plugin_support import PLUGIN_ARGS, Case, Project
 
 from cwtest.harness.sandbox import SandboxUnavailable, choose
@@ -157,7 +157,8 @@ def test_the_header_names_the_seed_and_the_sandbox_and_every_worker_uses_that_se
     assert match, result.stdout.str()[:3000]
     seed = int(match.group(1))
     assert match.group(2) == choose("auto").describe()
-    if os.environ.get("CI"):  # .ci/run installs bubblewrap: the plugin must use the strongest layer
+    if in_ci():  # .ci/run installs bubblewrap: the plugin must use the strongest layer
+        need_layer("bubblewrap")
         assert choose("auto").name == "bubblewrap"
     assert set(outcomes(cases).values()) == {"passed"} and len(cases) == 6
     for nodeid, case in cases.items():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -118,6 +121,38 @@ def event(raise_it: str, line: int = 68, function: str = "quote") -> protocol.Ex
         assert isinstance(decoded, protocol.ExceptionReport)
         return decoded
     raise AssertionError("nothing was raised")
+
+
+ROUTER_TWICE = """
+from fastapi import APIRouter, FastAPI
+app = FastAPI()
+router = APIRouter()
+
+@router.get("/items")
+def items(): ...
+
+@router.post("/items")
+def add(): ...
+
+app.include_router(router, prefix="/v1")
+app.include_router(router, prefix="/v2")
+app.include_router(router, prefix="/a")
+app.include_router(router, prefix="/zz")
+"""
+
+
+def test_the_route_order_is_the_same_in_every_process() -> None:
+    """Item order must not follow string hashing (randomised per process): pytest-split's groups and
+    xdist's workers each collect on their own and must agree."""
+    script = ("import sys, textwrap\nfrom pathlib import Path\nfrom cwtest.plugin.routes import find_routes\n"
+              "print(find_routes(Path('wf.py'), sys.stdin.read()).names)")
+    orders = set()
+    for seed in range(6):
+        done = subprocess.run([sys.executable, "-c", script], input=ROUTER_TWICE, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}, timeout=60, check=True)
+        orders.add(done.stdout.strip())
+    assert orders == {str(["GET /a/items", "GET /v1/items", "GET /v2/items", "GET /zz/items",
+                           "POST /a/items", "POST /v1/items", "POST /v2/items", "POST /zz/items"])}
 
 
 def test_a_childs_exception_message_becomes_the_engines_exception_info() -> None:
