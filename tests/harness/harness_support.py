@@ -82,9 +82,6 @@ def leftover_processes(root: Path) -> dict[int, str]:
     """
     mine = str(root)
     left = {pid: cmd for pid, cmd in descendants(os.getpid()).items() if any(f in cmd for f in RUN_PROCESSES)}
-    # A sandbox outlives its harness only as a process of its own; another checkout's harness on the
-    # same machine runs in its own TMPDIR, and its processes are not this test's.
-    runs = f"{os.environ.get('TMPDIR', '/tmp').rstrip('/')}/cwtest-run-"
     for pid, (_ppid, cmdline) in process_table().items():
         if mine in cmdline or ("cwtest-hostile" in cmdline and mine in _environ(pid)):
             left[pid] = cmdline
