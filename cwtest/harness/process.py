@@ -52,11 +52,24 @@ MAX_VIOLATIONS = 20
 M = TypeVar("M", bound=protocol.Message)
 
 
+#: A Unix socket's path holds at most 107 bytes; the run directory's longest is ``ctl/events.sock``
+#: (and the relays' ``ctl/redis.sock``) below a ``cwtest-run-XXXXXXXX`` directory.
+_SOCKET_PATH_MAX = 107
+_LONGEST_SOCKET = len("/cwtest-run-XXXXXXXX/ctl/events.sock")
+
+
+def run_base() -> str:
+    """Where run directories go: the temporary directory, or ``/tmp`` when its path is so long that the
+    sockets' paths would not fit (a deep ``TMPDIR``, as pytest's ``tmp_path`` under xdist gives)."""
+    base = os.path.realpath(tempfile.gettempdir())
+    return base if len(base) + _LONGEST_SOCKET <= _SOCKET_PATH_MAX else "/tmp"
+
+
 class RunDir:
     """The private directory of one workflow run; ``cleanup()`` removes it."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-")).resolve()
+        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-", dir=run_base())).resolve()
         self.ctl = self.root / "ctl"
         self.app = self.root / "app"
         self.home = self.root / "home"

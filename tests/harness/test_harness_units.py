@@ -400,3 +400,22 @@ def test_a_bad_shard_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[st
     assert run_main([str(WORKFLOWS / "echo_ok.py"), f"--shard={bad}"]) == 2
     err = capsys.readouterr().err
     assert "--shard: expected K/N with 1 <= K <= N" in err and "Traceback" not in err
+
+
+def test_run_directories_fall_back_to_tmp_when_tmpdir_is_too_deep_for_socket_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from cwtest.harness.process import RunDir, run_base
+
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert run_base() == "/tmp"
+    run = RunDir()
+    try:
+        assert len(str(run.events_socket)) <= 107 and str(run.root).startswith("/tmp/cwtest-run-")
+    finally:
+        run.cleanup()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert run_base() == os.path.realpath(tmp_path) or len(str(tmp_path)) > 70
