@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     # `run` and `boot` parse their own arguments (cwtest.harness.cli); listed here for --help.
     commands.add_parser("run", add_help=False, help="boot each workflow in its sandbox, call every route, report")
     commands.add_parser("boot", add_help=False, help="start one workflow in its sandbox to try it by hand")
+    commands.add_parser("record", add_help=False,
+                        help="run a workflow's smoke calls once with real answers, written to a cassette")
     return parser
 
 
@@ -97,10 +99,10 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("run", "boot"):
-        from cwtest.harness.cli import boot_main, run_main
+    if argv and argv[0] in ("run", "boot", "record"):
+        from cwtest.harness.cli import boot_main, record_main, run_main
 
-        return run_main(argv[1:]) if argv[0] == "run" else boot_main(argv[1:])
+        return {"run": run_main, "boot": boot_main, "record": record_main}[argv[0]](argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)

@@ -57,6 +57,11 @@ class Route:
     def name(self) -> str:
         return f"{self.method} {self.template}"
 
+    @property
+    def schemaless_body(self) -> bool:
+        """A POST, PUT or PATCH that documents no body: a handler reading ``request: Request`` (a webhook)."""
+        return self.body_media is None and self.method in ("POST", "PUT", "PATCH")
+
 
 def routes_of(document: dict[str, Any]) -> list[Route]:
     """Every operation of the document, in its order; ``unsupported`` says why one cannot be called."""

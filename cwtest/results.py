@@ -41,9 +41,9 @@ KINDS: dict[str, str] = {
     "no-app": "no module-level FastAPI object to serve",
     "no-server": "the environment has no uvicorn to serve the app with",
     "boot-crash": "the process died or the server stopped before serving",
-    # attempts to leave the sandbox (reported whether or not the kernel blocked them)
-    "network": "a connection, name lookup or datagram to somewhere other than the simulator",
-    "outbound-http": "an httpx request not for the simulator: intercepted, answered 599 or by a mock, never sent",
+    # attempts to leave the sandbox (reported whether or not the kernel blocked them); outbound
+    # requests and connections are not among them: they are egress, information, never a finding
+    "network": "a raw or packet socket, or a connection to a Unix socket outside the run's own",
     "fs-write": "a write outside the private temporary directory",
     "process": "an attempt to start a process (subprocess, os.system, fork, exec, spawn) or signal another",
     "bind": "a listening socket other than the harness's own (a loopback port-0 probe that never listens is not)",
@@ -73,6 +73,77 @@ class Verdict(str, enum.Enum):
     PASSED = "passed"
     FINDING = "finding"
     INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """Something cwtest stood in for during a request, which a failure may be traced to.
+
+    ``kind``: ``egress`` (an outbound request nobody answered; below HTTP, a connection or lookup
+    the sandbox refused), ``gap`` (a simulator 404 for a path its catalog lacks), ``placeholder``
+    (a placeholder env value; ``detail`` is the variable), ``guessed-body`` (the body of a route
+    without a request schema), ``free-text`` (a simulated LLM answer in free text to a prompt that
+    asks for a shape cwtest cannot read).
+    """
+
+    kind: str
+    detail: str
+    location: str | None = None
+
+    def inconclusive(self, route: str) -> Inconclusive:
+        """The route's verdict when a failure passed through this stand-in: the reason and the unblock."""
+        where = f" ({display_path(self.location)})" if self.location else ""
+        if self.kind == "egress":
+            host = _host_of(self.detail)
+            if "://" not in self.detail:
+                server = _server_name(self.detail)
+                return Inconclusive(f"{route} needs {server} at {self.detail}{where}; the sandbox has no network",
+                                    "cwtest cannot reach it: cover this route with a test that stands in for it")
+            return Inconclusive(f"{route} stopped at the request to {host}{where}; nothing answers it",
+                                "record it with `cwtest record`, or use `--mock-external`")
+        if self.kind == "gap":
+            return Inconclusive(f"{route}: the simulator does not know {self.detail}",
+                                f"script an answer (runtime.script({_script_args(self.detail)}).respond(...)) in a "
+                                f"test, or report the missing catalog path")
+        if self.kind == "placeholder":
+            return Inconclusive(f"{route} failed on cwtest's placeholder value of {self.detail}",
+                                f"give it a value: --env {self.detail}=VALUE, --env-file .env, or "
+                                f"[tool.cwtest] env in pyproject.toml")
+        if self.kind == "guessed-body":
+            return Inconclusive(f"{route} has no request schema; cwtest guessed the body ({self.detail})",
+                                "give an example payload (examples/<workflow>/<METHOD>_<path>.json, "
+                                "[tool.cwtest] examples, or `cwtest record`)")
+        if self.kind == "free-text":
+            return Inconclusive(f"{route} failed after a simulated {self.detail} answer in free text, to a prompt "
+                                f"that asks for another shape",
+                                "script the answer (runtime.script(...)) or ask with a schema (response_format, "
+                                "tools, example_output)")
+        return Inconclusive(f"{route}: {self.kind} {self.detail}", "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "location": self.location}
+
+
+_PORTS = {"3306": "a MySQL server", "4000": "a MySQL-compatible server (TiDB)", "5432": "a PostgreSQL server",
+          "6379": "a Redis server", "27017": "a MongoDB server", "25": "an SMTP server", "465": "an SMTP server",
+          "587": "an SMTP server", "9200": "an Elasticsearch server", "5672": "an AMQP broker",
+          "11211": "a memcached server"}
+
+
+def _server_name(address: str) -> str:
+    return _PORTS.get(address.rsplit(":", 1)[-1], "a server")
+
+
+def _host_of(detail: str) -> str:
+    from urllib.parse import urlsplit
+
+    url = detail.split(" ", 1)[-1]
+    return urlsplit(url).hostname or url
+
+
+def _script_args(detail: str) -> str:
+    service, _, path = detail.partition(" ")
+    return f"{service!r}, {path!r}" if path else repr(service)
 
 
 @dataclass(frozen=True)
@@ -112,6 +183,8 @@ class Request:
     defect: str | None = None
     form: tuple[tuple[str, str], ...] | None = None
     files: tuple[tuple[str, tuple[str, bytes]], ...] | None = None
+    #: Set when cwtest guessed the body (a route without a request schema and no example payload).
+    guessed: str | None = None
 
     @property
     def route(self) -> str:
@@ -174,6 +247,8 @@ class ExceptionInfo:
     mro: tuple[str, ...] = ()
     location: str | None = None
     via: tuple[str, ...] = ()
+    #: cwtest's stand-ins in its chain (an unanswered request, a catalog gap, a placeholder value).
+    standins: tuple[StandIn, ...] = ()
 
     def is_a(self, name: str) -> bool:
         """True when ``name`` (``httpx.HTTPError``, ``KeyError``) is the class or one of its bases."""
@@ -187,7 +262,8 @@ class ExceptionInfo:
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "location": self.location,
-                "frames": [f.as_json() for f in self.frames], "mro": list(self.mro), "via": list(self.via)}
+                "frames": [f.as_json() for f in self.frames], "mro": list(self.mro), "via": list(self.via),
+                "standins": [s.as_json() for s in self.standins]}
 
 
 @dataclass(frozen=True)
@@ -212,6 +288,8 @@ class Response:
     stopped: str | None = None
     location: str | None = None
     stack: tuple[str, ...] = ()
+    #: What cwtest stood in for while answering it: outbound requests nobody answered, ...
+    standins: tuple[StandIn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -326,6 +404,12 @@ class RouteStats:
     tolerated: dict[tuple[str, str, str], int] = field(default_factory=dict)
     faults_injected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: check -> (the first stand-in a failure passed through, how many failed so): not findings.
+    blocked: dict[str, tuple[StandIn, int]] = field(default_factory=dict)
+
+    def block(self, check: str, standin: StandIn) -> None:
+        first, count = self.blocked.get(check, (standin, 0))
+        self.blocked[check] = (first, count + 1)
 
     def count(self, check: str, status: int | None) -> None:
         bucket = self.statuses.setdefault(check, {})
@@ -351,6 +435,9 @@ class RouteStats:
         for (fault, exc_type, location), count in sorted(self.tolerated.items()):
             lines.append(f"  note: under {fault}, the client's own {exc_type} propagated at {location} "
                          f"(x{count}; the platform answers it with an error status: not a finding)")
+        for check, (standin, count) in self.blocked.items():
+            lines.append(f"  note: {check}: {count} failure(s) passed through cwtest's stand-in ({standin.kind}: "
+                         f"{standin.detail}); not findings")
         lines += [f"  note: {n}" for n in self.notes]
         return lines
 
@@ -361,7 +448,8 @@ class RouteStats:
                 "accepted_invalid": self.accepted_invalid, "accepted_defects": sorted(self.accepted_defects),
                 "tolerated": [{"fault": f, "type": t, "location": loc, "count": c}
                               for (f, t, loc), c in sorted(self.tolerated.items())],
-                "faults_injected": self.faults_injected, "notes": self.notes}
+                "faults_injected": self.faults_injected, "notes": self.notes,
+                "blocked": {c: {**s.as_json(), "count": n} for c, (s, n) in self.blocked.items()}}
 
 
 @dataclass
@@ -402,7 +490,14 @@ class WorkflowResult:
     app: str | None = None
     routes: list[RouteResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    external: list[dict[str, Any]] = field(default_factory=list)
+    #: Outbound requests and connections, grouped (information, never findings): ``host``, ``method``,
+    #: ``client``, ``count``, ``location`` (the first workflow line; None: library frames only),
+    #: ``answers`` (who answered, with counts).
+    egress: list[dict[str, Any]] = field(default_factory=list)
+    #: URL prefix -> requests its mock answered.
+    mocked: dict[str, int] = field(default_factory=dict)
+    #: The cassette replayed or recorded: ``path``, ``played``, ``recorded``.
+    cassette: dict[str, Any] | None = None
     service_calls: int = 0
     warnings: list[str] = field(default_factory=list)
     stdout_bytes: int = 0
@@ -468,7 +563,8 @@ class WorkflowResult:
             "path": self.path, "verdict": self.verdict.value, "environment": self.environment,
             "sandbox": self.sandbox, "booted": self.booted, "boot_seconds": round(self.boot_seconds, 3),
             "app": self.app, "routes": [r.as_json(self.route_verdict(r)) for r in self.routes],
-            "findings": [f.as_json() for f in self.findings], "external_requests": self.external,
+            "findings": [f.as_json() for f in self.findings], "egress": self.egress, "mocked": self.mocked,
+            "cassette": self.cassette,
             "service_calls": self.service_calls, "warnings": self.warnings, "stdout_bytes": self.stdout_bytes,
             "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3), "harness_error": self.harness_error,
             "inconclusive": self.inconclusive.as_json() if self.inconclusive else None, "fuzz": self.fuzz,
@@ -486,6 +582,8 @@ class RunReport:
     layer: _Layer
     results: list[WorkflowResult]
     seconds: float = 0.0
+    #: Python files of the given directories that were not collected, with the reason.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def findings(self) -> int:
@@ -508,9 +606,10 @@ class RunReport:
         return 0
 
     def as_json(self) -> dict[str, Any]:
-        return {"version": 2, "sandbox": self.layer.as_json(), "seconds": round(self.seconds, 3),
+        return {"version": 3, "sandbox": self.layer.as_json(), "seconds": round(self.seconds, 3),
                 "summary": {"workflows": len(self.results), "verdicts": self.verdicts(), "findings": self.findings,
-                            "by_kind": _by_kind(self.results)},
+                            "by_kind": _by_kind(self.results), "skipped": len(self.skipped)},
+                "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "workflows": [r.as_json() for r in self.results]}
 
 

@@ -26,6 +26,7 @@ _NAMES = {
     "FuzzReport": "repro",
     "Strategies": "schema",
     "FAULT_HEADER": "target", "InProcessTarget": "target", "Target": "target", "timeout_fault": "target",
+    "connection_fault": "target", "DEFAULT_FAULTS": "faults",
 }
 #: Names of the results model and the OpenAPI module, re-exported for regression tests and users.
 _ELSEWHERE = {

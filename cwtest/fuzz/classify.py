@@ -12,8 +12,15 @@ answers lives in one place. For the request's check (``smoke``, ``fuzz``, ``inva
   (both reported whichever check sent the request: the workflow cannot answer any more), else
   ``no-response``;
 * a 5xx without an escaped exception is ``server-error``, except (notes, not findings) one
-  passed on from a service call that answered 5xx, or cwtest's own 599 for an outbound request it
-  did not send; under ``faults`` a 5xx is the expected reaction;
+  passed on from a service call that answered 5xx; under ``faults`` a 5xx is the expected
+  reaction (the workflow answered a deliberate error: passed);
+* **attribution follows the cause**: a failure that passed through one of cwtest's stand-ins is
+  never a finding. An exception whose chain holds a stand-in (an outbound request nobody answered,
+  a catalog gap, a placeholder env value), or whose frames hold the line of an unanswered request,
+  and any failure of a request whose body cwtest guessed or after a free-text LLM answer to a
+  prompt that asks for another shape; and a 5xx without an exception (a deliberate error answer)
+  in a request where cwtest stood in for anything: ``stats.block`` records the stand-in, and the
+  engine makes the route inconclusive with the step that unblocks it;
 * a 2xx whose body breaks the documented response model is ``response-model`` (``smoke``,
   ``fuzz``, ``faults``); an ``invalid`` request accepted with a 2xx is counted, not reported:
   custom types and validators make the document looser than the app;
@@ -30,8 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cwtest.openapi import Route, response_problem_detail
-from cwtest.outbound import unsent_outbound
-from cwtest.results import ExceptionInfo, Request, Response, RouteStats
+from cwtest.results import ExceptionInfo, Request, Response, RouteStats, StandIn
 from cwtest.simulator.records import Call
 
 #: Observation kinds, most telling first: the first one of a request is the one a search chases.
@@ -65,10 +71,11 @@ class Judge:
                  fault: str | None, stats: RouteStats) -> list[Observation]:
         """The observations for one request, most telling first; notes go to ``stats``."""
         found: list[Observation] = []
+        standins = request_standins(request, response, calls)
         if check == "smoke" or check in self.checks:
-            found += self._answer(route, check, request, response, calls, fault, stats)
+            found += self._answer(route, check, request, response, calls, fault, stats, standins)
         elif response.stopped is not None:  # a hang or a death is a finding whatever the check
-            found += [o for o in self._answer(route, check, request, response, calls, fault, stats)
+            found += [o for o in self._answer(route, check, request, response, calls, fault, stats, standins)
                       if o.kind in ("timeout", "crash")]
         for call in calls:
             unknown = _unknown_endpoint(call)
@@ -85,11 +92,15 @@ class Judge:
         return found
 
     def _answer(self, route: Route, check: str, request: Request, response: Response, calls: list[Call],
-                fault: str | None, stats: RouteStats) -> list[Observation]:
+                fault: str | None, stats: RouteStats, standins: list[StandIn]) -> list[Observation]:
         found: list[Observation] = []
         for exc in response.exceptions:
             if check == "faults" and self.is_clients_own(exc):
                 stats.tolerate(fault, exc)
+                continue
+            cause = passed_through(exc, standins)
+            if cause is not None:
+                stats.block(check, cause)
                 continue
             where = exc.location or (f"{exc.frames[-1].file}:{exc.frames[-1].line}" if exc.frames else "?")
             kind = "memory" if exc.type.endswith("MemoryError") else "unhandled-exception"
@@ -111,9 +122,8 @@ class Judge:
             if upstream:
                 stats.notes_once(f"{check}: {status} passed on from {upstream[0].service} (answered "
                                  f"{upstream[0].status}); not a finding")
-            elif unsent_outbound(status, excerpt(response)):
-                stats.notes_once(f"{check}: {status} passed on from an outbound request cwtest did not send "
-                                 f"(see the outbound-http finding); not a finding")
+            elif standins:  # a deliberate error answer after cwtest stood in for something
+                stats.block(check, standins[0])
             else:
                 found.append(Observation("server-error", ("server-error", route.name, str(status)),
                                          f"{route.name} answered {status}: {excerpt(response)}"))
@@ -142,6 +152,58 @@ class Judge:
             return False
         parts = exc.frames[-1].file.replace("\\", "/").split("/")
         return any(package in parts for package in self.client_packages)
+
+
+def request_standins(request: Request, response: Response, calls: list[Call]) -> list[StandIn]:
+    """What cwtest stood in for during one request: the target's (outbound requests and connections
+    nobody answered), a guessed body, catalog gaps and free-text LLM answers among its calls."""
+    found = list(response.standins)
+    if request.guessed:
+        found.insert(0, StandIn("guessed-body", request.guessed))
+    for call in calls:
+        if _unknown_endpoint(call):
+            found.append(StandIn("gap", f"{call.service} {call.path}".strip()))
+        elif free_text_answer(call):
+            found.append(StandIn("free-text", f"{call.service}{' ' + call.path if call.path else ''}"))
+    return found
+
+
+def passed_through(exc: ExceptionInfo, standins: list[StandIn]) -> StandIn | None:
+    """The stand-in an escaped exception passed through, or None: one in its chain; an unanswered
+    request made at one of its frames' lines; a guessed body or a free-text LLM answer in its request."""
+    if exc.standins:
+        return exc.standins[0]
+    lines = {f"{frame.file}:{frame.line}" for frame in exc.frames}
+    for standin in standins:
+        if standin.kind == "egress" and standin.location and standin.location in lines:
+            return standin
+    return next((s for s in standins if s.kind in ("guessed-body", "free-text", "gap")), None)
+
+
+_JSON_WORDS = ("json", "key", "field", "format")
+
+
+def free_text_answer(call: Call) -> bool:
+    """An LLM call answered in free text (no schema cwtest could fit: no ``response_format`` schema,
+    tools or ``example_output``) to a prompt that asks for a shape (it mentions JSON)."""
+    inputs = call.inputs
+    if not isinstance(inputs, dict) or call.status is None or call.status >= 400 or call.fault:
+        return False
+    if call.path == "" and "prompt" in inputs:
+        if inputs.get("example_output") is not None:
+            return False
+        text = str(inputs.get("prompt", ""))
+    elif call.path.endswith(("chat/completions", "messages", "responses")):
+        fmt = inputs.get("response_format") or (inputs.get("text") or {}).get("format") or {}
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema" or inputs.get("tools") \
+                or inputs.get("functions"):
+            return False
+        parts = [inputs.get("system"), inputs.get("input"), inputs.get("instructions")]
+        parts += [m.get("content") for m in inputs.get("messages") or [] if isinstance(m, dict)]
+        text = " ".join(str(p) for p in parts if p)
+    else:
+        return False
+    return "json" in text.lower()
 
 
 def contract_problems(call: Call) -> list[tuple[str, str]]:

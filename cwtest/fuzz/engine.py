@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cwtest.fuzz.classify import PRIORITY, Judge, Observation, excerpt
-from cwtest.fuzz.faults import ALL_FAULTS, Fault, faults_for, injected
+from cwtest.fuzz.faults import ALL_FAULTS, DEFAULT_FAULTS, Fault, faults_for, injected
 from cwtest.fuzz.minimal import Generator, minimal_request
 from cwtest.fuzz.repro import Failure, FuzzReport
 from cwtest.fuzz.target import Target
@@ -43,10 +43,13 @@ from cwtest.simulator.records import Call
 if TYPE_CHECKING:
     from cwtest.fuzz.search import Search
 
+#: The checks a run does by default; ``malformed`` (a library service's answer as broken JSON: the
+#: runtime never sends one) is opt-in (``--checks ...,malformed``).
 CHECKS = ("fuzz", "invalid", "faults", "contract")
+ALL_CHECKS = (*CHECKS, "malformed")
 #: The client's own errors: propagating one unchanged under a fault is not a finding.
 #: requests' errors: firecrawl-py 2.x's ``FirecrawlApp`` (routed to the runtime by the client) raises them.
-TOLERATED = ("httpx.HTTPError", "openai.APIError", "anthropic.APIError", "requests.RequestException")
+TOLERATED = ("httpx.HTTPError", "openai.OpenAIError", "anthropic.AnthropicError", "requests.RequestException")
 
 
 @dataclass
@@ -65,7 +68,7 @@ class FuzzConfig:
     #: Read the database but never write it (pytest-xdist workers).
     readonly_database: bool = False
     checks: tuple[str, ...] = CHECKS
-    faults: tuple[str, ...] = ALL_FAULTS
+    faults: tuple[str, ...] = DEFAULT_FAULTS
     #: Hypothesis examples of the search that shrinks a failure a fault exposed.
     fault_search_examples: int = 25
     tolerated: tuple[str, ...] = TOLERATED
@@ -74,11 +77,16 @@ class FuzzConfig:
     client_packages: tuple[str, ...] = ("codewords_client",)
     #: Only these routes (``"POST /"``), or all.
     routes: tuple[str, ...] | None = None
+    #: Example payloads of routes without a request schema (``"POST /webhook"`` -> payloads): the
+    #: smoke call sends the first, the search mutates them (``cwtest.examples``).
+    payloads: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = set(self.checks) - set(CHECKS)
+        unknown = set(self.checks) - set(ALL_CHECKS)
         if unknown:
-            raise ValueError(f"unknown checks: {', '.join(sorted(unknown))} (known: {', '.join(CHECKS)})")
+            raise ValueError(f"unknown checks: {', '.join(sorted(unknown))} (known: {', '.join(ALL_CHECKS)})")
+        if "malformed" in self.checks and "malformed" not in self.faults:
+            self.faults = (*self.faults, "malformed")
         unknown = set(self.faults) - set(ALL_FAULTS)
         if unknown:
             raise ValueError(f"unknown faults: {', '.join(sorted(unknown))} (known: {', '.join(ALL_FAULTS)})")
@@ -109,6 +117,8 @@ class Execution:
     response: Response
     calls: list[Call]
     observations: list[Observation] = field(default_factory=list)
+    #: A failure of this request passed through a stand-in (not a finding; not a representative).
+    blocked: bool = False
 
 
 class TargetStopped(Exception):
@@ -173,8 +183,9 @@ class Fuzzer:
         stats = result.search
         assert stats is not None
         representatives: Representatives = {}
+        examples = self.config.payloads.get(route.name)
         try:
-            request = minimal_request(route, generator)
+            request = minimal_request(route, generator, examples)
         except Unsupported as exc:
             result.inconclusive = Inconclusive(f"cannot build a request ({exc})",
                                                "write a test with cw_workflow that sends one")
@@ -186,8 +197,17 @@ class Fuzzer:
         result.note = _note(response)
         for observation in execution.observations:
             self.observe(observation, route, "smoke", execution, None, minimal=True)
+        if "smoke" in stats.blocked:  # the smoke call failed through a stand-in: not the workflow's failure
+            result.inconclusive = stats.blocked["smoke"][0].inconclusive(route.name)
         remember(representatives, execution, None)
         if not self.config.searches:
+            return
+        if route.schemaless_body and not examples:
+            if result.inconclusive is None:
+                result.inconclusive = Inconclusive(
+                    f"not searched: {route.name} has no request schema and no example payload",
+                    "give example payloads (examples/<workflow>/<METHOD>_<path>.json, [tool.cwtest] examples, "
+                    "or `cwtest record`)")
             return
         from cwtest.fuzz.search import Search
 
@@ -249,8 +269,10 @@ class Fuzzer:
         if check != "smoke":
             stats.count(check, response.status)
         execution = Execution(request, response, calls)
+        before = sum(n for _s, n in stats.blocked.values())
         execution.observations = self.judge.classify(route, check, request, response, calls,
                                                      fault.label if fault else None, stats)
+        execution.blocked = sum(n for _s, n in stats.blocked.values()) != before
         return execution
 
     # --- recording -------------------------------------------------------------------------------
@@ -296,7 +318,8 @@ class Fuzzer:
 
 def remember(representatives: Representatives, execution: Execution, choices: tuple[Any, ...] | None) -> None:
     """Keep the first valid request that reached each service endpoint: the faults check replays it."""
-    if execution.observations or execution.response.status is None or execution.response.status >= 500:
+    if execution.observations or execution.blocked or execution.response.status is None \
+            or execution.response.status >= 500:
         return
     for call in execution.calls:
         if call.status is not None and call.status < 400:
@@ -311,5 +334,5 @@ def _note(response: Response) -> str:
     return ""
 
 
-__all__ = ["CHECKS", "TOLERATED", "Execution", "FuzzConfig", "Fuzzer", "Representative", "Representatives",
+__all__ = ["ALL_CHECKS", "CHECKS", "TOLERATED", "Execution", "FuzzConfig", "Fuzzer", "Representative", "Representatives",
            "TargetStopped", "fuzz", "remember"]

@@ -1,24 +1,30 @@
 """The faults injected into the library services a route calls, and how they are scripted.
 
 For every (service, path) a valid request reached, the same request is sent again with that
-service failing, one fault at a time:
+service failing, one fault at a time. The default set is what the platform really produces:
 
-* ``http_error``: a 500 ``{"detail"}``; on vendor routes the vendor's error shape, with
-  ``x-should-retry: false`` so that the SDK does not retry with back-off. Every call.
+* ``http_error``: a 500 with the platform's error body (``{"detail"}``; on vendor routes the
+  vendor's error shape, with ``x-should-retry: false`` so that the SDK does not retry). Every call.
+* ``rate_limited``: a 429, the same bodies. Every call.
 * ``timeout``: the client's own ``httpx.ReadTimeout``, raised at once by the target's transport (a
   504 carrying ``x-cwtest-fault: timeout``). Every call.
+* ``connection_error``: the client's own ``httpx.ConnectError``, raised at once (``x-cwtest-fault:
+  connect``). Every call.
 * ``unsuccessful``: ``{"success": false, "error"}`` with 200. Runtime-format calls (``client.run``).
-* ``malformed``: a 200 whose JSON is cut short. Runtime-format calls.
-* ``llm_minimal``: an LLM answer that fits the requested schema with only its required keys
-  (nullable ones null, arrays at their minimum). LLM calls with a JSON Schema (``example_output``,
-  ``response_format``).
-* ``llm_empty_strings``: every string of the answer empty, every key present. LLM calls.
-* ``llm_long_strings``: every string 10,000 characters, non-ASCII included (cut at a ``maxLength``).
+* LLM content faults, inside a well-formed answer (the envelope the caller reads is kept):
+  ``llm_missing_key`` (a JSON reply without one of its keys), ``llm_wrong_type`` (one value of
+  another type), ``llm_truncated`` (the JSON text cut short), ``llm_fenced`` (the JSON wrapped in a
+  Markdown code fence), for calls that ask for JSON (a ``response_format`` or ``example_output``);
+  ``llm_empty`` (an empty reply) for every LLM call. A strict ``json_schema`` (the API guarantees
+  the shape) gets only ``llm_truncated`` (with ``finish_reason: length``) and ``llm_empty``.
 
-Vendor SDK routes skip ``unsuccessful`` and ``malformed``: the real vendors never answer so,
-and the SDK's reaction would be noise. An LLM call is a library call of a service with model
-prefixes (``openai``, ``anthropic``, ``gemini``: ``{"response": ...}``) or a vendor route for
-chat completions, messages or responses; the LLM answers keep the envelope the caller reads.
+``malformed`` (a 200 whose JSON is cut short, at the transport level) is opt-in, with ``--checks
+...,malformed``: the runtime never sends broken JSON, and a workflow calling ``resp.json()`` on a
+library answer is the documented pattern.
+
+Vendor SDK routes skip ``unsuccessful`` and ``malformed``: the real vendors never answer so. An
+LLM call is a library call of a service with model prefixes (``openai``, ``anthropic``,
+``gemini``: ``{"response": ...}``) or a vendor route for chat completions, messages or responses.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cwtest.fuzz.target import timeout_fault
+from cwtest.fuzz.target import connection_fault, timeout_fault
 from cwtest.simulator.generate import is_json_schema
 from cwtest.simulator.records import Call, ServiceRequest
 from cwtest.simulator.script import Answer, HttpError, Malformed, Reply, Unsuccessful
@@ -39,10 +45,9 @@ if TYPE_CHECKING:
     from cwtest.simulator.runtime import SimulatedRuntime
 
 FAILURE_DETAIL = "cwtest: simulated failure"
-LONG_LENGTH = 10_000
-_LONG_UNIT = "Lorem ipsum dolor sit amet, naïve café 日本語 🙂 "
-LLM_FAULTS = ("llm_minimal", "llm_empty_strings", "llm_long_strings")
-ALL_FAULTS = ("http_error", "timeout", "unsuccessful", "malformed", *LLM_FAULTS)
+LLM_FAULTS = ("llm_missing_key", "llm_wrong_type", "llm_truncated", "llm_fenced", "llm_empty")
+DEFAULT_FAULTS = ("http_error", "rate_limited", "timeout", "connection_error", "unsuccessful", *LLM_FAULTS)
+ALL_FAULTS = (*DEFAULT_FAULTS, "malformed")
 
 
 @dataclass(frozen=True)
@@ -62,14 +67,17 @@ class Fault:
 
     def answer(self, request: ServiceRequest) -> Answer | None:
         """What the service answers to ``request`` under this fault (None: no opinion)."""
-        if self.kind == "http_error":
+        if self.kind in ("http_error", "rate_limited"):
+            status = 500 if self.kind == "http_error" else 429
             if self.style == "runtime":
-                return HttpError(500, FAILURE_DETAIL)
+                return HttpError(status, FAILURE_DETAIL)
             from cwtest.simulator.app import error_body
 
-            return Reply(error_body(self.style, 500, FAILURE_DETAIL), 500, headers={"x-should-retry": "false"})
+            return Reply(error_body(self.style, status, FAILURE_DETAIL), status, headers={"x-should-retry": "false"})
         if self.kind == "timeout":
             return timeout_fault()
+        if self.kind == "connection_error":
+            return connection_fault()
         if self.kind == "unsuccessful":
             return Unsuccessful(FAILURE_DETAIL)
         if self.kind == "malformed":
@@ -80,15 +88,18 @@ class Fault:
     def script_code(self, recorded_answer: Any = None) -> str:
         """The line of a regression test that scripts this fault on ``runtime``."""
         head = f"runtime.script({self.service!r}, {self.path!r})"
-        if self.kind == "http_error":
+        if self.kind in ("http_error", "rate_limited"):
+            status = 500 if self.kind == "http_error" else 429
             if self.style == "runtime":
-                return f"{head}.fail(HttpError(500, {FAILURE_DETAIL!r}))"
+                return f"{head}.fail(HttpError({status}, {FAILURE_DETAIL!r}))"
             from cwtest.simulator.app import error_body
 
-            body = error_body(self.style, 500, FAILURE_DETAIL)
-            return f"{head}.respond(answer=Reply({body!r}, 500, headers={{'x-should-retry': 'false'}}))"
+            body = error_body(self.style, status, FAILURE_DETAIL)
+            return f"{head}.respond(answer=Reply({body!r}, {status}, headers={{'x-should-retry': 'false'}}))"
         if self.kind == "timeout":
             return f"{head}.respond(answer=timeout_fault())"
+        if self.kind == "connection_error":
+            return f"{head}.respond(answer=connection_fault())"
         if self.kind == "unsuccessful":
             return f"{head}.fail(Unsuccessful({FAILURE_DETAIL!r}))"
         if self.kind == "malformed":
@@ -97,8 +108,10 @@ class Fault:
 
     def imports(self) -> set[str]:
         """Names the regression test imports for :meth:`script_code`."""
-        return {"http_error": {"HttpError"} if self.style == "runtime" else {"Reply"}, "timeout": {"timeout_fault"},
-                "unsuccessful": {"Unsuccessful"}, "malformed": {"Malformed"}}.get(self.kind, set())
+        errors = {"HttpError"} if self.style == "runtime" else {"Reply"}
+        return {"http_error": errors, "rate_limited": errors, "timeout": {"timeout_fault"},
+                "connection_error": {"connection_fault"}, "unsuccessful": {"Unsuccessful"},
+                "malformed": {"Malformed"}}.get(self.kind, set())
 
 
 def faults_for(runtime: SimulatedRuntime, call: Call, kinds: tuple[str, ...] = ALL_FAULTS) -> list[Fault]:
@@ -109,22 +122,17 @@ def faults_for(runtime: SimulatedRuntime, call: Call, kinds: tuple[str, ...] = A
     variant = service.variant(call.path, call.inputs is not None) if service is not None else None
     style = error_style(service, variant)
     vendor = variant is not None and variant.format == "vendor"
-    out = [Fault("http_error", call.service, call.path, style), Fault("timeout", call.service, call.path, style)]
+    out = [Fault(kind, call.service, call.path, style)
+           for kind in ("http_error", "rate_limited", "timeout", "connection_error")]
     if not vendor:
         out += [Fault("unsuccessful", call.service, call.path), Fault("malformed", call.service, call.path)]
     is_llm = (service is not None and service.models is not None and variant is not None
               and "prompt" in variant.inputs) or (vendor and _vendor_llm(call.path))
     if is_llm and call.inputs is not None:
         for kind in LLM_FAULTS:
-            if llm_answer(kind, call.path, call.inputs) is not None and not _same_as_previous(kind, call):
+            if llm_answer(kind, call.path, call.inputs) is not None:
                 out.append(Fault(kind, call.service, call.path, style))
     return [f for f in out if f.kind in kinds]
-
-
-def _same_as_previous(kind: str, call: Call) -> bool:
-    """For a plain-text answer "minimal" and "empty strings" are the same answer: keep one."""
-    return kind == "llm_minimal" and llm_answer("llm_minimal", call.path, call.inputs) == \
-        llm_answer("llm_empty_strings", call.path, call.inputs)
 
 
 def _vendor_llm(path: str) -> bool:
@@ -150,75 +158,99 @@ def injected(runtime: SimulatedRuntime, fault: Fault) -> Iterator[None]:
 # --- LLM answers -----------------------------------------------------------------------------------
 
 def llm_answer(kind: str, path: str, inputs: Any) -> Any:
-    """The answer of an LLM endpoint under an LLM fault, shaped like the normal answer, or None."""
+    """The answer of an LLM endpoint under an LLM fault, shaped like the normal answer, or None
+    when the fault does not apply to this call."""
     if not isinstance(inputs, dict):
         return None
     model = str(inputs.get("model") or "cwtest-model")
     if path.endswith("chat/completions"):
         fmt = inputs.get("response_format") or {}
-        schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
-        content = _content(kind, schema)
-        if content is None:
+        spec = fmt.get("json_schema") or {} if fmt.get("type") == "json_schema" else {}
+        schema = spec.get("schema") if spec else ({} if fmt.get("type") == "json_object" else None)
+        text, finish = _content(kind, schema, bool(spec.get("strict")))
+        if text is None:
             return None
         return {"id": "chatcmpl-cwtest", "object": "chat.completion", "created": 1735689600, "model": model,
-                "choices": [{"index": i, "message": {"role": "assistant", "content": content, "refusal": None},
-                             "finish_reason": "stop", "logprobs": None} for i in range(int(inputs.get("n") or 1))],
+                "choices": [{"index": i, "message": {"role": "assistant", "content": text, "refusal": None},
+                             "finish_reason": finish, "logprobs": None} for i in range(int(inputs.get("n") or 1))],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
     if path.endswith("messages"):
-        content = _content(kind, None)
+        text, finish = _content(kind, None, False)
+        if text is None:
+            return None
         return {"id": "msg_cwtest", "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": content}], "stop_reason": "end_turn", "stop_sequence": None,
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
                 "usage": {"input_tokens": 1, "output_tokens": 1}}
     if path.endswith("responses"):
         fmt = (inputs.get("text") or {}).get("format") or {}
-        content = _content(kind, fmt.get("schema") if fmt.get("type") == "json_schema" else None)
-        if content is None:
+        schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
+        text, finish = _content(kind, schema, bool(fmt.get("strict")))
+        if text is None:
             return None
         return {"id": "resp_cwtest", "object": "response", "created_at": 1735689600, "model": model,
-                "status": "completed", "output": [{"type": "message", "id": "msg_cwtest", "role": "assistant",
-                                                   "status": "completed", "content": [
-                                                       {"type": "output_text", "text": content, "annotations": []}]}],
+                "status": "completed" if finish == "stop" else "incomplete",
+                "output": [{"type": "message", "id": "msg_cwtest", "role": "assistant",
+                            "status": "completed", "content": [
+                                {"type": "output_text", "text": text, "annotations": []}]}],
                 "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
                 "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}}
     if path == "" and "prompt" in inputs:
         example = inputs.get("example_output")
         if example is None:
-            return {"response": _text(kind)}
-        if is_json_schema(example):
-            return {"response": Shaper(example, kind).value(example)}
-        if kind == "llm_minimal":
-            return None  # a sample says nothing of which keys are optional
-        return {"response": _from_sample(example, kind)}
+            return {"response": ""} if kind == "llm_empty" else None
+        value = Shaper(example, "normal").value(example) if is_json_schema(example) else _from_sample(example)
+        if kind == "llm_empty":
+            return {"response": ""}
+        if kind in ("llm_missing_key", "llm_wrong_type"):
+            changed = _mutate(kind, value)
+            return {"response": changed} if changed is not None else None
+        text = json.dumps(value, ensure_ascii=False)
+        return {"response": text[: max(1, len(text) // 2)] if kind == "llm_truncated" else _fence(text)}
     return None
 
 
-def _content(kind: str, schema: Any) -> str | None:
-    if isinstance(schema, dict) and schema:
-        return json.dumps(Shaper(schema, kind).value(schema), ensure_ascii=False)
-    return _text(kind)
+def _content(kind: str, schema: Any, strict: bool) -> tuple[str | None, str]:
+    """(the reply's text, its finish reason) under ``kind``; None when the fault does not apply."""
+    if kind == "llm_empty":
+        return "", "stop"
+    if schema is None:
+        return None, "stop"  # free text: nothing to break but emptiness
+    value = Shaper(schema, "normal").value(schema) if schema else {"answer": "x"}
+    text = json.dumps(value, ensure_ascii=False)
+    if kind == "llm_truncated":
+        return text[: max(1, len(text) // 2)], "length"
+    if strict:
+        return None, "stop"  # the API guarantees the shape
+    if kind == "llm_fenced":
+        return _fence(text), "stop"
+    changed = _mutate(kind, value)
+    return (json.dumps(changed, ensure_ascii=False) if changed is not None else None), "stop"
 
 
-def _text(kind: str) -> str:
-    return _long() if kind == "llm_long_strings" else ""
+def _fence(text: str) -> str:
+    return f"```json\n{text}\n```"
 
 
-def _long(limit: int | None = None) -> str:
-    size = LONG_LENGTH if limit is None else min(LONG_LENGTH, limit)
-    return (_LONG_UNIT * (size // len(_LONG_UNIT) + 1))[:size]
+def _mutate(kind: str, value: Any) -> Any:
+    """A JSON object without its first key (``llm_missing_key``) or with that key's value of another
+    type (``llm_wrong_type``); None when ``value`` is not an object with keys."""
+    if not isinstance(value, dict) or not value:
+        return None
+    first = next(iter(value))
+    if kind == "llm_missing_key":
+        return {k: v for k, v in value.items() if k != first}
+    old = value[first]
+    other: Any = 12345 if isinstance(old, str) else ["x"] if isinstance(old, dict) else "x"
+    return {**value, first: other}
 
 
-def _from_sample(example: Any, kind: str) -> Any:
-    if isinstance(example, dict):
-        return {k: _from_sample(v, kind) for k, v in example.items()}
-    if isinstance(example, list):
-        return [_from_sample(v, kind) for v in example[:1]]
-    if isinstance(example, str):
-        return _text(kind)
+def _from_sample(example: Any) -> Any:
     return copy.deepcopy(example)
 
 
 class Shaper:
-    """An instance of a JSON Schema for one LLM fault: minimal, empty strings, or long strings."""
+    """A small instance of a JSON Schema (``kind`` ``normal``: every property; ``llm_minimal``: only
+    the required ones, nullable ones null), which the LLM faults then break."""
 
     def __init__(self, root: dict[str, Any], kind: str) -> None:
         self.root = root
@@ -301,8 +333,4 @@ class Shaper:
             return {"email": "user@example.com", "uri": "https://example.com/", "date": "2024-01-01",
                     "date-time": "2024-01-01T00:00:00Z", "uuid": "00000000-0000-4000-8000-000000000000",
                     "time": "00:00:00"}.get(fmt or "", "a" * max(low, 1))
-        if self.kind == "llm_long_strings":
-            return _long(int(high) if high is not None else None)
-        if self.kind == "llm_empty_strings":
-            return "a" * low
         return "x" * max(low, 1) if high is None or int(high) >= max(low, 1) else "x" * low

@@ -307,8 +307,12 @@ def _class_char(items: Any) -> str:
 
 # --- requests ----------------------------------------------------------------------------------------
 
-def minimal_request(route: Route, generator: Generator) -> Request:
-    """The smoke call's request for ``route`` (raises Unsupported when none can be built)."""
+def minimal_request(route: Route, generator: Generator, examples: list[Any] | None = None) -> Request:
+    """The smoke call's request for ``route`` (raises Unsupported when none can be built).
+
+    A route without a request schema (``Route.schemaless_body``: a webhook reading ``request:
+    Request``) gets its first example payload, else ``{}`` as JSON, marked ``guessed``.
+    """
     if route.unsupported:
         raise Unsupported(route.unsupported)
     path = route.template
@@ -323,6 +327,10 @@ def minimal_request(route: Route, generator: Generator) -> Request:
         elif param.required and param.location == "header":
             headers.append((param.name, str(generator.value(param.schema))))
     request = Request(route.method, route.template, path, tuple(query), tuple(headers))
+    if route.schemaless_body:
+        if examples:
+            return _replace(request, json_body=examples[0])
+        return _replace(request, json_body={}, guessed="{}: the route documents no body")
     if route.body_media is None:
         return request
     schema = generator.resolve(route.body)

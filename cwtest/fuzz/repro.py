@@ -117,8 +117,8 @@ class Failure:
                  + (f", connected_apps={sorted(connected_apps)!r}" if connected_apps else "") + ")"]
         if self.fault is not None:
             imports = self.fault.imports()
-            fuzz_imports |= imports & {"timeout_fault"}
-            sim_imports |= imports - {"timeout_fault"}
+            fuzz_imports |= imports & {"timeout_fault", "connection_fault"}
+            sim_imports |= imports - {"timeout_fault", "connection_fault"}
             lines.append(f"    {self.fault.script_code(self.fault_answer)}  # the fault that exposed it")
         lines.append("    with InProcessTarget.from_path(WORKFLOW, runtime) as target:")
         sent, needed = send_and_assert(self, "target", "        ", tolerated)
@@ -150,8 +150,8 @@ class Failure:
             body.append("    runtime = workflow.runtime")
         if self.fault is not None:
             imports = self.fault.imports()
-            fuzz_imports |= imports & {"timeout_fault"}
-            sim_imports |= imports - {"timeout_fault"}
+            fuzz_imports |= imports & {"timeout_fault", "connection_fault"}
+            sim_imports |= imports - {"timeout_fault", "connection_fault"}
             body.append(f"    {self.fault.script_code(self.fault_answer)}  # the fault that exposed it")
         sent, needed = send_and_assert(self, "workflow", "    ", tolerated, literal=repr)
         fuzz_imports |= needed

@@ -3,8 +3,10 @@
 While at least one ``InProcessTarget`` is open, ``cwtest.harness.child.outbound.install_httpx``
 patches httpx's transports with ``ROUTER``: a request for a target's runtime host goes to that
 target's ``runtime.app`` (over ASGI; a sync client's through an event loop in a thread of its
-own), every other request is refused, mocked or answered 599 exactly as in the sandbox. The last
-target to close puts httpx back.
+own), every other request is answered by the targets' outside worlds (``cwtest.outbound``) or
+refused with ``httpx.ConnectError``, exactly as in the sandbox. The last target to close puts
+httpx back. (requests, urllib and aiohttp are routed in the sandbox only: patching them in the
+test process would change them for everything else it runs.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from cwtest.harness.child import outbound, protocol
+from cwtest.harness.child import outbound, stacks
+from cwtest.outbound import OutsideRequest
+from cwtest.results import StandIn
 
 if TYPE_CHECKING:
     from cwtest.fuzz.target import InProcessTarget
@@ -77,18 +81,31 @@ class _Router:
         target = self.targets.get(request.url.host)
         return _Runtime(self, target) if target is not None else None
 
-    def mocks(self) -> list[protocol.Mock]:
-        return [mock for target in list(self.targets.values()) for mock in target.mocks]
+    def runtime_hosts(self) -> tuple[str, ...]:
+        return tuple(self.targets)
 
-    def unanswered(self, request: httpx.Request, frames: list[Any]) -> None:
-        self._record(request, mocked=False)
-
-    def answered(self, request: httpx.Request, mock: protocol.Mock, frames: list[Any]) -> None:
-        self._record(request, mocked=True)
-
-    def _record(self, request: httpx.Request, mocked: bool) -> None:
+    def outside(self, client: str, method: str, url: str, headers: list[tuple[str, str]], body: bytes,
+                frames: list[Any]) -> Any:
+        request = OutsideRequest(client, method, url, tuple(headers), body)
+        answer = None
         for target in list(self.targets.values()):
-            target.external.append({"method": request.method, "url": str(request.url), "mocked": mocked})
+            answer = target.world.answer(request)
+            if answer is not None:
+                break
+        where = stacks.location(stacks.trim(frames), next(iter(self.targets.values())).workflow_file
+                                if self.targets else None)
+        outbound._where.location = where
+        for target in list(self.targets.values()):
+            target.external.append({"method": method, "url": url,
+                                    "answer": answer.source if answer is not None else "refused"})
+            if answer is None:
+                target._standins.append(StandIn("egress", f"{method} {url}", where))
+        if answer is None:
+            return None
+        return (answer.status, answer.reason, list(answer.headers), answer.body, answer.source)
+
+    async def outside_async(self, *args: Any) -> Any:
+        return self.outside(*args)
 
 
 class _BridgeLoop:

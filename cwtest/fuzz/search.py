@@ -99,6 +99,14 @@ class Search:
         import time
 
         valid = self.strategies.request(route)
+        examples = self.config.payloads.get(route.name)
+        if route.schemaless_body and examples:
+            from dataclasses import replace
+
+            from cwtest.examples import mutations
+
+            valid = st.tuples(valid, mutations(examples)).map(lambda pair: replace(pair[0], json_body=pair[1]))
+            checks.discard("invalid")  # nothing is documented, so nothing is invalid
         if checks & {"fuzz", "faults", "contract"}:
             started = time.perf_counter()
             before = self.fuzzer._sent

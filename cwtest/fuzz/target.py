@@ -39,7 +39,7 @@ from cwtest.fuzz.routing import ROUTER
 from cwtest.harness.child import protocol, serve, stacks
 from cwtest.harness.child.outbound import FAULT_HEADER
 from cwtest.harness.child.stacks import package_of
-from cwtest.results import NO_BODY, ExceptionInfo, Frame, Response
+from cwtest.results import NO_BODY, ExceptionInfo, Frame, Response, StandIn
 from cwtest.workflow_env import header_of, workflow_env
 
 if TYPE_CHECKING:
@@ -72,7 +72,9 @@ def exception_info(report: protocol.ExceptionReport) -> ExceptionInfo:
         message = "" if text.rsplit(".", 1)[-1] == short else text
     return ExceptionInfo(type=mro[0].removeprefix("builtins."), message=message.strip(),
                          frames=tuple(Frame(*frame) for frame in report.frames), mro=tuple(mro),
-                         location=report.location, via=tuple(report.via))
+                         location=report.location, via=tuple(report.via),
+                         standins=tuple(StandIn(kind, detail, location or None)
+                                        for kind, detail, location in report.standins))
 
 
 # --- the contract -------------------------------------------------------------------------------
@@ -129,8 +131,9 @@ class InProcessTarget:
       requests for that host go to ``runtime.app`` in-process; an answer carrying
       ``x-cwtest-fault: timeout`` becomes an ``httpx.ReadTimeout`` at once, and a dropped
       connection an ``httpx.RemoteProtocolError``; a relative URL or another scheme raises
-      ``httpx.UnsupportedProtocol``; any other request is never sent: answered by a mock
-      (``mock_external``, the longest URL prefix wins) or with a 599, and recorded in ``external``;
+      ``httpx.UnsupportedProtocol``; any other request is never sent: answered by the target's
+      outside world (``mock_external``, the longest URL prefix wins) or refused with
+      ``httpx.ConnectError``, and recorded in ``external``;
     * httpx's SSL contexts are shared (each costs ~80 ms and the client builds one per
       ``AsyncCodewordsClient``);
     * the app's lifespan runs (startup at open, shutdown at close) on one event loop that lives
@@ -162,10 +165,13 @@ class InProcessTarget:
         self.env = dict(env or {}) if exact_env else {
             **(env or {}), "CODEWORDS_API_KEY": self._runtime.api_key, "CODEWORDS_RUNTIME_URI": self.runtime_url,
             "RUNTIME_URI": self.runtime_url}
-        #: Outbound requests to anything but the runtime, never sent: ``{"method", "url", "mocked"}``.
+        #: Outbound requests to anything but the runtime, never sent: ``{"method", "url", "answer"}``.
         self.external: list[dict[str, Any]] = []
-        #: The answers for outbound requests (``mock_external``).
-        self.mocks: list[protocol.Mock] = []
+        #: Who answers them (``mock_external``; else refused), as in the sandbox.
+        from cwtest.outbound import OutsideWorld
+
+        self.world = OutsideWorld()
+        self._standins: list[StandIn] = []
         self._schema: dict[str, Any] | None = None
         self._current: list[ExceptionInfo] | None = None
         self._stray: list[ExceptionInfo] = []
@@ -209,9 +215,7 @@ class InProcessTarget:
         """Answer outbound httpx requests whose URL starts with ``url``, as the harness's
         ``mock_external`` does (a dict or list is a 200 JSON body, a str a text body, bytes a raw
         body; ``ExternalResponse`` sets the status and headers; the longest prefix wins)."""
-        from cwtest.outbound import external_response
-
-        self.mocks.append(external_response(response).as_mock(url, method))
+        self.world.mock(url, response, method)
 
     # --- the contract ----------------------------------------------------------------------------
 
@@ -274,6 +278,7 @@ class InProcessTarget:
                     files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         captured: list[ExceptionInfo] = []
         self._current = captured
+        self._standins = []
         kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query_params(query)}
         request_body(kwargs, json_body, form, files)
         started = time.perf_counter()
@@ -282,7 +287,7 @@ class InProcessTarget:
         except Exception as exc:  # noqa: BLE001 - the app failed before answering; the outcome says so
             self._current = None
             return Response(None, None, time.perf_counter() - started, tuple(captured + self._take_stray()),
-                            error=f"{type(exc).__name__}: {exc}")
+                            error=f"{type(exc).__name__}: {exc}", standins=tuple(self._standins))
         # Let tasks the request scheduled without awaiting run a step, so their failures count here.
         await asyncio.sleep(0)
         self._current = None
@@ -293,7 +298,7 @@ class InProcessTarget:
         except ValueError:
             body = text
         return Response(response.status_code, body, elapsed, tuple(captured + self._take_stray()),
-                       dict(response.headers), text)
+                        dict(response.headers), text, standins=tuple(self._standins))
 
     async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         started = False
@@ -479,6 +484,14 @@ def query_params(query: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+def connection_fault() -> Any:
+    """The scripted answer that makes the target raise the client's ``httpx.ConnectError`` at once
+    (a 503 carrying ``x-cwtest-fault: connect``)."""
+    from cwtest.simulator.script import Reply
+
+    return Reply({"detail": "cwtest: simulated connection error"}, 503, headers={FAULT_HEADER: "connect"})
+
+
 def timeout_fault() -> Any:
     """The scripted answer that makes the target raise the client's ``httpx.ReadTimeout`` at once.
 
@@ -491,6 +504,7 @@ def timeout_fault() -> Any:
 
 
 __all__ = [
-    "FAULT_HEADER", "NO_BODY", "InProcessTarget", "Target", "exception_info", "exception_of", "find_app",
+    "FAULT_HEADER", "NO_BODY", "InProcessTarget", "Target", "connection_fault", "exception_info", "exception_of",
+    "find_app",
     "import_workflow", "package_of", "qualified_name", "query_params", "request_body", "timeout_fault",
 ]

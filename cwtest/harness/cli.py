@@ -62,7 +62,7 @@ _seconds = _bounded(float, "a number of seconds", zero=True)
 
 
 def _checks(text: str) -> tuple[str, ...]:
-    known = ("fuzz", "invalid", "faults", "contract")
+    known = ("fuzz", "invalid", "faults", "contract", "malformed")
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [name for name in names if name not in known]
     if unknown or not names:
@@ -70,12 +70,39 @@ def _checks(text: str) -> tuple[str, ...]:
     return names
 
 
+_STATUS = re.compile(r"^(?P<status>[1-5]\d\d)(?: (?P<rest>.*))?$", re.DOTALL)
+
+
 def _mock(text: str) -> tuple[str, Any]:
-    """``PREFIX=ANSWER`` -> (prefix, what ``Harness.mock_external`` takes)."""
+    """``PREFIX=[STATUS ]ANSWER`` -> (prefix, an ``ExternalResponse``)."""
+    from cwtest.outbound import ExternalResponse, external_response
+
     prefix, sep, answer = text.partition("=")
     if not sep or "://" not in prefix:
         raise argparse.ArgumentTypeError(f"expected PREFIX=ANSWER with a URL prefix, e.g. "
                                          f"https://api.example.com/=@answer.json, not {text!r}")
+    status = 200
+    match = _STATUS.match(answer)
+    if match:
+        status, answer = int(match.group("status")), match.group("rest") or ""
+    body = _mock_body(answer)
+    response = external_response(body) if not isinstance(body, ExternalResponse) else body
+    from dataclasses import replace
+
+    return prefix, replace(response, status=status)
+
+
+def _mock_header(text: str) -> tuple[str, str, str]:
+    """``PREFIX=Name: value`` -> (prefix, name, value)."""
+    prefix, sep, header = text.partition("=")
+    name, colon, value = header.partition(":")
+    if not sep or "://" not in prefix or not colon or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected PREFIX=Name: value, e.g. 'https://api.example.com/=Retry-After: "
+                                         f"5', not {text!r}")
+    return prefix, name.strip(), value.strip()
+
+
+def _mock_body(answer: str) -> Any:
     if answer.startswith("@"):
         import mimetypes
 
@@ -87,16 +114,52 @@ def _mock(text: str) -> tuple[str, Any]:
         except OSError as exc:
             raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return prefix, ExternalResponse(content=content, headers={"content-type": kind})
+        return ExternalResponse(content=content, headers={"content-type": kind})
+    if answer == "":
+        return ExternalResponse(content=b"")
     try:
-        return prefix, json.loads(answer)
+        return json.loads(answer)
     except ValueError:
-        return prefix, answer
+        return answer
 
 
 def _mocks(harness: Harness, args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
     for prefix, answer in args.mock_external:
-        harness.mock_external(prefix, answer)
+        headers = {name: value for p, name, value in args.mock_header if p == prefix}
+        harness.mock_external(prefix, replace(answer, headers={**answer.headers, **headers}) if headers else answer)
+
+
+def _env_values(args: argparse.Namespace, err: Console) -> dict[str, str] | None:
+    """``--env-file`` files (python-dotenv), then ``--env NAME=VALUE``; None after an error (printed)."""
+    from cwtest.workflow_env import read_env_file
+
+    values: dict[str, str] = {}
+    for path in args.env_file:
+        try:
+            values.update(read_env_file(path))
+        except OSError as exc:
+            err.print(f"[red]error[/]: --env-file {escape(str(path))}: {escape(str(exc))}")
+            return None
+    for item in args.env:
+        if item in ("uv", "current"):
+            continue
+        values[item[0]] = item[1]
+    return values
+
+
+def _env_option(text: str) -> Any:
+    if text in ("uv", "current"):  # the environment builder's old spelling (--environment)
+        return text
+    name, sep, value = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return (name, value)
+
+
+def _builder(args: argparse.Namespace) -> str:
+    return next((e for e in reversed(args.env) if e in ("uv", "current")), args.environment)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -105,20 +168,27 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "works; off: audit hook, rlimits and seccomp only (default: auto)")
     parser.add_argument("--layer", choices=LAYERS, default=None,
                         help="force one layer instead of probing (mostly for testing the fallbacks)")
-    parser.add_argument("--env", choices=("uv", "current"), default="uv",
+    parser.add_argument("--environment", choices=("uv", "current"), default="uv",
                         help="uv: an environment per header, built with uv and cached (default); current: this "
-                             "interpreter, when it satisfies the header's pins")
+                             "interpreter, when it satisfies the header's pins (--env uv|current still works)")
+    parser.add_argument("--env", type=_env_option, action="append", default=[], metavar="NAME=VALUE",
+                        help="a value for one of the workflow's variables (repeatable; beats --env-file and "
+                             "[tool.cwtest] env); variables nobody sets get placeholders that fit their names")
+    parser.add_argument("--env-file", type=Path, action="append", default=[], metavar="PATH",
+                        help="a dotenv file of values for the workflow's variables (repeatable)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where environments are cached (default: $CWTEST_CACHE_DIR or ~/.cache/cwtest)")
     parser.add_argument("--memory", type=parse_size, default=Limits.memory,
                         help="memory limit of the workflow's process: a memory cgroup where the host allows one, "
                              "else RLIMIT_AS (default: 2G)")
     parser.add_argument("--cpu", type=int, default=Limits.cpu, help="CPU-time limit in seconds (default: 60)")
-    parser.add_argument("--mock-external", type=_mock, action="append", default=[], metavar="PREFIX=ANSWER",
-                        help="answer the workflow's outbound httpx requests whose URL starts with PREFIX: ANSWER is "
-                             "JSON (a 200 JSON body), @FILE (the file's bytes, content type from its name) or any "
-                             "other text; repeatable, the longest prefix wins (default: every outbound request "
-                             "gets a 599 and an outbound-http finding)")
+    parser.add_argument("--mock-external", type=_mock, action="append", default=[], metavar="PREFIX=[STATUS ]ANSWER",
+                        help="answer the workflow's outbound requests (httpx, requests, urllib, aiohttp) whose URL "
+                             "starts with PREFIX: an optional status (e.g. '503 '), then JSON (a JSON body), @FILE "
+                             "(the file's bytes, content type from its name) or any other text; repeatable, the "
+                             "longest prefix wins (default: a cassette's answer, else refused as with no network)")
+    parser.add_argument("--mock-header", type=_mock_header, action="append", default=[], metavar="PREFIX=NAME: VALUE",
+                        help="a header of the --mock-external answer for PREFIX (repeatable)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
 
@@ -127,17 +197,26 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(memory=args.memory, cpu=args.cpu)
 
 
-def discover(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; directories searched for ``*.py`` files that carry a PEP 723 header."""
+def discover(paths: Sequence[Path], skipped: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Files as given; directories searched for ``*.py`` files that carry a PEP 723 header.
+
+    Python files of a directory that are not collected go to ``skipped`` with the reason (no PEP
+    723 header), so that the summary counts them instead of dropping them silently.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")
+                                 and d not in ("cassettes", "examples"))
                 for name in sorted(files):
                     candidate = Path(root) / name
-                    if name.endswith(".py") and "# /// script" in candidate.read_text(errors="replace"):
+                    if not name.endswith(".py"):
+                        continue
+                    if "# /// script" in candidate.read_text(errors="replace"):
                         found.append(candidate)
+                    elif skipped is not None:
+                        skipped.append((str(candidate), "no PEP 723 header"))
         else:
             found.append(path)
     return found
@@ -177,6 +256,13 @@ def select_shard(workflows: Sequence[Path], index: int, count: int) -> list[Path
     return [path for path in workflows if shard_of(path, count) == index]
 
 
+def _skipped_text(skipped: list[tuple[str, str]]) -> str:
+    reasons: dict[str, int] = {}
+    for _path, reason in skipped:
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return "; ".join(f"{n} file(s) skipped: {reason}" for reason, n in reasons.items())
+
+
 def run_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cwtest run", description="Boot each workflow in its own environment and sandbox against the "
@@ -203,6 +289,8 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output-format", choices=("full", "json", "junit"), default="full")
     parser.add_argument("-o", "--output", type=Path, default=None, help="write the report here instead of stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-cassettes", action="store_true",
+                        help="do not replay the cassettes beside the workflows (cassettes/<name>.yaml)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a workflow is inconclusive (cwtest could not exercise it), not only on "
                              "findings")
@@ -219,9 +307,14 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if missing:
         err.print(f"[red]error[/]: no such file or directory: {escape(', '.join(map(str, missing)))}")
         return 2
-    workflows = discover(args.paths)
+    skipped: list[tuple[str, str]] = []
+    workflows = discover(args.paths, skipped)
     if not workflows:
-        err.print("[red]error[/]: no workflow found (a workflow is a .py file with a '# /// script' header)")
+        err.print("[red]error[/]: no workflow found (a workflow is a .py file with a '# /// script' header)"
+                  + (f"; {_skipped_text(skipped)}" if skipped else ""))
+        return 2
+    env_values = _env_values(args, err)
+    if env_values is None:
         return 2
     if args.shard is not None:
         index, count = args.shard
@@ -237,9 +330,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
                       cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)
     try:
-        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
+        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
-                          seed=args.seed, fuzz=fuzz)
+                          seed=args.seed, fuzz=fuzz, env_values=env_values, cassettes=not args.no_cassettes)
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -254,6 +347,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
+    report.skipped = skipped
     if args.output_format == "full":
         if args.output:
             with args.output.open("w", encoding="utf-8") as handle:
@@ -315,10 +409,13 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
         return 2
     from cwtest.harness.bridge import Relay
 
+    env_values = _env_values(args, out)
+    if env_values is None:
+        return 2
     try:
-        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
+        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=10 ** 7, boot_timeout=args.boot_timeout, limits=_limits(args), seed=args.seed,
-                          echo_output=not args.quiet)
+                          echo_output=not args.quiet, env_values=env_values)
     except SandboxUnavailable as exc:
         out.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -354,6 +451,60 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def record_main(argv: Sequence[str] | None = None) -> int:
+    """``cwtest record FILE``: the smoke calls (and ``--examples N``) once with real answers, written to
+    the cassette beside the workflow (``cassettes/<name>.yaml``, VCR.py's format, secrets redacted)."""
+    parser = argparse.ArgumentParser(
+        prog="cwtest record", description="Run a workflow's smoke calls once with real answers: the sandbox still "
+                                          "has no network, cwtest performs its outbound requests (and, with "
+                                          "--runtime, its library-service calls) and writes them to a cassette "
+                                          "that `cwtest run` and the pytest plugin replay offline.")
+    parser.add_argument("file", type=Path, help="the workflow file")
+    _common(parser)
+    parser.add_argument("--examples", type=_count, default=0,
+                        help="generated valid requests per route after the smoke call, recorded too (default: 0)")
+    parser.add_argument("--timeout", type=_positive, default=60.0, help="seconds per request (default: 60)")
+    parser.add_argument("--runtime", default=None, metavar="URL",
+                        help="a real CodeWords runtime for the library-service calls (needs CODEWORDS_API_KEY in "
+                             "cwtest's environment); without it they are simulated and not recorded")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    out = Console(highlight=False, soft_wrap=True)
+    if not args.file.is_file():
+        out.print(f"[red]error[/]: no such file: {escape(str(args.file))}")
+        return 2
+    key = os.environ.get("CODEWORDS_API_KEY")
+    if args.runtime and not key:
+        out.print("[red]error[/]: --runtime needs CODEWORDS_API_KEY in cwtest's environment")
+        return 2
+    env_values = _env_values(args, out)
+    if env_values is None:
+        return 2
+    from cwtest.cassette import cassette_path
+    from cwtest.fuzz.engine import FuzzConfig
+
+    fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=0, checks=("fuzz",))
+    try:
+        harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
+                          timeout=args.timeout, limits=_limits(args), seed=args.seed, fuzz=fuzz,
+                          env_values=env_values, record=True, runtime_url=args.runtime, runtime_key=key)
+    except SandboxUnavailable as exc:
+        out.print(f"[red]error[/]: {escape(str(exc))}")
+        return 2
+    _mocks(harness, args)
+    result = harness.run_one(args.file)
+    cassette = result.cassette or {}
+    path = cassette.get("path") or str(cassette_path(args.file))
+    out.print(f"cwtest record: {cassette.get('recorded', 0)} interaction(s) written to {escape(path)} "
+              f"({result.verdict.value}; secrets redacted)")
+    if result.harness_error:
+        out.print(f"[red]harness error[/]: {escape(result.harness_error)}")
+        return 2
+    return 0
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -397,10 +548,10 @@ def _watch(booted: object, out: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("run", "boot"):
-        print("usage: python -m cwtest.harness.cli run|boot ...", file=sys.stderr)
+    if not argv or argv[0] not in ("run", "boot", "record"):
+        print("usage: python -m cwtest.harness.cli run|boot|record ...", file=sys.stderr)
         return 2
-    return run_main(argv[1:]) if argv[0] == "run" else boot_main(argv[1:])
+    return {"run": run_main, "boot": boot_main, "record": record_main}[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

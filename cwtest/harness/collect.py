@@ -4,6 +4,7 @@ Called once the workflow's process is gone (``cwtest.harness.session``):
 
 * ``finding`` messages (attempts the child's audit hook saw), with the exact counts the child
   sent last; ``boot-failure`` messages; the protocol violations the reader counted;
+* ``egress`` messages, grouped by host and method (``group_egress``): information, never findings;
 * how the process ended: the OOM killer in its memory cgroup (``memory``), the CPU limit
   (``cpu``, with the stacks at SIGXCPU), a death the harness did not cause (``crash``, or
   ``boot-crash`` before it served), or a sandbox that never started (a harness error, not a
@@ -28,7 +29,28 @@ from cwtest.results import Finding, WorkflowResult
 _SIGNALS = {int(s): s.name for s in signal.Signals}
 
 
-def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -> None:
+def group_egress(events: list[protocol.Egress]) -> list[dict[str, Any]]:
+    """Outbound requests and connections grouped by (host, method, client): the count, the first
+    workflow line (None when only library frames made them: SDK telemetry, import-time checks) and
+    who answered, with counts."""
+    from urllib.parse import urlsplit
+
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for event in events:
+        host = (urlsplit(event.url).hostname or event.url) if "://" in event.url else event.url
+        entry = groups.setdefault((host, event.method, event.client), {
+            "host": host, "method": event.method, "client": event.client, "count": 0, "location": None,
+            "example": event.url.split("?")[0][:300], "answers": {}, "stack": list(event.stack)})
+        entry["count"] += 1
+        if entry["location"] is None and event.location:
+            entry["location"] = event.location
+        entry["answers"][event.answer] = entry["answers"].get(event.answer, 0) + 1
+    for entry in groups.values():
+        entry["library"] = entry["location"] is None
+    return sorted(groups.values(), key=lambda e: (e["library"], e["host"], e["method"]))
+
+
+def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int, world: Any = None) -> None:
     """Turn what the child sent, the exit status and the output into findings."""
     cpu_stacks = None
     counts: dict[tuple[str, ...], int] = {}
@@ -41,15 +63,13 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
         elif isinstance(event, protocol.BootFailure):
             failure = "memory" if event.exc_type == "MemoryError" else event.kind
             result.add(Finding(failure, event.detail, event.location, list(event.stack)))
-        elif isinstance(event, protocol.External):
-            result.external.append({"method": event.method, "url": event.url, "location": event.location,
-                                    "mocked": event.mocked})
         elif isinstance(event, protocol.Hello):
             result.warnings.extend(event.warnings)
         elif isinstance(event, protocol.SetupWarning):
             result.warnings.append(event.text)
         elif isinstance(event, protocol.Stacks) and event.reason == "cpu":
             cpu_stacks = event
+    result.egress = group_egress(process.events.of(protocol.Egress))
     for reason, count in process.events.violations.items():
         result.add(Finding("protocol", f"a message from the workflow's process broke cwtest's protocol: {reason}",
                            count=count))

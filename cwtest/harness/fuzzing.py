@@ -33,8 +33,22 @@ def exercise(booted: BootedWorkflow, config: FuzzConfig | None) -> None:
     """Run the smoke calls (and the search) on ``booted``; record routes and findings on its result."""
     from cwtest.fuzz.engine import FuzzConfig, Fuzzer
 
+    from dataclasses import replace
+
+    from cwtest.examples import examples_dir, load_payloads
+    from cwtest.workflow_env import project_settings
+
     result = booted.result
     config = config or FuzzConfig(examples=0, seed=booted.seed)
+    settings = project_settings(booted.path)
+    root = Path(settings["_root"]) if "_root" in settings else None
+    try:
+        payloads = load_payloads(examples_dir(booted.path, settings, root))
+    except ValueError as exc:
+        result.warnings.append(f"example payloads not used: {exc}")
+        payloads = {}
+    if payloads:
+        config = replace(config, payloads=payloads)
     fuzzer = Fuzzer(booted, config, workflow=str(booted.path), shown=_shown_path(booted.path))
     try:
         booted.schema

@@ -3,7 +3,7 @@
 The run directory (``mkdtemp``, mode 700) holds::
 
     ctl/    config.json, stage1.bpf, stage2.bpf and the sockets the parent listens on
-            (events.sock, sim.sock, redis.sock); read-only inside the sandbox
+            (events.sock, sim.sock, outside.sock, redis.sock); read-only inside the sandbox
     app/    app.sock, which the child binds (the only directory it may write besides HOME)
     home/   the workflow's HOME, TMPDIR and working directory (a private tmpfs under bubblewrap)
 
@@ -87,6 +87,10 @@ class RunDir:
     @property
     def sim_socket(self) -> Path:
         return self.ctl / "sim.sock"
+
+    @property
+    def outside_socket(self) -> Path:
+        return self.ctl / "outside.sock"
 
     @property
     def redis_socket(self) -> Path:
@@ -192,8 +196,8 @@ class WorkflowProcess:
     """The sandboxed child serving one workflow on ``run_dir.app_socket``."""
 
     def __init__(self, *, python: Path, workflow: Path, env: dict[str, str], layer: Layer, limits: Limits,
-                 run_dir: RunDir, sim_base: str, redis_port: int | None, mocks: list[protocol.Mock],
-                 module: str, echo: Any = None) -> None:
+                 run_dir: RunDir, sim_base: str, redis_port: int | None, module: str, echo: Any = None,
+                 placeholders: dict[str, str] | None = None) -> None:
         self.python = python
         self.workflow = workflow
         self.env = env
@@ -202,7 +206,8 @@ class WorkflowProcess:
         self.run_dir = run_dir
         self.sim_base = sim_base
         self.redis_port = redis_port
-        self.mocks = mocks
+        #: Placeholder env values (name -> value): a failure that shows one is cwtest's doing.
+        self.placeholders = dict(placeholders or {})
         self.module = module
         self.echo = echo
         self.events = Events()
@@ -242,7 +247,9 @@ class WorkflowProcess:
             "events_socket": str(run.events_socket),
             "sim_socket": str(run.sim_socket),
             "sim_base": self.sim_base,
-            "unix_allowed": [str(run.sim_socket), str(run.redis_socket), str(run.events_socket)],
+            "outside_socket": str(run.outside_socket),
+            "unix_allowed": [str(run.sim_socket), str(run.redis_socket), str(run.events_socket),
+                             str(run.outside_socket)],
             "tcp_allowed": list(policy.connect_ports),
             "redis": {"port": self.redis_port, "socket": str(run.redis_socket), "relay": uses_bwrap}
             if self.redis_port else None,
@@ -250,7 +257,7 @@ class WorkflowProcess:
             # the child applies it itself: seccomp's stage 2 (stage 1 and execve) once python runs
             "confine": policy.confinement(self.layer, seccomp=stage2),
             "datagrams_denied": stage2 is not None and not uses_bwrap,
-            "mocks": [m.as_json() for m in self.mocks],
+            "placeholders": self.placeholders,
         }
 
     def start(self) -> None:
@@ -365,13 +372,6 @@ class WorkflowProcess:
     def request_counts(self, timeout: float = 0.5) -> protocol.Counts | None:
         """Ask for the exact number of attempts of each finding (the stream sends powers of two)."""
         return self._ask(protocol.CountsCommand(), protocol.Counts, timeout)
-
-    def add_mock(self, mock: protocol.Mock, timeout: float = 1.0) -> bool:
-        """Answer outbound requests matching ``mock`` (``ExternalResponse.as_mock``) from now on."""
-        self.mocks.append(mock)
-        answer = self._ask(protocol.MockCommand(mock=mock), protocol.Mocked, timeout,
-                           where=lambda m: m.url == mock.url)
-        return answer is not None
 
     def _ask(self, command: protocol.Message, answer: type[M], timeout: float,
              where: Callable[[M], bool] | None = None) -> M | None:

@@ -14,6 +14,24 @@ from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_
 FORMATS = ("full", "json", "junit")
 
 
+def egress_lines(result: WorkflowResult) -> list[str]:
+    """The workflow's egress (information, never findings): one line per host and method with its
+    count, who answered and the first workflow line; one line per mocked prefix; the cassette."""
+    lines = []
+    for entry in result.egress:
+        answers = ", ".join(f"{k} {v}" for k, v in sorted(entry["answers"].items()))
+        where = (f"from {display_path(entry['location'])}" if entry["location"]
+                 else "from library code only (no workflow frame)")
+        label = "library egress" if entry["library"] else "egress"
+        lines.append(f"{label}: {entry['method']} {entry['host']} x{entry['count']} ({answers}) {where}")
+    for prefix, count in sorted(result.mocked.items()):
+        lines.append(f"mocked: {prefix} x{count}")
+    if result.cassette:
+        lines.append(f"cassette: {display_path(result.cassette['path'])} ({result.cassette['played']} played, "
+                     f"{result.cassette['recorded']} recorded)")
+    return lines
+
+
 def render_json(report: RunReport) -> str:
     return json.dumps(report.as_json(), indent=2, default=str)
 
@@ -90,6 +108,13 @@ def render_full(report: RunReport, console: Console) -> None:
                   f"{verdicts['finding']} with findings, {verdicts['inconclusive']} inconclusive; "
                   f"{report.findings} finding(s)[/] ({escape(summary)})"
                   f"{f', {errors} harness error(s)' if errors else ''} in {report.seconds:.1f} s")
+    if report.skipped:
+        reasons: dict[str, int] = {}
+        for _path, reason in report.skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        console.print("; ".join(f"{n} file(s) skipped: {escape(reason)}" for reason, n in reasons.items())
+                      + " (" + escape(", ".join(display_path(p) for p, _r in report.skipped[:5]))
+                      + (", ..." if len(report.skipped) > 5 else "") + ")")
 
 
 _MARKS = {Verdict.FINDING: "[red]✗[/]", Verdict.INCONCLUSIVE: "[yellow]?[/]", Verdict.PASSED: "[green]✓[/]"}
@@ -126,9 +151,8 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
                       f"(seed {fuzz['seed']}, {fuzz['examples']} examples per route)")
         for line in fuzz.get("summary", []):
             console.print(f"    {escape(line)}")
-    for call in result.external:
-        console.print(f"  external: {escape(str(call['method']))} {escape(str(call['url']))} (mocked) "
-                      f"from {escape(str(call.get('location')))}")
+    for line in egress_lines(result):
+        console.print(f"  {escape(line)}")
     for warning in result.warnings:
         console.print(f"  [yellow]warning[/]: {escape(warning)}")
     if result.harness_error:

@@ -27,17 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cwtest.harness import fuzzing
-from cwtest.harness.child import protocol
 from cwtest.harness.env import EnvManager, default_cache_dir
 from cwtest.harness.process import WorkflowProcess
 from cwtest.harness.sandbox import Limits, choose
 from cwtest.harness.session import SIM_BASE, SessionStopped, module_name, session
 from cwtest.harness.workflow import BootedWorkflow
-from cwtest.outbound import ExternalResponse, external_response
+from cwtest.outbound import ExternalResponse, OutsideWorld, external_response
 from cwtest.results import RunReport, WorkflowResult
 
 if TYPE_CHECKING:
     from cwtest.fuzz.engine import FuzzConfig
+    from cwtest.workflow_env import EnvPlan
 
 __all__ = ["SIM_BASE", "BootedWorkflow", "ExternalResponse", "Harness", "RunReport", "module_name"]
 
@@ -48,7 +48,9 @@ class Harness:
     def __init__(self, *, sandbox: str = "auto", layer: str | None = None, env: str = "uv",
                  cache_dir: Path | None = None, timeout: float = 60.0, boot_timeout: float | None = None,
                  limits: Limits | None = None, max_output: int = 10 << 20, jobs: int = 1, seed: int = 0,
-                 echo_output: bool = False, fuzz: FuzzConfig | None = None) -> None:
+                 echo_output: bool = False, fuzz: FuzzConfig | None = None, env_values: dict[str, str] | None = None,
+                 cassettes: bool = True, record: bool = False, runtime_url: str | None = None,
+                 runtime_key: str | None = None) -> None:
         self.layer = choose(sandbox, force=layer)
         self.envs = EnvManager(env, cache_dir or default_cache_dir())
         self.timeout = timeout
@@ -61,7 +63,19 @@ class Harness:
         self.echo_output = echo_output
         #: The smoke calls and the search (``cwtest.harness.fuzzing``); None: the smoke calls only.
         self.fuzz = fuzz
-        self._mocks: list[protocol.Mock] = []
+        self._mocks: list[tuple[str, str | None, ExternalResponse]] = []
+        #: Values for the workflow's variables (``--env``, ``--env-file``; ``[tool.cwtest] env`` is
+        #: read per workflow and comes first).
+        self.env_values: dict[str, str] = dict(env_values or {})
+        #: Replay the cassette beside each workflow (``cassettes/<name>.yaml``) when there is one.
+        self.cassettes = cassettes
+        #: ``cwtest record``: perform the outbound requests nothing else answers, from this process,
+        #: and write them to the cassette.
+        self.record = record
+        #: ``cwtest record --runtime URL``: the real runtime the library-service calls go to (with
+        #: ``runtime_key``, the user's CODEWORDS_API_KEY), recorded too.
+        self.runtime_url = runtime_url
+        self.runtime_key = runtime_key
         self._active: set[WorkflowProcess] = set()
         self._active_lock = threading.Lock()
         self._interrupted = threading.Event()
@@ -71,10 +85,10 @@ class Harness:
         """Answer outbound httpx requests whose URL starts with ``url`` (the longest prefix wins).
 
         A dict or list is a 200 JSON body, a str a text body, bytes a raw body; ``ExternalResponse``
-        sets the status and headers. Matched requests are recorded (``WorkflowResult.external``),
-        not reported as findings; every other outbound request is a finding and gets a 599.
+        sets the status and headers. Each prefix's hits are counted in the report's egress; every
+        request nothing answers is refused (the client's own connection error), never sent.
         """
-        self._mocks.append(external_response(response).as_mock(url, method))
+        self._mocks.append((url, method, external_response(response)))
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -144,8 +158,31 @@ class Harness:
     # --- what sessions share ---------------------------------------------------------------------
 
     @property
-    def mocks(self) -> list[protocol.Mock]:
+    def mocks(self) -> list[tuple[str, str | None, ExternalResponse]]:
         return list(self._mocks)
+
+    def outside_world(self, path: Path, env: EnvPlan) -> OutsideWorld:
+        """The outside world of one workflow: the run's mocks, its cassette, and (recording) the network."""
+        from cwtest.cassette import Cassette, cassette_path, perform
+
+        cassette = None
+        if self.record or self.cassettes:
+            file = cassette_path(path)
+            if self.record or file.is_file():
+                cassette = Cassette.load(file, env.values, recording=self.record)
+        world = OutsideWorld(cassette=cassette, perform=perform if self.record else None)
+        for url, method, response in self._mocks:
+            world.mock(url, response, method)
+        return world
+
+    def finish_outside(self, path: Path, world: OutsideWorld, result: WorkflowResult) -> None:
+        """After a workflow's run: the mock counts for the report; a recording run writes its cassette."""
+        result.mocked = dict(world.mock_hits)
+        cassette = world.cassette
+        if cassette is not None:
+            result.cassette = {"path": str(cassette.path), "played": cassette.played, "recorded": cassette.recorded}
+            if self.record and cassette.recorded:
+                cassette.save()
 
     @contextmanager
     def tracking(self, process: WorkflowProcess) -> Iterator[None]:

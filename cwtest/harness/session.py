@@ -12,8 +12,11 @@ directory is removed. In order:
    workflow's), served on ``ctl/sim.sock``; its connected apps come from the declared
    ``PIPEDREAM_<APP>_ACCESS`` variables. When the workflow mentions ``redis_client``, the
    simulator's TLS redis-server is relayed on ``ctl/redis.sock``.
-3. **Process**: the child in the sandbox, with exactly the declared variables
-   (``cwtest.workflow_env``) and the run's mocks, then ``wait_ready``.
+3. **Outside world**: the workflow's ``OutsideWorld`` (``cwtest.outbound``: the run's mocks, the
+   cassette beside the workflow, and in a recording run the network), served on
+   ``ctl/outside.sock``; the child forwards every request that is not the runtime's there.
+4. **Process**: the child in the sandbox, with exactly the declared variables and the values the
+   user gave (``cwtest.workflow_env``: placeholders where nobody gave one), then ``wait_ready``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from cwtest.harness.collect import collect, collect_runtime
 from cwtest.harness.env import EnvError, spec_for
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.workflow import BootedWorkflow
+from cwtest.outbound import outside_app
 from cwtest.results import Finding, WorkflowResult
-from cwtest.workflow_env import workflow_env
+from cwtest.workflow_env import plan_env, project_settings
 
 if TYPE_CHECKING:
     from cwtest.harness.runner import Harness
@@ -70,12 +74,28 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
     apps = {m.group("app").lower() for v in header.env_vars if (m := _PIPEDREAM.match(v.name))}
     runtime = SimulatedRuntime(connected_apps=apps, seed=harness.seed)
     run_dir = RunDir()
-    sim = UnixServer(runtime.app, run_dir.sim_socket)
+    settings = project_settings(path)
+    user = {**{str(k): str(v) for k, v in (settings.get("env") or {}).items() if k != "_root"},
+            **harness.env_values}
+    plan = plan_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home, user=user,
+                    source=text)
+    world = harness.outside_world(path, plan)
+    sim_app = runtime.app
+    if world.cassette is not None:
+        from cwtest.cassette import runtime_proxy, script_runtime
+
+        if harness.record and harness.runtime_url:  # library calls go to the real runtime, and are recorded
+            sim_app = runtime_proxy(harness.runtime_url, harness.runtime_key or "", world.cassette, SIM_BASE)
+        elif not harness.record:
+            script_runtime(runtime, world.cassette, SIM_BASE)
+    sim = UnixServer(sim_app, run_dir.sim_socket)
+    outside = UnixServer(outside_app(world), run_dir.outside_socket)
     relay: Relay | None = None
     process: WorkflowProcess | None = None
     booted: BootedWorkflow | None = None
     try:
         sim.start()
+        outside.start()
         redis_port = None
         if "redis_client" in text:
             if redis_available():
@@ -88,18 +108,18 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
             else:
                 result.warnings.append("redis_client() cannot work: redis-server is not installed "
                                        "(apt-get install redis-server)")
-        env = workflow_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home)
         process = WorkflowProcess(
-            python=environment.python, workflow=path, env=env, layer=harness.layer, limits=harness.limits,
-            run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port, mocks=list(harness.mocks),
+            python=environment.python, workflow=path, env=plan.values, layer=harness.layer, limits=harness.limits,
+            run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port,
             module=module_name(path, header.distribution_names()),
-            echo=sys.stderr.buffer if harness.echo_output else None,
+            echo=sys.stderr.buffer if harness.echo_output else None, placeholders=plan.distinctive(),
         )
         with harness.tracking(process):
             process.start()
             if process.memory_warning:
                 result.warnings.append(process.memory_warning)
-            booted = BootedWorkflow(path, result, runtime, process, timeout=harness.timeout, seed=harness.seed)
+            booted = BootedWorkflow(path, result, runtime, process, timeout=harness.timeout, seed=harness.seed,
+                                    world=world, env=plan)
             booted.wait_ready(min(harness.boot_timeout, harness.timeout))
             try:
                 yield booted if result.booted else None
@@ -110,12 +130,14 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
             process.kill()
         try:
             if process is not None:
-                collect(process, result, harness.max_output)
+                collect(process, result, harness.max_output, world)
             collect_runtime(runtime, result, booted.checked_calls if booted is not None else ())
         finally:
             if relay is not None:
                 relay.stop()
             sim.stop(wait=False)  # the workflow's process is gone: nothing is in flight
+            outside.stop(wait=False)
+            harness.finish_outside(path, world, result)
             runtime.stop()
             run_dir.cleanup()
 

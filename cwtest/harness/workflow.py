@@ -30,8 +30,9 @@ from cwtest.fuzz.target import exception_info, query_params, request_body
 from cwtest.harness.child import protocol
 from cwtest.harness.collect import stack_of
 from cwtest.harness.process import RunDir, WorkflowProcess
-from cwtest.outbound import ExternalResponse, external_response
-from cwtest.results import NO_BODY, ExceptionInfo, Finding, Response, WorkflowResult
+from cwtest.outbound import ExternalResponse, OutsideWorld
+from cwtest.results import NO_BODY, ExceptionInfo, Finding, Response, StandIn, WorkflowResult
+from cwtest.workflow_env import EnvPlan
 
 #: After a 5xx, how long to wait for the child's report of the exception behind it before asking
 #: it for a round trip on the event socket (which orders everything it sent before).
@@ -48,7 +49,8 @@ class BootedWorkflow:
     """A workflow being served in its sandbox; ``client`` reaches its app over the Unix socket."""
 
     def __init__(self, path: Path, result: WorkflowResult, runtime: Any, process: WorkflowProcess, *,
-                 timeout: float, seed: int = 0) -> None:
+                 timeout: float, seed: int = 0, world: OutsideWorld | None = None,
+                 env: EnvPlan | None = None) -> None:
         self.path = path
         self.result = result
         self.runtime = runtime
@@ -56,6 +58,10 @@ class BootedWorkflow:
         #: Seconds a request (and the boot) may take before the workflow counts as hung.
         self.timeout = timeout
         self.seed = seed
+        #: Who answers the workflow's outbound requests (mocks, its cassette; else refused).
+        self.world = world if world is not None else OutsideWorld()
+        #: Its variables, and which are cwtest's placeholders.
+        self.env = env if env is not None else EnvPlan()
         self.client = httpx.Client(transport=httpx.HTTPTransport(uds=str(process.run_dir.app_socket)),
                                    base_url="http://workflow", timeout=timeout)
         self._stopped = False
@@ -110,13 +116,15 @@ class BootedWorkflow:
             self.stop()
             location, stack = stack_of(stacks)
             return Response(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)),
-                            error=self.dead, stopped="hung", location=location, stack=tuple(stack))
+                            error=self.dead, stopped="hung", location=location, stack=tuple(stack),
+                            standins=self._standins(mark))
         except httpx.TransportError as exc:
             self._settle()
             if not process.alive():
                 self.dead = f"the workflow process died during the request ({_exit(process)})"
             return Response(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)),
-                            error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None)
+                            error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None,
+                            standins=self._standins(mark))
         elapsed = time.perf_counter() - started
         if response.status_code >= 500 and not self._exceptions(mark):
             process.events.wait(protocol.ExceptionReport, _EXCEPTION_WAIT, process.alive, start=mark)
@@ -128,7 +136,7 @@ class BootedWorkflow:
         except ValueError:
             body = text
         return Response(response.status_code, body, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
-                        text)
+                        text, standins=self._standins(mark))
 
     # --- beyond the contract ---------------------------------------------------------------------
 
@@ -143,8 +151,7 @@ class BootedWorkflow:
     def mock_external(self, url: str, response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes,
                       method: str | None = None) -> None:
         """``Harness.mock_external`` for this running workflow alone, from now on."""
-        if not self.process.add_mock(external_response(response).as_mock(url, method)):
-            raise RuntimeError("the workflow process did not take the mock (it has stopped?)")
+        self.world.mock(url, response, method)
 
     def counts(self) -> dict[tuple[str, ...], int]:
         """The child's exact count of each sandbox finding so far, by (kind, location-or-detail)."""
@@ -193,6 +200,17 @@ class BootedWorkflow:
     def close(self) -> None:
         self.client.close()
         self.stop()
+
+    def _standins(self, mark: int) -> tuple[StandIn, ...]:
+        """The outbound requests and connections nobody answered while this request ran."""
+        seen: list[StandIn] = []
+        for event in self.process.events.of(protocol.Egress, start=mark):
+            if event.answer in ("refused", "contained"):
+                standin = StandIn("egress", event.url if event.client == "socket" else f"{event.method} {event.url}",
+                                  event.location)
+                if standin not in seen:
+                    seen.append(standin)
+        return tuple(seen)
 
     def _exceptions(self, mark: int) -> list[ExceptionInfo]:
         return [exception_info(e) for e in self.process.events.of(protocol.ExceptionReport, start=mark)]

@@ -47,7 +47,7 @@ _NATIVE = {
     "fork": "process", "vfork": "process", "clone": "process", "clone3": "process", "execve": "process",
     "execv": "process", "execvp": "process", "execvpe": "process", "execl": "process", "execlp": "process",
     "system": "process", "popen": "process", "posix_spawn": "process", "posix_spawnp": "process",
-    "socket": "network", "connect": "network", "sendto": "network", "bind": "bind", "ptrace": "process",
+    "socket": "egress", "connect": "egress", "sendto": "egress", "bind": "bind", "ptrace": "process",
     "syscall": "native-syscall",
 }
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "ip6-localhost", "", None}
@@ -66,6 +66,12 @@ def _allowed_write(path):
         if full == root or full.startswith(root.rstrip("/") + "/"):
             return True
     return full in ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty") or full.startswith("/proc/self/fd/")
+
+
+def _runtime_host():
+    from urllib.parse import urlsplit
+
+    return (urlsplit(_config.get("sim_base", "")).hostname or "").lower()
 
 
 def _unix_allowed(address):
@@ -122,29 +128,29 @@ def _audit(event, args):
                 channel.finding("network", "%s to the Unix socket %r" % (event.split(".")[1], address),
                                 stacks.frames_of(sys._getframe(2)))
         elif not _tcp_allowed(address):
-            channel.finding("network", "%s to %s" % (event.split(".")[1], _addr(address)),
-                            stacks.frames_of(sys._getframe(2)))
+            kind = getattr(sock, "type", 0)
+            proto = "UDP" if isinstance(kind, int) and kind & 0xF == socket.SOCK_DGRAM else "TCP"
+            channel.egress("socket", proto, _addr(address), "contained", stacks.frames_of(sys._getframe(2)))
     elif event == "socket.getaddrinfo":
         host = args[0]
         if isinstance(host, bytes):
             host = host.decode("ascii", "replace")
-        if host not in _LOCAL_HOSTS and not _is_ip(host):  # an address literal: the connect says more
-            channel.finding("network", "resolve %s (port %s)" % (host, args[1]), stacks.frames_of(sys._getframe(2)))
+        if host not in _LOCAL_HOSTS and not _is_ip(host) and str(host).lower().rstrip(".") != _runtime_host():
+            channel.egress("socket", "DNS", "%s:%s" % (host, args[1]), "contained",
+                           stacks.frames_of(sys._getframe(2)))
     elif event == "socket.gethostbyname":
-        if args[0] not in _LOCAL_HOSTS:
-            channel.finding("network", "resolve %s" % (args[0],), stacks.frames_of(sys._getframe(2)))
-    elif event == "urllib.Request":
-        from urllib.parse import urlsplit
-
-        if (urlsplit(str(args[0])).hostname or "").lower() != (urlsplit(_config["sim_base"]).hostname or "").lower():
-            channel.finding("network", "urllib request %s %s" % (args[3] or "GET", args[0]),
-                            stacks.frames_of(sys._getframe(2)))
+        if args[0] not in _LOCAL_HOSTS and str(args[0]).lower().rstrip(".") != _runtime_host():
+            channel.egress("socket", "DNS", str(args[0]), "contained", stacks.frames_of(sys._getframe(2)))
     elif event == "socket.__new__":
         family, kind = args[1], args[2]
-        if _config.get("datagrams_denied") and family in (socket.AF_INET, socket.AF_INET6) and isinstance(kind, int) \
-                and kind & 0xF in (socket.SOCK_DGRAM, socket.SOCK_RAW):
-            channel.finding("network", "open a %s socket (denied outside a network namespace)" % (
-                "UDP" if kind & 0xF == socket.SOCK_DGRAM else "raw"), stacks.frames_of(sys._getframe(2)))
+        packet = getattr(socket, "AF_PACKET", -1)
+        if family == packet or (isinstance(kind, int) and kind & 0xF == socket.SOCK_RAW):
+            channel.finding("network", "open a %s socket" % ("packet" if family == packet else "raw"),
+                            stacks.frames_of(sys._getframe(2)))
+        elif _config.get("datagrams_denied") and family in (socket.AF_INET, socket.AF_INET6) \
+                and isinstance(kind, int) and kind & 0xF == socket.SOCK_DGRAM:
+            channel.egress("socket", "UDP", "a UDP socket (denied outside a network namespace)", "contained",
+                           stacks.frames_of(sys._getframe(2)))
     elif event == "socket.bind":
         sock, address = args
         if getattr(sock, "family", None) == socket.AF_UNIX:
@@ -163,14 +169,17 @@ def _audit(event, args):
     elif event == "ctypes.dlsym":
         name = args[1] if len(args) > 1 else None
         if isinstance(name, str) and name in _NATIVE:
-            channel.finding(_NATIVE[name], "native call %s() through ctypes" % name,
-                            stacks.frames_of(sys._getframe(2)))
+            if _NATIVE[name] == "egress":  # the kernel layers contain it; the connect itself is not seen
+                channel.egress("socket", "native", "%s() through ctypes" % name, "contained",
+                               stacks.frames_of(sys._getframe(2)))
+            else:
+                channel.finding(_NATIVE[name], "native call %s() through ctypes" % name,
+                                stacks.frames_of(sys._getframe(2)))
 
 
 _WATCHED = frozenset(
     ["open", "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
-     "socket.bind",
-     "urllib.Request", "os.kill", "os.killpg", "ctypes.dlsym"]
+     "socket.bind", "os.kill", "os.killpg", "ctypes.dlsym"]
     + list(_PATH_EVENTS) + list(_PROCESS_EVENTS)
 )
 

@@ -92,6 +92,28 @@ def finding(kind: protocol.AttemptKind, detail: str, frames: Optional[List[Any]]
                           key=key))
 
 
+_egress_seen: Dict[Tuple[str, ...], int] = {}
+
+
+def egress(client: str, method: str, url: str, answer: protocol.EgressAnswer,
+           frames: Optional[List[Any]] = None) -> Optional[str]:
+    """Report an outbound request or connection (every one: the parent attributes failures to them);
+    its stack only the first time from a place. Returns the workflow's line (``file:line``) or None."""
+    if frames is None:
+        frames = stacks.frames_of(sys._getframe(1))
+    frames = stacks.trim(frames)
+    where = stacks.location(frames)
+    if len(url) > DETAIL_LIMIT:
+        url = url[:DETAIL_LIMIT] + "..."
+    key = (client, method, url.split("?")[0][:200], where or "", answer)
+    with _seen_lock:
+        first = key not in _egress_seen
+        _egress_seen[key] = _egress_seen.get(key, 0) + 1
+    send(protocol.Egress(client=client, method=method, url=url, answer=answer, location=where,
+                         stack=stacks.render(frames) if first else []))
+    return where
+
+
 def counts() -> protocol.Counts:
     """The exact count of every finding so far."""
     with _seen_lock:

@@ -7,9 +7,10 @@
 2. leaves exactly the environment the header declares (plus HOME and TMPDIR), and enters HOME;
 3. connects to the parent's event socket, says ``hello``, and starts the command loop
    (``listen_parent``); installs the audit policy (``audit``);
-4. routes httpx (``outbound``): the runtime's requests to the simulator's socket, every other
-   request answered by a mock or a 599, never sent; points the runtime's host name at a loopback
-   relay, and relays Redis (inside a network namespace only);
+4. routes httpx, requests, urllib and aiohttp (``outbound``): the runtime's requests to the
+   simulator's socket, every other request to the parent's outside world (``ctl/outside.sock``),
+   never sent from here; points the runtime's host name at a loopback relay, marks the errors of
+   refused connections as cwtest's stand-ins, and relays Redis (inside a network namespace only);
 5. imports the workflow by path, finds its FastAPI object and serves it (``serve``).
 
 Standard library only, Python 3.8+ (see ``protocol``).
@@ -30,14 +31,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
-#: The mocks outbound requests are answered with (the config's, then the parent's ``mock`` commands).
-MOCKS: List[protocol.Mock] = []
-
-
 def main(argv: List[str]) -> None:
     with open(argv[1], encoding="utf-8") as handle:
         config = json.load(handle)
     stacks.WORKFLOW = config["workflow"]
+    stacks.PLACEHOLDERS.update({value: name for name, value in (config.get("placeholders") or {}).items()})
     warnings = confine.apply(config.get("confine") or {})
     scrub_environment(config["env"])
     os.chdir(config["home"])
@@ -49,16 +47,18 @@ def main(argv: List[str]) -> None:
     if hasattr(signal, "SIGXCPU"):
         signal.signal(signal.SIGXCPU, on_cpu_limit)
     audit.install(config)
-    MOCKS.extend(protocol.Mock.from_json(m) for m in config.get("mocks") or [])
     try:
         import httpx
     except ImportError:
-        pass
-    else:
-        outbound.install_httpx(httpx, outbound.ChildRouter(httpx, config["sim_base"], config["sim_socket"], MOCKS))
+        httpx = None
+    router = outbound.ChildRouter(httpx, config["sim_base"], config["sim_socket"], config["outside_socket"])
+    if httpx is not None:
+        outbound.install_httpx(httpx, router)
+    outbound.install_clients(router)
     relay_warning = outbound.route_runtime_name(config)
     if relay_warning:
         channel.send(protocol.SetupWarning(text=relay_warning))
+    outbound.mark_refused_connections(config)
     redis = config.get("redis")
     if redis and redis.get("relay"):  # inside a network namespace: 127.0.0.1:port -> the parent's relay
         outbound.start_relay(int(redis["port"]), redis["socket"], "redis")
@@ -107,9 +107,6 @@ def answer(command: protocol.Message) -> None:
         channel.send(protocol.Stacks(reason=command.reason, **stacks.collect_stacks(serve.loop)))
     elif isinstance(command, protocol.CountsCommand):  # the exact counts, before the parent ends us
         channel.send(channel.counts())
-    elif isinstance(command, protocol.MockCommand):  # an answer for outbound requests, from now on
-        MOCKS.append(command.mock)
-        channel.send(protocol.Mocked(url=command.mock.url))
 
 
 def on_cpu_limit(signum: int, frame: Any) -> None:

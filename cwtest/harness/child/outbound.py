@@ -1,55 +1,83 @@
-"""Where the workflow's outbound requests go: the runtime's to the simulator, nothing else anywhere.
+"""Where the workflow's outbound requests go: the runtime's to the simulator, every other one to the
+parent's outside world, which answers it or refuses it; nothing leaves the sandbox.
 
 ``install_httpx(httpx, router)`` patches ``httpx.AsyncHTTPTransport`` and ``httpx.HTTPTransport``
-once, for every client of the process, and is written once for both places it runs:
+once, for every client of the process; ``install_clients(router)`` does the same for ``requests``
+(``HTTPAdapter.send``), ``urllib.request`` (``AbstractHTTPHandler.do_open``) and ``aiohttp``
+(``ClientSession._request``), each when it is imported. Written once for both places they run:
 
 * in the workflow's process (``ChildRouter``): the runtime's requests go over the simulator's Unix
-  socket (``UnixRuntime``); an unanswered outbound request is an ``outbound-http`` finding, a
-  mocked one an ``external`` message;
-* in cwtest's own process, for the in-process fuzz target (``cwtest.fuzz.target``): the runtime's
-  requests go to ``runtime.app`` over ASGI; outbound requests are recorded on the target.
+  socket (``UnixRuntime``); every other request is forwarded over ``ctl/outside.sock`` to the
+  parent (``forward``), whose outside world (``cwtest.outbound.OutsideWorld``) answers it from a
+  mock, a cassette or, in a recording run, by performing it, or refuses it; each is reported as an
+  ``egress`` message;
+* in cwtest's own process, for the in-process fuzz target (``cwtest.fuzz.routing``): the runtime's
+  requests go to ``runtime.app`` over ASGI; the target's outside world answers the others.
 
-``router`` says which requests are the runtime's and who answers them (``runtime(request)``:
-an object with ``handle(request)`` and ``async handle_async(request)``, or None), the mocks, and
-what to do with an outbound request (``unanswered``, ``answered``). Whatever the router, the
-patch does the same:
+Whatever the router:
 
 * a request for the runtime is answered by the router's runtime; an answer carrying
-  ``x-cwtest-fault: timeout`` (cwtest.fuzz's timeout fault) becomes ``httpx.ReadTimeout`` at once;
+  ``x-cwtest-fault: timeout`` (cwtest.fuzz's timeout fault) becomes ``httpx.ReadTimeout`` at once,
+  ``x-cwtest-fault: connect`` ``httpx.ConnectError``;
 * a relative URL, or one of another scheme than http(s)/ws(s), raises ``httpx.UnsupportedProtocol``,
   as httpcore's pool does before any I/O;
-* any other request is never sent: the mock with the longest matching URL prefix answers it, else
-  a 599 whose detail starts with ``UNSENT_DETAIL`` (``cwtest.outbound``);
+* a refused request fails as it would with no network: the client's own connection error
+  (``httpx.ConnectError``, requests' ``ConnectionError``, urllib's ``URLError``, aiohttp's
+  ``ClientConnectionError``), marked as cwtest's stand-in (``mark``) so that a failure it causes is
+  attributed to it, never to the workflow;
 * one SSL context per distinct configuration for the whole process (each costs ~80 ms).
 
 The child also routes every other client to the runtime (``route_runtime_name``: the runtime's
 host name resolves to a loopback relay to the simulator's socket) and relays Redis inside a
 network namespace (``start_relay``).
 
-Standard library only (httpx is the workflow's own, passed in), Python 3.8+ (see ``protocol``).
+Standard library only (httpx and the others are the workflow's own), Python 3.8+ (see ``protocol``).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import socket
 import sys
 import threading
 
-from . import channel, protocol, stacks
+from . import channel, stacks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
-#: The response header of cwtest.fuzz's timeout fault (the simulator sets it on a scripted timeout).
+    #: (status, reason, headers, body, who answered)
+    Answer = Tuple[int, str, List[Tuple[str, str]], bytes, str]
+
+#: The response header of cwtest.fuzz's timeout and connection faults (the simulator sets it).
 FAULT_HEADER = "x-cwtest-fault"
-#: The status and the start of the detail of the answer to an outbound request that was not sent.
-UNSENT_STATUS = 599
-UNSENT_DETAIL = "cwtest: the request to "
+#: On the outside socket: the request's real URL and client (request), who answered (response).
+URL_HEADER = "x-cwtest-url"
+CLIENT_HEADER = "x-cwtest-client"
+ANSWER_HEADER = "x-cwtest-answer"
+#: On a simulator answer: cwtest stood in here (``gap <service> <path>``: a path its catalog lacks).
+STANDIN_HEADER = "x-cwtest-standin"
+#: The attribute ``mark`` sets on an exception cwtest's stand-in caused: (kind, detail, location).
+STANDIN_ATTR = "_cwtest_standin"
 TIMEOUT_TEXT = "cwtest: simulated timeout (the service did not answer in time)"
+CONNECT_TEXT = "cwtest: simulated connection error (the service could not be reached)"
 _SCHEMES = ("http", "https", "ws", "wss")
+_HOP = {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive", ANSWER_HEADER}
+
+
+def refusal(method: str, url: str) -> str:
+    """The message of the connection error a refused request raises."""
+    return ("cwtest: nothing answers %s %s: the sandbox has no network (record it with `cwtest record`, "
+            "or answer it with --mock-external)" % (method, url.split("?")[0]))
+
+
+def mark(exc: BaseException, kind: str, detail: str, location: Optional[str]) -> BaseException:
+    """Mark ``exc`` as caused by cwtest's stand-in (``stacks.exception_report`` reads it)."""
+    try:
+        setattr(exc, STANDIN_ATTR, (kind, detail, location or ""))
+    except Exception:
+        pass
+    return exc
 
 
 class Patch:
@@ -81,11 +109,17 @@ def install_httpx(httpx: Any, router: Any) -> Patch:
             return await original_async(self, request)
         runtime = router.runtime(request)
         if runtime is None:
-            return _outbound(httpx, router, request)
+            _check_scheme(httpx, request)
+            frames = stacks.frames_of(sys._getframe(1))
+            body = await request.aread()
+            answer = await router.outside_async("httpx", request.method, str(request.url),
+                                                list(request.headers.multi_items()), body, frames)
+            return _httpx_answer(httpx, request, answer)
         response = await runtime.handle_async(request)
-        if response.headers.get(FAULT_HEADER) == "timeout":
+        fault = response.headers.get(FAULT_HEADER)
+        if fault in ("timeout", "connect"):
             await response.aclose()
-            raise httpx.ReadTimeout(TIMEOUT_TEXT, request=request)
+            _raise_fault(httpx, fault, request)
         return response
 
     def handle_request(self: Any, request: Any) -> Any:
@@ -93,11 +127,17 @@ def install_httpx(httpx: Any, router: Any) -> Patch:
             return original_sync(self, request)
         runtime = router.runtime(request)
         if runtime is None:
-            return _outbound(httpx, router, request)
+            _check_scheme(httpx, request)
+            frames = stacks.frames_of(sys._getframe(1))
+            body = request.read()
+            answer = router.outside("httpx", request.method, str(request.url), list(request.headers.multi_items()),
+                                    body, frames)
+            return _httpx_answer(httpx, request, answer)
         response = runtime.handle(request)
-        if response.headers.get(FAULT_HEADER) == "timeout":
+        fault = response.headers.get(FAULT_HEADER)
+        if fault in ("timeout", "connect"):
             response.close()
-            raise httpx.ReadTimeout(TIMEOUT_TEXT, request=request)
+            _raise_fault(httpx, fault, request)
         return response
 
     def undo() -> None:
@@ -110,30 +150,43 @@ def install_httpx(httpx: Any, router: Any) -> Patch:
     return Patch(undo)
 
 
-def _outbound(httpx: Any, router: Any, request: Any) -> Any:
-    """A request for anything but the runtime: refused, mocked or answered 599; never sent."""
+def _raise_fault(httpx: Any, fault: str, request: Any) -> None:
+    if fault == "timeout":
+        raise httpx.ReadTimeout(TIMEOUT_TEXT, request=request)
+    raise httpx.ConnectError(CONNECT_TEXT, request=request)
+
+
+def _check_scheme(httpx: Any, request: Any) -> None:
     scheme = request.url.scheme
     if scheme == "":
         raise httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol.",
                                         request=request)
     if scheme not in _SCHEMES:
         raise httpx.UnsupportedProtocol("Request URL has an unsupported protocol '%s://'." % scheme, request=request)
-    mock = find_mock(router.mocks(), request.method, str(request.url))
-    frames = stacks.frames_of(sys._getframe(2))
-    if mock is None:
-        router.unanswered(request, frames)
-        body = json.dumps({"detail": "%s%s was not sent (cwtest sends no request outside the simulator); answer it "
-                                     "with --mock-external PREFIX=ANSWER or mock_external()" % (UNSENT_DETAIL,
-                                                                                                request.url)})
-        return httpx.Response(UNSENT_STATUS, headers={"content-type": "application/json"}, content=body.encode(),
-                              request=request)
-    router.answered(request, mock, frames)
-    return httpx.Response(mock.status, headers=dict(mock.headers), content=base64.b64decode(mock.body),
-                          request=request)
 
 
-def find_mock(mocks: Sequence[protocol.Mock], method: str, url: str) -> Optional[protocol.Mock]:
-    """The mock with the longest URL prefix of ``url`` for ``method``, or None."""
+def _httpx_answer(httpx: Any, request: Any, answer: Optional[Answer]) -> Any:
+    if answer is None:
+        exc = httpx.ConnectError(refusal(request.method, str(request.url)), request=request)
+        raise mark(exc, "egress", "%s %s" % (request.method, request.url), _last_location())
+    status, _reason, headers, body, _source = answer
+    return httpx.Response(status, headers=_clean(headers), content=body, request=request)
+
+
+def _clean(headers: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    return [(k, v) for k, v in headers if k.lower() not in _HOP]
+
+
+_where = threading.local()
+
+
+def _last_location() -> Optional[str]:
+    """The workflow's line of the last outbound request this thread reported."""
+    return getattr(_where, "location", None)
+
+
+def find_mock(mocks: Any, method: str, url: str) -> Any:
+    """The mock with the longest URL prefix of ``url`` for ``method`` (``url``, ``method`` attributes), or None."""
     best = None
     for mock in mocks:
         if mock.method and mock.method.upper() != method.upper():
@@ -178,6 +231,269 @@ def cache_ssl_contexts() -> Callable[[], None]:
     return undo
 
 
+# --- the other clients: requests, urllib, aiohttp -------------------------------------------------
+
+
+def _is_runtime_url(router: Any, url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower() in router.runtime_hosts()
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    read = getattr(body, "read", None)
+    if read is not None:
+        data = read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data or b"")
+    try:
+        return b"".join(part.encode("utf-8") if isinstance(part, str) else bytes(part) for part in body)
+    except TypeError:
+        return b""
+
+
+def patch_requests(adapters: Any, router: Any) -> None:
+    """``requests.adapters.HTTPAdapter.send``: the runtime's requests as before, the rest forwarded."""
+    cls = adapters.HTTPAdapter
+    if getattr(cls.send, "_cwtest", False):
+        return
+    original = cls.send
+
+    def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        url = request.url
+        if _is_runtime_url(router, url):
+            return original(self, request, *args, **kwargs)
+        import io
+
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+        from requests.models import Response
+        from requests.structures import CaseInsensitiveDict
+        from requests.utils import get_encoding_from_headers
+
+        answer = router.outside("requests", request.method, url, list(request.headers.items()),
+                                _body_bytes(request.body), stacks.frames_of(sys._getframe(1)))
+        if answer is None:
+            exc = RequestsConnectionError(refusal(request.method, url), request=request)
+            raise mark(exc, "egress", "%s %s" % (request.method, url), _last_location())
+        status, reason, headers, body, _source = answer
+        response = Response()
+        response.status_code = status
+        response.reason = reason
+        response.headers = CaseInsensitiveDict(_clean(headers))
+        response._content = body
+        response.raw = io.BytesIO(body)
+        response.url = url
+        response.request = request
+        response.connection = self
+        response.encoding = get_encoding_from_headers(response.headers)
+        return response
+
+    send._cwtest = True  # type: ignore[attr-defined]
+    cls.send = send
+
+
+def patch_urllib(router: Any) -> None:
+    """``urllib.request.AbstractHTTPHandler.do_open`` (http and https): forwarded, never sent."""
+    import urllib.request
+
+    cls = urllib.request.AbstractHTTPHandler
+    if getattr(cls.do_open, "_cwtest", False):
+        return
+    original = cls.do_open
+
+    def do_open(self: Any, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        url = req.full_url
+        if _is_runtime_url(router, url):
+            return original(self, http_class, req, **kwargs)
+        import http.client
+        import io
+        import urllib.error
+        import urllib.response
+
+        method = req.get_method()
+        answer = router.outside("urllib", method, url, list(req.header_items()), _body_bytes(req.data),
+                                stacks.frames_of(sys._getframe(1)))
+        if answer is None:
+            exc = urllib.error.URLError(ConnectionRefusedError(111, refusal(method, url)))
+            raise mark(exc, "egress", "%s %s" % (method, url), _last_location())
+        status, reason, headers, body, _source = answer
+        raw = "".join("%s: %s\r\n" % (k, v) for k, v in _clean(headers)) + "\r\n"
+        message = http.client.parse_headers(io.BytesIO(raw.encode("latin-1", "replace")))
+        response = urllib.response.addinfourl(io.BytesIO(body), message, url, status)
+        response.msg = reason  # what HTTPErrorProcessor reads
+        return response
+
+    do_open._cwtest = True  # type: ignore[attr-defined]
+    cls.do_open = do_open
+
+
+class _AiohttpAnswer:
+    """What ``aiohttp.ClientSession._request`` returns for a forwarded request: ClientResponse's
+    reading side (status, headers, read/text/json, raise_for_status, release, async with)."""
+
+    def __init__(self, aiohttp: Any, method: str, url: Any, answer: Answer) -> None:
+        from multidict import CIMultiDict, CIMultiDictProxy
+
+        status, reason, headers, body, _source = answer
+        self._aiohttp = aiohttp
+        self.method = method
+        self.url = url
+        self.real_url = url
+        self.status = status
+        self.reason = reason
+        self.headers = CIMultiDictProxy(CIMultiDict(_clean(headers)))
+        self._body = body
+        self.history = ()
+        self.closed = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("content-type") or "application/octet-stream").split(";")[0].strip()
+
+    @property
+    def charset(self) -> Optional[str]:
+        value = self.headers.get("content-type") or ""
+        return value.split("charset=")[1].split(";")[0].strip() if "charset=" in value else None
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def text(self, encoding: Optional[str] = None, errors: str = "strict") -> str:
+        return self._body.decode(encoding or self.charset or "utf-8", errors)
+
+    async def json(self, *, encoding: Optional[str] = None, loads: Any = None, content_type: Any = None) -> Any:
+        import json
+
+        return (loads or json.loads)(self._body.decode(encoding or self.charset or "utf-8"))
+
+    def raise_for_status(self) -> None:
+        if self.status >= 400:
+            raise self._aiohttp.ClientResponseError(None, (), status=self.status, message=self.reason,
+                                                    headers=self.headers)
+
+    def release(self) -> None:
+        self.closed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def wait_for_close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> _AiohttpAnswer:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def patch_aiohttp(client: Any, router: Any) -> None:
+    """``aiohttp.ClientSession._request``: the runtime's as before, every other request forwarded."""
+    import aiohttp
+
+    cls = client.ClientSession
+    if getattr(cls._request, "_cwtest", False):
+        return
+    original = cls._request
+
+    async def _request(self: Any, method: str, str_or_url: Any, *args: Any, **kwargs: Any) -> Any:
+        from yarl import URL
+
+        url = URL(str(str_or_url)) if not isinstance(str_or_url, URL) else str_or_url
+        base = getattr(self, "_base_url", None)
+        if base is not None and not url.is_absolute():
+            url = base.join(url)
+        if _is_runtime_url(router, str(url)):
+            return await original(self, method, str_or_url, *args, **kwargs)
+        params = kwargs.get("params")
+        if params:
+            url = url.update_query(params)
+        body = b""
+        if kwargs.get("json") is not None:
+            import json
+
+            body = json.dumps(kwargs["json"]).encode()
+        elif kwargs.get("data") is not None:
+            data = kwargs["data"]
+            if isinstance(data, dict):
+                from urllib.parse import urlencode
+
+                body = urlencode(data).encode()
+            else:
+                body = _body_bytes(data)
+        headers = [(str(k), str(v)) for k, v in dict(kwargs.get("headers") or {}).items()]
+        answer = await router.outside_async("aiohttp", method.upper(), str(url), headers, body,
+                                            stacks.frames_of(sys._getframe(1)))
+        if answer is None:
+            exc = aiohttp.ClientConnectionError(refusal(method.upper(), str(url)))
+            raise mark(exc, "egress", "%s %s" % (method.upper(), url), _last_location())
+        return _AiohttpAnswer(aiohttp, method.upper(), url, answer)
+
+    _request._cwtest = True  # type: ignore[attr-defined]
+    cls._request = _request
+
+
+class _AfterImport:
+    """A meta path finder that patches a module right after it is first imported."""
+
+    def __init__(self, patches: Dict[str, Callable[[Any], None]]) -> None:
+        self.patches = patches
+        self._busy: set = set()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.patches or name in self._busy:
+            return None
+        import importlib.util
+
+        self._busy.add(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._busy.discard(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, patch = spec.loader, self.patches[name]
+
+        class Loader:
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                try:
+                    patch(module)
+                except Exception:
+                    pass
+
+        spec.loader = Loader()
+        return spec
+
+
+def install_clients(router: Any) -> None:
+    """Route requests, urllib and aiohttp like httpx, each once it is imported."""
+    patch_urllib(router)
+    patches: Dict[str, Callable[[Any], None]] = {
+        "requests.adapters": lambda module: patch_requests(module, router),
+        "aiohttp.client": lambda module: patch_aiohttp(module, router),
+    }
+    for name in list(patches):
+        if name in sys.modules:
+            patches.pop(name)(sys.modules[name])
+    if patches:
+        sys.meta_path.insert(0, _AfterImport(patches))
+
+
 # --- the child's router ---------------------------------------------------------------------------
 
 
@@ -208,33 +524,93 @@ class UnixRuntime:
         return self._sync.handle_request(request)
 
 
-class ChildRouter:
-    """The workflow's process: the runtime is ``sim_base``'s origin; outbound requests are reported."""
+def forward(path: str, client: str, method: str, url: str, headers: List[Tuple[str, str]],
+            body: bytes) -> Answer:
+    """Ask the parent's outside world (over the Unix socket ``path``) to answer one request.
 
-    def __init__(self, httpx: Any, sim_base: str, sim_socket: str, mocks: List[protocol.Mock]) -> None:
+    The answer's ``x-cwtest-answer`` says who answered (``refused``: nobody)."""
+    import http.client
+
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(600)
+            sock.connect(path)
+            self.sock = sock
+
+    channel.enter()
+    try:
+        conn = Connection("outside.cwtest.invalid")
+        try:
+            sent = {k.lower(): v for k, v in headers}
+            conn.putrequest(method, "/", skip_host=True, skip_accept_encoding=True)
+            for key, value in headers:
+                if key.lower() not in ("content-length", "transfer-encoding", "host"):
+                    conn.putheader(key, value)
+            conn.putheader("host", sent.get("host") or "outside.cwtest.invalid")
+            conn.putheader(URL_HEADER, url)
+            conn.putheader(CLIENT_HEADER, client)
+            conn.putheader("content-length", str(len(body)))
+            conn.endheaders(body)
+            response = conn.getresponse()
+            data = response.read()
+            return (response.status, response.reason, list(response.getheaders()), data,
+                    response.getheader(ANSWER_HEADER) or "refused")
+        finally:
+            conn.close()
+    finally:
+        channel.leave()
+
+
+class ChildRouter:
+    """The workflow's process: the runtime is ``sim_base``'s origin; every other request goes to the
+    parent's outside world (``outside_socket``) and is reported as ``egress``."""
+
+    def __init__(self, httpx: Any, sim_base: str, sim_socket: str, outside_socket: str) -> None:
         from urllib.parse import urlsplit
 
         sim = urlsplit(sim_base)
-        self.origin = (sim.scheme, (sim.hostname or "").lower(), sim.port or (443 if sim.scheme == "https" else 80))
-        self.unix = UnixRuntime(httpx, sim_socket)
-        #: The mocks, in order; the command loop appends the parent's later ones.
-        self.mock_list = mocks
+        self.host = (sim.hostname or "").lower()
+        self.origin = (sim.scheme, self.host, sim.port or (443 if sim.scheme == "https" else 80))
+        self.unix = UnixRuntime(httpx, sim_socket) if httpx is not None else None
+        self.outside_socket = outside_socket
 
     def runtime(self, request: Any) -> Optional[UnixRuntime]:
         url = request.url
         port = url.port or (443 if url.scheme == "https" else 80)
         return self.unix if (url.scheme, (url.host or "").lower(), port) == self.origin else None
 
-    def mocks(self) -> List[protocol.Mock]:
-        return self.mock_list
+    def runtime_hosts(self) -> Tuple[str, ...]:
+        return (self.host,)
 
-    def unanswered(self, request: Any, frames: List[Any]) -> None:
-        channel.finding("outbound-http", "%s %s" % (request.method, request.url), frames)
+    def outside(self, client: str, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
+                frames: List[Any]) -> Optional[Answer]:
+        try:
+            answer = forward(self.outside_socket, client, method, url, headers, body)
+        except OSError:
+            answer = None
+        source = answer[4] if answer is not None else "refused"
+        _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
+            "mock", "cassette", "recorded") else "refused", frames)
+        return None if answer is None or source not in ("mock", "cassette", "recorded") else answer
 
-    def answered(self, request: Any, mock: protocol.Mock, frames: List[Any]) -> None:
-        frames = stacks.trim(frames)
-        channel.send(protocol.External(method=request.method, url=str(request.url)[:channel.DETAIL_LIMIT],
-                                       location=stacks.location(frames), stack=stacks.render(frames), mocked=True))
+    async def outside_async(self, client: str, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
+                            frames: List[Any]) -> Optional[Answer]:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(None, self._forward, client, method, url, headers, body)
+        source = answer[4] if answer is not None else "refused"
+        _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
+            "mock", "cassette", "recorded") else "refused", frames)
+        return None if answer is None or source not in ("mock", "cassette", "recorded") else answer
+
+    def _forward(self, client: str, method: str, url: str, headers: List[Tuple[str, str]],
+                 body: bytes) -> Optional[Answer]:
+        try:
+            return forward(self.outside_socket, client, method, url, headers, body)
+        except OSError:
+            return None
 
 
 # --- the loopback relays and the runtime's host name (the child only) --------------------------------
@@ -315,3 +691,35 @@ def route_runtime_name(config: Dict[str, Any]) -> Optional[str]:
 
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
     return None
+
+
+def mark_refused_connections(config: Dict[str, Any]) -> None:
+    """A lookup or a connection the sandbox refuses raises, as with no network; its error is marked
+    as cwtest's stand-in, so that a failure it causes (a database driver that cannot reach
+    ``DB_HOST``) is attributed to the missing server, never to the workflow."""
+    original_lookup = socket.getaddrinfo
+    original_connect = socket.socket.connect
+
+    def getaddrinfo(name: Any, service: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_lookup(name, service, *args, **kwargs)
+        except OSError as exc:
+            text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+            raise mark(exc, "egress", "%s:%s" % (text, service), _location()) from None
+
+    def connect(self: Any, address: Any) -> Any:
+        try:
+            return original_connect(self, address)
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+                mark(exc, "egress", "%s:%s" % (address[0], address[1]), _location())
+            raise
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
+def _location() -> Optional[str]:
+    return stacks.location(stacks.frames_of(sys._getframe(2)))

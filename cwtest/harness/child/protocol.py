@@ -16,13 +16,12 @@ message                 direction  meaning
 ``finding``             child      an attempt to leave the sandbox, the first at a place and
                                    then at counts that are powers of two
 ``exception``           child      an exception escaped the app while it answered a request
-``external``            child      an outbound request answered by a mock
+``egress``              child      an outbound request or connection: where to, from which line,
+                                   and who answered it (information, never a finding)
 ``stacks``              child      the stacks of the threads and tasks (asked, or at the CPU limit)
 ``counts``              child      the exact count of every finding so far (asked)
-``mocked``              child      a mock was added (asked)
 ``stacks``              parent     send the stacks now (before a timeout kill)
 ``counts``              parent     send the exact counts now
-``mock``                parent     answer matching outbound requests with this, from now on
 ======================  =========  ===========================================================
 
 ``encode`` turns a declared message into one line; ``decode`` parses a line and checks it against
@@ -164,20 +163,16 @@ class TaskStack(Record):
     stack: Sequence[str] = ()
 
 
-class Mock(Record):
-    """An answer for outbound requests whose URL starts with ``url`` (the longest prefix wins)."""
-
-    url: str
-    method: Optional[str] = None  #: only requests of this method; None: any
-    status: int = 200
-    headers: Dict[str, str] = {}  # never mutated (a decode makes a new dict)
-    body: str = ""  #: base64
-
-
 # --- child -> parent ----------------------------------------------------------------------------
 
 #: The kinds of ``finding`` (attempts to leave the sandbox; ``cwtest.harness.findings.KINDS``).
-AttemptKind = Literal["network", "outbound-http", "fs-write", "process", "bind", "native-syscall"]
+#: ``network`` is only what no workflow needs: a raw or packet socket, a Unix socket outside the run
+#: (connections and requests to anywhere are ``egress``: information, never a finding).
+AttemptKind = Literal["network", "fs-write", "process", "bind", "native-syscall"]
+#: Who answered an outbound request: the parent's outside world (a mock, a cassette, a recording
+#: run performing it), nobody (``refused``: the client's own connection error), or, below HTTP,
+#: the sandbox (``contained``: a connection or lookup the kernel refused).
+EgressAnswer = Literal["mock", "cassette", "recorded", "refused", "contained"]
 #: The kinds of ``boot-failure``.
 BootKind = Literal["syntax-error", "import-crash", "missing-dependency", "no-app", "no-server", "boot-crash"]
 
@@ -243,18 +238,25 @@ class ExceptionReport(Message):
     via: Sequence[str] = ()  #: the packages it passed through below the workflow
     method: Optional[str] = None  #: the request being answered
     path: Optional[str] = None
+    #: cwtest's stand-ins the exception passed through: (kind, detail, location), kind one of
+    #: ``egress`` (an outbound request nobody answered), ``gap`` (a simulator 404 for a path its
+    #: catalog lacks), ``placeholder`` (a placeholder env value in the exception or the failing
+    #: frame's locals; detail: the variable)
+    standins: Sequence[Tuple[str, str, str]] = ()
 
 
-class External(Message):
-    """An outbound request answered by a mock (an unanswered one is an ``outbound-http`` finding)."""
+class Egress(Message):
+    """An outbound request (``client``: httpx, requests, urllib, aiohttp) or, below HTTP, a connection
+    or a name lookup (``client``: socket; ``method``: TCP, UDP or DNS; ``url``: host:port)."""
 
-    TYPE = "external"
+    TYPE = "egress"
     DIRECTION = CHILD
+    client: str
     method: str
     url: str
-    location: Optional[str] = None
-    stack: Sequence[str] = ()
-    mocked: bool = True
+    answer: EgressAnswer
+    location: Optional[str] = None  #: the innermost workflow frame; None: library frames only
+    stack: Sequence[str] = ()  #: only on the first report from a place
 
 
 class Stacks(Message):
@@ -271,12 +273,6 @@ class Counts(Message):
     counts: Sequence[Tuple[Tuple[str, str], int]] = ()  #: (key, count) of every finding
 
 
-class Mocked(Message):
-    TYPE = "mocked"
-    DIRECTION = CHILD
-    url: str
-
-
 # --- parent -> child ----------------------------------------------------------------------------
 
 
@@ -291,15 +287,9 @@ class CountsCommand(Message):
     DIRECTION = PARENT
 
 
-class MockCommand(Message):
-    TYPE = "mock"
-    DIRECTION = PARENT
-    mock: Mock
-
-
 #: Every message type, each declared once above.
-MESSAGES = (Hello, SetupWarning, Ready, BootFailure, Finding, ExceptionReport, External, Stacks, Counts, Mocked,
-            StacksCommand, CountsCommand, MockCommand)
+MESSAGES = (Hello, SetupWarning, Ready, BootFailure, Finding, ExceptionReport, Egress, Stacks, Counts,
+            StacksCommand, CountsCommand)
 _BY_KEY = {(m.DIRECTION, m.TYPE): m for m in MESSAGES}
 
 

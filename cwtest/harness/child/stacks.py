@@ -35,6 +35,9 @@ HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: The functions of the child's own threads (the command loop, the relays): not the workflow's.
 OWN_THREADS = ("listen_parent", "accept", "pump")
 _MESSAGE_LIMIT = 2000
+#: Placeholder env values cwtest injected -> the variable (the child sets it from its config): a
+#: failure that shows one in its exception or the failing frame's locals is cwtest's doing.
+PLACEHOLDERS: Dict[str, str] = {}
 _real: Dict[str, str] = {}
 _STDLIB: Optional[str] = None
 
@@ -116,10 +119,83 @@ def exception_report(exc: BaseException, workflow: Optional[str] = None) -> Dict
         if name not in via:
             via.append(name)
     return {"exc_type": type(exc).__name__, "message": text[-_MESSAGE_LIMIT:], "location": location(frames, workflow),
+            "standins": standins(exc, workflow),
             "stack": render(shown),
             "frames": [(f[0], f[1], f[2], (linecache.getline(f[0], f[1]) or "").strip()) for f in shown],
             "mro": ["%s.%s" % (c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__],
             "via": via}
+
+
+def standins(exc: BaseException, workflow: Optional[str] = None) -> List[Tuple[str, str, str]]:
+    """cwtest's stand-ins ``exc`` passed through: (kind, detail, location).
+
+    Walks the exception and its causes and contexts: an exception ``outbound.mark`` marked (a
+    request or connection nobody answered), an HTTP error whose response carries the simulator's
+    ``x-cwtest-standin`` header (a path its catalog lacks), and a placeholder env value in an
+    exception's text or in the locals of the failing frames (the innermost one and the innermost
+    workflow frame).
+    """
+    found: List[Tuple[str, str, str]] = []
+    seen: List[int] = []
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen and len(seen) < 20:
+        seen.append(id(current))
+        marked = getattr(current, "_cwtest_standin", None)
+        if isinstance(marked, tuple) and len(marked) == 3 and marked not in found:
+            found.append(tuple(str(part) for part in marked))  # type: ignore[arg-type]
+        response = getattr(current, "response", None)
+        headers = getattr(response, "headers", None)
+        try:
+            gap = headers.get("x-cwtest-standin") if headers is not None else None
+        except Exception:
+            gap = None
+        if isinstance(gap, str) and gap:
+            kind, _, detail = gap.partition(" ")
+            entry = (kind, detail, "")
+            if entry not in found:
+                found.append(entry)
+        if PLACEHOLDERS:
+            try:
+                text = str(current)
+            except Exception:
+                text = ""
+            for name in _placeholders_in(text):
+                entry = ("placeholder", name, "")
+                if entry not in found:
+                    found.append(entry)
+            for name in _placeholders_in_locals(current, workflow):
+                entry = ("placeholder", name, "")
+                if entry not in found:
+                    found.append(entry)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _placeholders_in(text: str) -> List[str]:
+    return [name for value, name in PLACEHOLDERS.items() if value and value in text]
+
+
+def _placeholders_in_locals(exc: BaseException, workflow: Optional[str]) -> List[str]:
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    chosen = frames[-1:] + [f for f in reversed(frames) if is_workflow(f.f_code.co_filename, workflow)][:1]
+    names: List[str] = []
+    for frame in chosen:
+        try:
+            values = list(frame.f_locals.values())
+        except Exception:
+            continue
+        for value in values:
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            if isinstance(value, str):
+                for name in _placeholders_in(value):
+                    if name not in names:
+                        names.append(name)
+    return names
 
 
 def package_of(path: str, stdlib: Optional[str] = None) -> str:
