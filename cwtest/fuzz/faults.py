@@ -114,7 +114,7 @@ class Fault:
                 "malformed": {"Malformed"}}.get(self.kind, set())
 
 
-def faults_for(runtime: SimulatedRuntime, call: Call, kinds: tuple[str, ...] = ALL_FAULTS) -> list[Fault]:
+def faults_for(runtime: SimulatedRuntime, call: Call, kinds: tuple[str, ...] = DEFAULT_FAULTS) -> list[Fault]:
     """The faults that apply to the endpoint of ``call`` (a call a valid request made)."""
     from cwtest.simulator.app import error_style
 
@@ -198,11 +198,12 @@ def llm_answer(kind: str, path: str, inputs: Any) -> Any:
         example = inputs.get("example_output")
         if example is None:
             return {"response": ""} if kind == "llm_empty" else None
-        value = Shaper(example, "normal").value(example) if is_json_schema(example) else _from_sample(example)
+        schema = example if is_json_schema(example) else None
+        value = Shaper(schema, "normal").value(schema) if schema else _from_sample(example)
         if kind == "llm_empty":
             return {"response": ""}
         if kind in ("llm_missing_key", "llm_wrong_type"):
-            changed = _mutate(kind, value)
+            changed = _mutate(kind, value, schema)
             return {"response": changed} if changed is not None else None
         text = json.dumps(value, ensure_ascii=False)
         return {"response": text[: max(1, len(text) // 2)] if kind == "llm_truncated" else _fence(text)}
@@ -223,7 +224,7 @@ def _content(kind: str, schema: Any, strict: bool) -> tuple[str | None, str]:
         return None, "stop"  # the API guarantees the shape
     if kind == "llm_fenced":
         return _fence(text), "stop"
-    changed = _mutate(kind, value)
+    changed = _mutate(kind, value, schema or None)
     return (json.dumps(changed, ensure_ascii=False) if changed is not None else None), "stop"
 
 
@@ -231,13 +232,18 @@ def _fence(text: str) -> str:
     return f"```json\n{text}\n```"
 
 
-def _mutate(kind: str, value: Any) -> Any:
-    """A JSON object without its first key (``llm_missing_key``) or with that key's value of another
-    type (``llm_wrong_type``); None when ``value`` is not an object with keys."""
+def _mutate(kind: str, value: Any, schema: Any = None) -> Any:
+    """A JSON object without keys (``llm_missing_key``: the schema's optional ones, the keys a model
+    leaves out first; without any, the first key) or with its first key's value of another type
+    (``llm_wrong_type``); None when ``value`` is not an object with keys."""
     if not isinstance(value, dict) or not value:
         return None
     first = next(iter(value))
     if kind == "llm_missing_key":
+        if isinstance(schema, dict):
+            minimal = Shaper(schema, "llm_minimal").value(schema)
+            if isinstance(minimal, dict) and set(minimal) != set(value):
+                return minimal
         return {k: v for k, v in value.items() if k != first}
     old = value[first]
     other: Any = 12345 if isinstance(old, str) else ["x"] if isinstance(old, dict) else "x"

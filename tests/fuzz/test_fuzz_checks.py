@@ -33,20 +33,26 @@ def test_faults_find_a_keyerror_on_an_llm_answer_missing_an_optional_key() -> No
     assert not [f for f in report.findings if f.check == "fuzz"]  # the normal answer has every key
     [missing] = [f for f in report.findings if f.exception and f.exception.message == "'labels'"]
     assert (missing.kind, missing.check, missing.exception.type) == ("unhandled-exception", "faults", "KeyError")
-    assert missing.repro.fault == "openai: llm_minimal"
+    assert missing.repro.fault == "openai: llm_missing_key"
     assert missing.location == f"{FIXTURES / 'llm_optional_key.py'}:61"
     assert missing.repro.shrunk and missing.repro.request.json_body == {"title": "aaa"}  # minLength 3, nothing optional
     # the scripted answer has only the required keys
     assert "respond({'response': {'category': " in missing.repro.inprocess_test and "'labels'" not in \
         missing.repro.inprocess_test.split("respond(")[1].split("#")[0]
-    # the other faults: success false and a cut body are findings too; a timeout is the client's own error
+    # the other faults: success false and the reply as a string are findings too; a timeout, a
+    # connection error and the HTTP errors are the client's own errors
     kinds = {(f.repro.fault.split(": ")[1], f.exception.type) for f in report.findings if f.repro.fault and f.exception}
-    assert kinds == {("llm_minimal", "KeyError"), ("unsuccessful", "KeyError"), ("malformed", "json.JSONDecodeError")}
+    assert {("llm_missing_key", "KeyError"), ("unsuccessful", "KeyError")} <= kinds
+    # the reply as text (truncated, fenced, empty): one TypeError at one line, found once
+    assert any(kind in ("llm_truncated", "llm_fenced", "llm_empty") and name == "TypeError" for kind, name in kinds)
+    assert not any(kind == "malformed" for kind, _ in kinds)  # opt-in: the runtime never sends broken JSON
     stats = report.routes[0].search
-    assert ("openai: timeout", "httpx.ReadTimeout") in {(fault, kind) for fault, kind, _loc in stats.tolerated}
-    assert stats.faults_injected == ["openai: http_error", "openai: timeout", "openai: unsuccessful",
-                                     "openai: malformed", "openai: llm_minimal", "openai: llm_empty_strings",
-                                     "openai: llm_long_strings"]
+    tolerated = {(fault, kind) for fault, kind, _loc in stats.tolerated}
+    assert {("openai: timeout", "httpx.ReadTimeout"), ("openai: connection_error", "httpx.ConnectError")} <= tolerated
+    assert stats.faults_injected == ["openai: http_error", "openai: rate_limited", "openai: timeout",
+                                     "openai: connection_error", "openai: unsuccessful", "openai: llm_missing_key",
+                                     "openai: llm_wrong_type", "openai: llm_truncated", "openai: llm_fenced",
+                                     "openai: llm_empty"]
 
 
 def test_a_deliberate_http_exception_404_is_not_a_finding() -> None:
@@ -54,9 +60,10 @@ def test_a_deliberate_http_exception_404_is_not_a_finding() -> None:
     assert report.findings == []
     stats = report.routes[0].search
     assert stats.statuses["fuzz"].get("4xx", 0) > 0 and stats.statuses["fuzz"].get("2xx", 0) > 0
-    assert stats.faults_injected == ["firecrawl: http_error", "firecrawl: timeout", "firecrawl: unsuccessful",
-                                     "firecrawl: malformed"]
-    assert stats.statuses["faults"] == {"4xx": 2, "5xx": 2}  # 404 and 502, both HTTPExceptions on purpose
+    assert stats.faults_injected == ["firecrawl: http_error", "firecrawl: rate_limited", "firecrawl: timeout",
+                                     "firecrawl: connection_error", "firecrawl: unsuccessful"]
+    # 404 (http_error, rate_limited, success false) and 502 (timeout, connection error): on purpose
+    assert stats.statuses["faults"] == {"4xx": 3, "5xx": 2}
     assert stats.tolerated == {}
 
 
@@ -215,11 +222,11 @@ def test_regression_tests_of_faults_contracts_and_models_reproduce(tmp_path: Pat
 
 def test_a_written_regression_test_fails_under_pytest(tmp_path: Path) -> None:
     report = run("llm_optional_key")
-    [failure] = [f for f in report.findings if f.repro.fault == "openai: llm_minimal"]
+    [failure] = [f for f in report.findings if f.repro.fault == "openai: llm_missing_key"]
     path = tmp_path / f"{failure.repro.test_name}.py"
     path.write_text(failure.repro.inprocess_test)
     assert "runtime.script('openai', '').respond({'response': {" in path.read_text()
-    assert "not any(e.is_a(name) for name in ('httpx.HTTPError', 'openai.APIError'" in path.read_text()
+    assert "not any(e.is_a(name) for name in ('httpx.HTTPError', 'openai.OpenAIError'" in path.read_text()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
                             cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -330,33 +337,46 @@ def test_the_packages_an_exception_passed_through_are_recorded() -> None:
     assert info.via == ("json",)  # json/__init__.py, then json/decoder.py
 
 
-def test_a_599_passed_on_from_an_unsent_outbound_request_is_a_note_not_a_server_error() -> None:
-    """The harness answers outbound requests it does not send with a 599 (and an outbound-http finding):
-    a workflow passing it on has not failed on its own."""
+def test_a_deliberate_5xx_after_a_refused_outbound_request_is_inconclusive_not_a_server_error() -> None:
+    """A workflow that answers 502 when its upstream call is refused has handled the failure: the
+    route is inconclusive (cwtest stood in for the upstream), never a server-error; a 5xx with no
+    stand-in behind it still is one."""
+    import httpx
     from fastapi import FastAPI, HTTPException
 
     from cwtest.fuzz import FuzzConfig, InProcessTarget, fuzz
-    from cwtest.outbound import unsent_outbound
     from cwtest.simulator import SimulatedRuntime
 
     app = FastAPI()
 
     @app.get("/quote")
-    async def quote(symbol: str) -> dict:  # passes on the harness's answer to its blocked request
-        raise HTTPException(599, f"cwtest: the request to https://api.example.com/q?s={symbol} was not sent")
+    async def quote(symbol: str) -> dict:
+        try:
+            async with httpx.AsyncClient() as client:
+                response = await client.get("https://api.example.com/q", params={"s": symbol})
+        except httpx.ConnectError:
+            raise HTTPException(502, "upstream failed") from None
+        return response.json()
+
+    @app.get("/raw")
+    async def raw(symbol: str) -> dict:
+        async with httpx.AsyncClient() as client:  # the client's error escapes
+            return (await client.get("https://api.example.com/q", params={"s": symbol})).json()
 
     @app.get("/rate")
     async def rate(pair: str) -> dict:
-        raise HTTPException(599, "the exchange is down")  # a 5xx of the workflow's own
+        raise HTTPException(503, "the exchange is down")  # a 5xx of the workflow's own
 
     with InProcessTarget(app, SimulatedRuntime()) as target:
         report = fuzz(target, FuzzConfig(examples=10, seed=0, checks=("fuzz",), shrink_time=0))
     [failure] = report.findings
     assert failure.kind == "server-error" and failure.route == "GET /rate" and "exchange is down" in failure.message
-    quote_stats = next(r.search for r in report.routes if r.name == "GET /quote")
-    assert any("did not send" in note for note in quote_stats.notes)
-    assert unsent_outbound(599, '{"detail": "cwtest: the request to https://x/ was not sent"}')
-    assert not unsent_outbound(500, "cwtest: the request to https://x/ was not sent")
+    for name in ("GET /quote", "GET /raw"):
+        route = next(r for r in report.routes if r.name == name)
+        assert route.inconclusive is not None, name
+        assert route.inconclusive.reason.startswith(f"{name} stopped at the request to api.example.com")
+        assert "cwtest record" in route.inconclusive.unblock and "--mock-external" in route.inconclusive.unblock
+        assert route.search.blocked["fuzz"][1] == 10  # every generated request, none a finding
 
 
 def test_a_call_to_an_endpoint_the_simulator_lacks_is_a_visible_note() -> None:

@@ -32,43 +32,56 @@ def kinds(runtime: SimulatedRuntime, made: Call) -> list[str]:
     return [f.kind for f in faults_for(runtime, made)]
 
 
-def test_library_llm_calls_get_every_fault_and_vendor_routes_no_runtime_shaped_ones() -> None:
+NETWORK = ["http_error", "rate_limited", "timeout", "connection_error"]
+CONTENT = ["llm_missing_key", "llm_wrong_type", "llm_truncated", "llm_fenced", "llm_empty"]
+
+
+def test_the_default_faults_are_what_the_platform_produces_and_malformed_is_opt_in() -> None:
     runtime = SimulatedRuntime()
     library = call("openai", "", {"model": "gpt-4o", "prompt": "p", "example_output": SCHEMA})
-    assert kinds(runtime, library) == ["http_error", "timeout", "unsuccessful", "malformed", "llm_minimal",
-                                       "llm_empty_strings", "llm_long_strings"]
+    assert kinds(runtime, library) == [*NETWORK, "unsuccessful", *CONTENT]  # no malformed
+    assert "malformed" in [f.kind for f in faults_for(runtime, library, (*NETWORK, "malformed"))]
     text_only = call("anthropic", "", {"model": "claude-3-5-haiku", "prompt": "p"})
-    assert kinds(runtime, text_only) == ["http_error", "timeout", "unsuccessful", "malformed", "llm_empty_strings",
-                                         "llm_long_strings"]  # "minimal" would be the same empty text
+    assert kinds(runtime, text_only) == [*NETWORK, "unsuccessful", "llm_empty"]  # free text: only emptiness
     chat = call("openai", "v1/chat/completions", {"model": "gpt-4o", "messages": []})
-    assert kinds(runtime, chat) == ["http_error", "timeout", "llm_empty_strings", "llm_long_strings"]
+    assert kinds(runtime, chat) == [*NETWORK, "llm_empty"]  # a vendor route: no runtime-shaped answers
+    structured = call("openai", "v1/chat/completions", {"model": "gpt-4o", "messages": [], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "t", "schema": SCHEMA}}})
+    assert kinds(runtime, structured) == [*NETWORK, *CONTENT]
+    strict = call("openai", "v1/chat/completions", {"model": "gpt-4o", "messages": [], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "t", "schema": SCHEMA, "strict": True}}})
+    assert kinds(runtime, strict) == [*NETWORK, "llm_truncated", "llm_empty"]  # the API guarantees the shape
     scrape = call("firecrawl", "", {"url": "https://example.com"})
-    assert kinds(runtime, scrape) == ["http_error", "timeout", "unsuccessful", "malformed"]
+    assert kinds(runtime, scrape) == [*NETWORK, "unsuccessful"]
 
 
-def test_the_llm_answers_fit_the_schema_with_the_fault_they_name() -> None:
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(SCHEMA)
+def test_the_llm_content_faults_break_a_well_formed_answer_the_way_their_names_say() -> None:
     inputs = {"model": "gpt-4o", "prompt": "p", "example_output": SCHEMA}
-    minimal = llm_answer("llm_minimal", "", inputs)["response"]
-    assert minimal == {"summary": "x", "owner": None, "severity": "low"}
-    empty = llm_answer("llm_empty_strings", "", inputs)["response"]
-    assert empty["summary"] == "" and empty["tags"] == [{"name": "", "score": 0.0}] and empty["owner"] == ""
-    long = llm_answer("llm_long_strings", "", inputs)["response"]
-    assert len(long["summary"]) == 10_000 and not long["summary"].isascii() and len(long["tags"][0]["name"]) == 20
-    for answer in (minimal, empty, long):
-        assert validator.is_valid(answer)
+    missing = llm_answer("llm_missing_key", "", inputs)["response"]
+    assert missing == {"summary": "x", "owner": None, "severity": "low"}  # the optional keys left out first
+    wrong = llm_answer("llm_wrong_type", "", inputs)["response"]
+    assert wrong["summary"] == 12345
+    truncated = llm_answer("llm_truncated", "", inputs)["response"]
+    fenced = llm_answer("llm_fenced", "", inputs)["response"]
+    assert isinstance(truncated, str) and truncated.startswith("{")
+    try:
+        json.loads(truncated)
+        raise AssertionError("the truncated JSON parsed")
+    except ValueError:
+        pass
+    assert fenced.startswith("```json\n{") and fenced.endswith("\n```")
+    assert json.loads(fenced[len("```json\n"):-len("\n```")])["severity"] == "low"
+    assert llm_answer("llm_empty", "", inputs) == {"response": ""}
 
 
 def test_vendor_answers_keep_their_envelope() -> None:
-    chat = llm_answer("llm_minimal", "v1/chat/completions", {
+    chat = llm_answer("llm_truncated", "v1/chat/completions", {
         "model": "gpt-4o", "n": 2,
-        "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": SCHEMA}}})
+        "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": SCHEMA, "strict": True}}})
     assert chat["object"] == "chat.completion" and len(chat["choices"]) == 2
-    assert json.loads(chat["choices"][0]["message"]["content"]) == {"summary": "x", "owner": None, "severity": "low"}
-    message = llm_answer("llm_long_strings", "v1/messages", {"model": "claude", "messages": []})
-    assert message["type"] == "message" and len(message["content"][0]["text"]) == 10_000
+    assert chat["choices"][0]["finish_reason"] == "length"
+    message = llm_answer("llm_empty", "v1/messages", {"model": "claude", "messages": []})
+    assert message["type"] == "message" and message["content"][0]["text"] == ""
 
 
 def test_the_vendor_http_error_asks_the_sdk_not_to_retry() -> None:

@@ -37,9 +37,17 @@ def test_faults_reach_the_sandboxed_workflow(harness: Harness) -> None:
         report = fuzz(booted, FuzzConfig(seed=0, shrink_time=3.0))
     found = {(f.repro.fault.split(": ")[1], f.exception.type, f.exception.message)
              for f in report.findings if f.repro.fault and f.exception}
-    assert ("llm_minimal", "KeyError", "'labels'") in found
+    assert ("llm_missing_key", "KeyError", "'labels'") in found
+    assert not any(kind == "malformed" for kind, _name, _message in found)  # opt-in: --checks ...,malformed
+
+
+def test_the_malformed_fault_is_opt_in(harness: Harness) -> None:
+    with harness.boot(FIXTURES / "llm_optional_key.py") as booted:
+        report = fuzz(booted, FuzzConfig(seed=0, shrink_time=0, examples=2,
+                                         checks=("fuzz", "faults", "malformed")))
+    found = {(f.repro.fault.split(": ")[1], f.exception.type) for f in report.findings if f.repro.fault and f.exception}
     # the child sends the bare class name for now: "JSONDecodeError" (in-process: "json.JSONDecodeError")
-    assert any(kind == "malformed" and name.endswith("JSONDecodeError") for kind, name, _message in found)
+    assert any(kind == "malformed" and name.endswith("JSONDecodeError") for kind, name in found)
 
 
 def decoded(message: dict[str, object]) -> protocol.ExceptionReport:

@@ -146,10 +146,13 @@ def test_the_sync_client_reaches_the_simulator_from_the_thread_pool(target: InPr
     assert [c.service for c in target.runtime.calls()] == ["openai"]
 
 
-def test_other_hosts_are_answered_599_and_recorded_never_sent(target: InProcessTarget) -> None:
+def test_other_hosts_are_refused_as_with_no_network_and_recorded_never_sent(target: InProcessTarget) -> None:
     outcome = target.send("GET", "/outside")
-    assert outcome.body == {"status": 599}
-    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price", "mocked": False}]
+    assert outcome.status == 500
+    [exc] = outcome.exceptions
+    assert exc.type == "httpx.ConnectError" and "nothing answers GET https://api.example.com/v1/price" in exc.message
+    assert [(s.kind, s.detail) for s in exc.standins] == [("egress", "GET https://api.example.com/v1/price")]
+    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price", "answer": "refused"}]
 
 
 def test_mock_external_answers_outbound_requests_as_the_harness_does(target: InProcessTarget) -> None:
@@ -158,7 +161,7 @@ def test_mock_external_answers_outbound_requests_as_the_harness_does(target: InP
     target.mock_external("https://api.example.com/v1/price", {"price": 4}, method="POST")  # not for a GET
     outcome = target.send("GET", "/outside")
     assert outcome.body == {"status": 200, "body": {"price": 3}}
-    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price", "mocked": True}]
+    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price", "answer": "mock"}]
 
 
 def test_a_background_task_failing_after_the_answer_counts_for_its_request(target: InProcessTarget) -> None:

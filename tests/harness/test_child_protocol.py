@@ -34,10 +34,12 @@ from cwtest.harness.sandbox import CHILD
     (b"[1, 2]", "a line that is not a JSON object"),
     (b'{"kind": "network"}', "a message without a type"),
     (b'{"type": "nope"}', "an unknown message type 'nope'"),
-    (b'{"type": "mock", "mock": {"url": "u"}}', "an unknown message type 'mock'"),  # a command, not from the child
+    (b'{"type": "mock", "mock": {"url": "u"}}', "an unknown message type 'mock'"),  # no such message any more
     (b'{"type": "finding", "detail": "d", "count": 1, "key": ["a", "b"]}', "finding: the field 'kind' is missing"),
     (b'{"type": "finding", "kind": "spoon", "detail": "d", "count": 1, "key": ["a", "b"]}',
-     "finding.kind: 'spoon' is not one of network, outbound-http"),
+     "finding.kind: 'spoon' is not one of network, fs-write"),
+    (b'{"type": "egress", "client": "httpx", "method": "GET", "url": "u", "answer": "sent"}',
+     "egress.answer: 'sent' is not one of mock, cassette"),
     (b'{"type": "finding", "kind": "network", "detail": "d", "count": "2", "key": ["a", "b"]}',
      "finding.count: expected int, got a string"),
     (b'{"type": "ready", "app": "app", "apps": ["app"], "admin": true}', "ready: unknown field 'admin'"),
@@ -61,15 +63,15 @@ def test_every_declared_message_survives_its_line() -> None:
         protocol.Finding(kind="network", detail="connect to 1.2.3.4:80", location="w.py:3", stack=["w.py:3 in f"],
                          count=4, key=["network", "w.py:3"]),
         protocol.ExceptionReport(exc_type="KeyError", message="KeyError: 'x'", frames=[["w.py", 3, "f", "d['x']"]],
-                                 mro=["builtins.KeyError"], via=["json"], method="POST", path="/"),
-        protocol.External(method="GET", url="https://a.example/", location=None, stack=[], mocked=True),
+                                 mro=["builtins.KeyError"], via=["json"], method="POST", path="/",
+                                 standins=[["egress", "GET https://a.example/", "w.py:2"]]),
+        protocol.Egress(client="requests", method="GET", url="https://a.example/", answer="refused", location=None,
+                        stack=[]),
         protocol.Stacks(reason="cpu", threads=[protocol.ThreadStack(thread="MainThread", stack=["w.py:3 in f"])],
                         tasks=[protocol.TaskStack(task="Task-1", location="w.py:3")]),
         protocol.Counts(counts=[[["network", "w.py:3"], 9]]),
-        protocol.Mocked(url="https://a.example/"),
         protocol.StacksCommand(reason="timeout"),
         protocol.CountsCommand(),
-        protocol.MockCommand(mock=protocol.Mock(url="https://a.example/", headers={"a": "b"}, body="e30=")),
     ]
     assert {type(m) for m in examples} == set(protocol.MESSAGES)
     for message in examples:
@@ -209,7 +211,7 @@ def test_lines_that_break_the_protocol_are_protocol_findings_and_the_run_goes_on
 EXPECTED = {
     "relative": {"raised": "httpx.UnsupportedProtocol"},
     "ftp": {"raised": "httpx.UnsupportedProtocol"},
-    "outside": {"status": 599, "unsent": True, "json": None},
+    "outside": {"raised": "httpx.ConnectError"},  # refused, as with no network
     "mocked": {"status": 200, "unsent": False, "json": {"price": 3}},
     "runtime": {"raised": "httpx.ReadTimeout"},  # the runtime under the timeout fault
 }

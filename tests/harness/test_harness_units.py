@@ -340,7 +340,7 @@ def test_search_findings_of_two_exception_types_at_one_line_stay_two() -> None:
 def test_json_report_round_trips() -> None:
     data = json.loads(render_json(_report()))
     assert data["summary"] == {"workflows": 2, "findings": 2, "by_kind": {"network": 1, "unhandled-exception": 1},
-                               "verdicts": {"passed": 1, "finding": 1, "inconclusive": 0}}
+                               "verdicts": {"passed": 1, "finding": 1, "inconclusive": 0}, "skipped": 0}
     assert [r["verdict"] for r in data["workflows"][1]["routes"]] == ["finding", "inconclusive"]
     assert data["sandbox"]["layer"] == "bubblewrap"
     assert data["workflows"][1]["findings"][0]["route"] == "POST /"
