@@ -22,12 +22,14 @@ from cwtest.harness.sandbox import Limits, choose
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("clean_host")]
 
-#: The finding kind each attack must produce (it may produce others).
+#: The finding kind each attack must produce (it may produce others); "egress": a connection or
+#: request that the report must list as egress (information, never a finding, since issue 14),
+#: while the decoy still checks, host-side, that nothing got out.
 EXPECTED = {
-    "socket_connect": "network",
-    "underscore_socket": "network",
-    "httpx_exfil": "outbound-http",
-    "urllib_exfil": "network",
+    "socket_connect": "egress",
+    "underscore_socket": "egress",
+    "httpx_exfil": "egress",
+    "urllib_exfil": "egress",
     "write_etc": "fs-write",
     "write_home": "fs-write",
     "write_checkout": "fs-write",
@@ -44,7 +46,7 @@ EXPECTED = {
     "bind_port": "bind",
 }
 #: Attacks whose containment depends on the layer (the rest are rlimits, timeouts and output).
-LAYERED = [n for n, kind in EXPECTED.items() if kind in ("network", "outbound-http", "fs-write", "process", "bind")]
+LAYERED = [n for n, kind in EXPECTED.items() if kind in ("egress", "fs-write", "process", "bind")]
 CI = in_ci()
 
 
@@ -56,10 +58,18 @@ def checkout_digest() -> str:
     return digest.hexdigest()
 
 
+def reported(result: WorkflowResult) -> set[str]:
+    """The finding kinds of a result, plus "egress" when its report lists egress from the workflow's file."""
+    kinds = set(result.kinds())
+    if any(e.get("location") and e["location"].startswith(str(HOSTILE)) for e in result.egress):
+        kinds.add("egress")
+    return kinds
+
+
 def assert_reported(results: list[WorkflowResult], names: list[str]) -> None:
     by_name = {Path(r.path).stem: r for r in results}
     assert sorted(by_name) == sorted(names)  # every workflow ran: none stopped the run
-    missing = {name: sorted(by_name[name].kinds()) for name in names if EXPECTED[name] not in by_name[name].kinds()}
+    missing = {name: sorted(reported(by_name[name])) for name in names if EXPECTED[name] not in reported(by_name[name])}
     assert not missing, f"attacks not reported as expected ({ {n: EXPECTED[n] for n in missing} }): {missing}"
     errors = {name: r.harness_error for name, r in by_name.items() if r.harness_error}
     assert not errors, errors
@@ -71,7 +81,7 @@ def assert_reported(results: list[WorkflowResult], names: list[str]) -> None:
                 # A memory cgroup's limit: the kernel's SIGKILL leaves no Python frame; the route is named.
                 assert finding.route == "POST /", (name, finding)
                 continue
-            if finding.kind in ("network", "fs-write", "process", "bind", "outbound-http", "timeout", "memory"):
+            if finding.kind in ("network", "fs-write", "process", "bind", "timeout", "memory"):
                 assert finding.location and finding.location.startswith(str(HOSTILE / name)), (name, finding)
 
 
@@ -92,7 +102,8 @@ def test_every_hostile_fixture_is_contained_and_reported(decoy, tmp_path: Path) 
         assert report["sandbox"]["layer"] == "bubblewrap"
     results = []
     for workflow in report["workflows"]:
-        result = WorkflowResult(workflow["path"], booted=workflow["booted"], harness_error=workflow["harness_error"])
+        result = WorkflowResult(workflow["path"], booted=workflow["booted"], harness_error=workflow["harness_error"],
+                                egress=workflow["egress"])
         result.findings = [Finding(f["kind"], f["message"], f["location"], f["stack"], f["count"], f["route"])
                            for f in workflow["findings"]]
         results.append(result)

@@ -134,19 +134,45 @@ def test_a_sandboxed_workflow_reaches_the_simulator_and_redis(layer: str) -> Non
     assert list(stored.values()) == ["hello from the sandbox"] and violations == []
 
 
-def test_outbound_httpx_is_intercepted_or_answered_by_a_mock() -> None:
+def test_outbound_requests_are_refused_as_with_no_network_listed_as_egress_or_answered_by_a_mock() -> None:
     plain = Harness(timeout=30).run_one(WORKFLOWS / "external_api.py")
-    [finding] = plain.findings
-    assert finding.kind == "outbound-http" and "https://api.example.com/v1/quote?symbol=ACME" in finding.message
-    assert finding.location.endswith("external_api.py:24")
+    assert plain.findings == []  # egress is information, never a finding
+    [egress] = plain.egress
+    assert (egress["host"], egress["method"], egress["client"], egress["answers"]) == (
+        "api.example.com", "GET", "httpx", {"refused": 1})
+    assert egress["location"].endswith("external_api.py:24") and not egress["library"]
+    [route] = plain.routes
+    assert plain.route_verdict(route).value == "inconclusive"  # its httpx.ConnectError is cwtest's doing
+    assert route.inconclusive.reason.startswith("POST / stopped at the request to api.example.com (")
+    assert route.inconclusive.reason.endswith("external_api.py:24); nothing answers it")
     mocked = Harness(timeout=30)
     mocked.mock_external("https://api.example.com/v1/", {"price": 3})
     with mocked.boot(WORKFLOWS / "external_api.py") as booted:
         answer = booted.client.post("/").json()
     assert answer == {"status": 200, "body": '{"price": 3}'}
-    unmocked = Harness(timeout=30)
-    with unmocked.boot(WORKFLOWS / "external_api.py") as booted:
-        assert booted.client.post("/").json()["status"] == 599
+
+
+def test_every_http_client_is_forwarded_refused_alike_or_mocked_with_status_and_headers() -> None:
+    """httpx (async and sync), requests, urllib and aiohttp: each gets its own connection error for a
+    request nothing answers, and a mock's status, headers and body; a failure is inconclusive."""
+    from cwtest.outbound import ExternalResponse
+
+    clients = ("httpx", "httpx-sync", "requests", "urllib", "aiohttp")
+    refused = {"httpx": "httpx.ConnectError", "httpx-sync": "httpx.ConnectError", "requests": "requests.ConnectionError",
+               "urllib": "urllib.URLError", "aiohttp": "aiohttp.ClientConnectionError"}
+    with Harness(timeout=60).boot(WORKFLOWS / "every_client.py") as booted:
+        seen = {c: booted.client.get("/call", params={"client": c}).json() for c in clients}
+    assert seen == {c: {"raised": refused[c]} for c in clients}
+    mocked = Harness(timeout=60)
+    mocked.mock_external("https://api.example.com/v1/", ExternalResponse(status=203, json={"price": 3},
+                                                                        headers={"x-rate": "5"}))
+    with mocked.boot(WORKFLOWS / "every_client.py") as booted:
+        seen = {c: booted.client.get("/call", params={"client": c}).json() for c in clients}
+    assert seen == {c: {"status": 203, "body": {"price": 3}} for c in clients}
+    result = Harness(timeout=60).run_one(WORKFLOWS / "every_client.py")
+    assert result.findings == []
+    raising = result.route("POST /raise")
+    assert raising.inconclusive is not None and "stopped at the request to api.example.com" in raising.inconclusive.reason
 
 
 def test_clients_share_one_ssl_context(harness: Harness) -> None:
@@ -158,9 +184,10 @@ def test_clients_share_one_ssl_context(harness: Harness) -> None:
 def test_an_attack_at_import_time_is_reported_and_the_workflow_still_boots(harness: Harness, decoy) -> None:
     result = harness.run_one(WORKFLOWS / "import_attack.py")
     assert result.booted and [result.route_verdict(r).value for r in result.routes] == ["passed"]
-    [finding] = result.findings
-    assert finding.kind == "network" and "127.0.0.2:47291" in finding.message
-    assert finding.location.endswith("import_attack.py:20") and "in <module>" in finding.stack[0]
+    assert result.findings == []  # a connection is egress, information
+    [egress] = [e for e in result.egress if e["host"] == "127.0.0.2:47291"]
+    assert egress["method"] == "TCP" and egress["answers"] == {"contained": 1}
+    assert egress["location"].endswith("import_attack.py:20") and "in <module>" in egress["stack"][0]
     assert decoy.received == []
 
 
@@ -329,9 +356,14 @@ def test_run_answers_outbound_requests_given_on_the_command_line(tmp_path: Path,
             "-o", str(out)]
     assert run_main([*args, "--mock-external", f"https://api.example.com/v1/=@{quote}"]) == 0
     [workflow] = json.loads(out.read_text())["workflows"]
-    assert workflow["external_requests"][0]["url"] == "https://api.example.com/v1/quote?symbol=ACME"
-    assert run_main([*args, "--mock-external", 'https://api.example.com/={"price": 4}']) == 0
-    assert run_main(args) == 1  # unanswered: an outbound-http finding
+    assert workflow["mocked"] == {"https://api.example.com/v1/": 1}
+    assert workflow["egress"][0]["example"] == "https://api.example.com/v1/quote"
+    assert workflow["egress"][0]["answers"] == {"mock": 1}
+    assert run_main([*args, "--mock-external", 'https://api.example.com/=503 {"price": 4}',
+                     "--mock-header", "https://api.example.com/=Retry-After: 5"]) == 0
+    assert run_main(args) == 0  # unanswered: refused, and the route is inconclusive (exit 0)
+    assert json.loads(out.read_text())["workflows"][0]["verdict"] == "inconclusive"
+    assert run_main([*args, "--strict"]) == 1
     capsys.readouterr()
     for bad in ("api.example.com/=1", "https://api.example.com/", f"https://x/=@{tmp_path / 'missing.json'}"):
         assert run_main([*args, "--mock-external", bad]) == 2
@@ -376,3 +408,13 @@ def test_shards_of_a_run_together_report_what_one_run_reports(tmp_path: Path, mo
     err = capsys.readouterr().err
     counts = [int(n) for n in re.findall(r"cwtest: shard \d/4: (\d) of 3 workflow", err)]
     assert len(counts) == 4 and sum(counts) == 3 and 0 in counts  # 4 shards for 3 workflows: one is empty
+
+
+@pytest.mark.parametrize("name", ["uvicorn_0_13_4", "uvicorn_0_55_0"])
+def test_the_child_serves_with_the_oldest_and_the_newest_uvicorn(harness: Harness, name: str) -> None:
+    """The bootstrap passes uvicorn.Config only the options the pinned version has (0.13 lacks
+    timeout_graceful_shutdown, which came in 0.20)."""
+    [result] = harness.run([WORKFLOWS / f"{name}.py"]).results
+    assert result.booted and not result.findings, (result.findings, result.stderr_tail)
+    [route] = result.routes
+    assert route.status == 200 and result.route_verdict(route).value == "passed"

@@ -155,6 +155,24 @@ def lifespan_failure_report(text: str) -> Dict[str, Any]:
     return {"detail": detail, "location": stacks.location(kept), "stack": stacks.render(kept)}
 
 
+#: What the child asks of uvicorn; ``uvicorn_config`` passes only what the installed version has.
+UVICORN_OPTIONS = {"lifespan": "auto", "log_level": "warning", "access_log": False, "loop": "asyncio",
+                   "timeout_graceful_shutdown": 1}
+
+
+def uvicorn_config(uvicorn: Any, app: Any) -> Any:
+    """A ``uvicorn.Config`` for every uvicorn from 0.13 on that a workflow may pin: the options its
+    ``Config`` does not take (``timeout_graceful_shutdown`` came in 0.20) are left out, not guessed
+    from a version number."""
+    import inspect
+
+    try:
+        accepted = set(inspect.signature(uvicorn.Config.__init__).parameters)
+    except (TypeError, ValueError):
+        accepted = set(UVICORN_OPTIONS)
+    return uvicorn.Config(app, **{k: v for k, v in UVICORN_OPTIONS.items() if k in accepted})
+
+
 def serve(app: Any, name: str, names: List[str], app_socket: str) -> NoReturn:
     try:
         import uvicorn
@@ -184,7 +202,5 @@ def serve(app: Any, name: str, names: List[str], app_socket: str) -> NoReturn:
         def install_signal_handlers(self) -> None:
             pass  # the parent ends the process; Ctrl-C in a terminal reaches cwtest, not the workflow
 
-    config = uvicorn.Config(wrap(app), lifespan="auto", log_level="warning", access_log=False, loop="asyncio",
-                            timeout_graceful_shutdown=1)
-    Server(config).run(sockets=[sock])
+    Server(uvicorn_config(uvicorn, wrap(app))).run(sockets=[sock])
     fail("boot-crash", "the server stopped: uvicorn exited (a failing lifespan startup, see stderr)")
