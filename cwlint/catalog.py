@@ -168,7 +168,8 @@ class Variant(_Strict):
     """One contract of a service, chosen by the request's path and whether a body is sent."""
 
     name: str
-    #: Path after ``/run/{service_id}/``, without surrounding slashes; ``""`` is the root.
+    #: Path after ``/run/{service_id}/``, without surrounding slashes; ``""`` is the root. A
+    #: segment ``{name}`` matches any one segment (``api/v3/tools/execute/{tool_slug}``).
     path: str = ""
     #: True: applies when inputs are sent; False: when none are; None: either.
     body: bool | None = None
@@ -204,9 +205,18 @@ class Variant(_Strict):
         return self
 
     def matches(self, path: str, has_body: bool | None) -> bool:
-        if self.path != path.strip("/"):
+        if not _path_matches(self.path, path.strip("/")):
             return False
         return self.body is None or has_body is None or self.body == has_body
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    """``pattern`` equals ``path``, a ``{name}`` segment standing for any one non-empty segment."""
+    if "{" not in pattern:
+        return pattern == path
+    wanted, given = pattern.split("/"), path.split("/")
+    return len(wanted) == len(given) and all(
+        (w.startswith("{") and w.endswith("}") and g) or w == g for w, g in zip(wanted, given))
 
 
 class Models(_Strict):

@@ -130,6 +130,16 @@ EXAMPLES: dict[tuple[str, str], object] = {
         "citations": ["https://example.com"],
     },
     ("composio", "unknown"): _UNKNOWN,
+    # composio 0.11.2's ToolRetrieveResponse and ToolExecuteResponse, as the SDK reads them
+    ("composio", "tool"): {
+        "slug": "ZOHO_SEARCH_ZOHO_RECORDS", "name": "Search records", "description": "Searches Zoho CRM records",
+        "version": "latest", "available_versions": ["latest"],
+        "input_parameters": {"type": "object", "properties": {}}, "output_parameters": {"type": "object", "properties": {}},
+        "toolkit": {"slug": "zoho", "name": "Zoho", "logo": "https://example.com/logo.png"},
+        "deprecated": {"available_versions": ["latest"], "displayName": "Search records", "is_deprecated": False,
+                       "toolkit": {"logo": "https://example.com/logo.png"}, "version": "latest"},
+        "is_deprecated": False, "no_auth": False, "scopes": [], "status": "active", "tags": []},
+    ("composio", "execute"): {"data": {"records": []}, "successful": True, "error": None, "log_id": "log_1"},
     ("devx_mcp", "mcp"): {"jsonrpc": "2.0", "id": 1, "result": {"tools": []}},
 }
 

@@ -93,6 +93,10 @@ _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 4
                     429: "rate_limit_error", 529: "overloaded_error"}
 
 
+#: The answer header that marks cwtest's stand-ins (``cwtest.harness.child.outbound.STANDIN_HEADER``).
+STANDIN_HEADER = "x-cwtest-standin"
+
+
 def error_style(service: Service | None, variant: Variant | None) -> str:
     """``runtime`` (``{"detail"}``) or the vendor whose SDK calls this route."""
     if variant is None or variant.format != "vendor":
@@ -141,6 +145,8 @@ class Resolved:
     simulated: bool = False
     #: True when the answer came from the test's script (so a fault in it is an injected one).
     scripted: bool = False
+    #: For the 404 of a service or path the catalog lacks: ``<service> <path>``.
+    gap: str = ""
 
     @property
     def fault(self) -> str | None:
@@ -169,14 +175,14 @@ class ServiceCalls:
             if handled is not None:
                 return Resolved(as_answer(handled), "runtime", None, None, scripted=True)
             return Resolved(HttpError(404, unknown_service_message(request.service, runtime.catalog)),
-                            "runtime", None, None)
+                            "runtime", None, None, gap=f"{request.service} {request.path}".strip())
         variant = service.variant(request.path, request.has_body)
         if variant is None:
             scripted = runtime.scripts.answer_for(request)
             if scripted is not None:
                 return Resolved(scripted, "runtime", None, service, scripted=True)
             return Resolved(HttpError(404, unknown_path_message(service, request.path, request.has_body)),
-                            "runtime", None, service)
+                            "runtime", None, service, gap=f"{service.id} {request.path}".strip())
         style = error_style(service, variant)
         problems = check_inputs(service, variant, request.inputs)
         if problems:
@@ -226,7 +232,12 @@ class ServiceCalls:
         if isinstance(answer, HttpError):
             errors = [p.as_error() for p in resolved.problems] or None
             body = error_body(resolved.style, answer.status, answer.detail, errors)
-            return answer.status, body, JSONResponse(body, answer.status)
+            headers = {}
+            if resolved.gap:
+                # a service or path the catalog lacks: cwtest stands in here, and a failure that
+                # passes through this answer (its exception carries the response) is not the workflow's
+                headers[STANDIN_HEADER] = f"gap {resolved.gap}"
+            return answer.status, body, JSONResponse(body, answer.status, headers=headers)
         if isinstance(answer, Unsuccessful):
             body = {"success": False, "error": answer.error}
             return 200, body, JSONResponse(body)
