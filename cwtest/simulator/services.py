@@ -115,11 +115,45 @@ def _chat_content(body: dict[str, Any], rng: random.Random) -> str:
     return paragraph(rng, 2)
 
 
+def _chosen_tool(tools: list[Any], choice: Any, name_of: Callable[[Any], str]) -> Any:
+    """The tool a request's tool choice names, else the first one."""
+    wanted = None
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name") or choice.get("name")
+    return next((t for t in tools if name_of(t) == wanted), tools[0]) if tools else None
+
+
+def _openai_tool_call(body: dict[str, Any], rng: random.Random) -> dict[str, Any] | None:
+    """A tool call fitted to the requested function's parameters, when the request offers tools (or
+    legacy functions), does not forbid them, and is not answering a tool result already."""
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    if messages and messages[-1].get("role") in ("tool", "function"):
+        return None
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type", "function") == "function"]
+    choice = body.get("tool_choice")
+    if not tools and body.get("functions"):
+        tools = [{"type": "function", "function": f} for f in body["functions"] if isinstance(f, dict)]
+        choice = body.get("function_call")
+    if not tools or choice == "none":
+        return None
+    tool = _chosen_tool(tools, choice, lambda t: str((t.get("function") or {}).get("name", "")))
+    function = tool.get("function") or {}
+    arguments = from_schema(function.get("parameters") or {"type": "object"}, rng)
+    return {"id": token(rng, "call_"), "type": "function",
+            "function": {"name": function.get("name", "tool"), "arguments": json.dumps(arguments)}}
+
+
 async def openai_chat(request: ServiceRequest, service: Service, variant: Variant, ctx: ServiceContext) -> Answer:
     body, rng = _inputs(request), ctx.rng(request)
     prompt = " ".join(_text_of(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
     choices = []
     for index in range(int(body.get("n") or 1)):
+        call = _openai_tool_call(body, rng)
+        if call is not None:
+            choices.append({"index": index, "message": {"role": "assistant", "content": None, "refusal": None,
+                                                        "tool_calls": [call]},
+                            "finish_reason": "tool_calls", "logprobs": None})
+            continue
         content = _chat_content(body, rng)
         choices.append({
             "index": index,
@@ -127,7 +161,7 @@ async def openai_chat(request: ServiceRequest, service: Service, variant: Varian
             "finish_reason": "stop",
             "logprobs": None,
         })
-    completion = sum(_words(c["message"]["content"]) for c in choices)
+    completion = sum(_words(c["message"]["content"] or "") for c in choices)
     return Reply({
         "id": token(rng, "chatcmpl-"),
         "object": "chat.completion",
@@ -200,16 +234,33 @@ async def anthropic_messages(request: ServiceRequest, service: Service, variant:
     body, rng = _inputs(request), ctx.rng(request)
     text = paragraph(rng, 2)
     prompt = " ".join(_text_of(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
+    use = _anthropic_tool_use(body, rng)
     return Reply({
         "id": token(rng, "msg_"),
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "claude-3-5-haiku-20241022"),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": [use] if use is not None else [{"type": "text", "text": text}],
+        "stop_reason": "tool_use" if use is not None else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": _words(prompt), "output_tokens": _words(text)},
     })
+
+
+def _anthropic_tool_use(body: dict[str, Any], rng: random.Random) -> dict[str, Any] | None:
+    """A ``tool_use`` block fitted to the chosen tool's ``input_schema``, when the request offers
+    tools, does not forbid them, and its last message is not a tool result already."""
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
+    choice = body.get("tool_choice") or {}
+    if not tools or (isinstance(choice, dict) and choice.get("type") == "none"):
+        return None
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    last = messages[-1].get("content") if messages else None
+    if isinstance(last, list) and any(isinstance(p, dict) and p.get("type") == "tool_result" for p in last):
+        return None
+    tool = _chosen_tool(tools, choice, lambda t: str(t.get("name", "")))
+    return {"type": "tool_use", "id": token(rng, "toolu_"), "name": tool.get("name", "tool"),
+            "input": from_schema(tool.get("input_schema") or {"type": "object"}, rng)}
 
 
 # --- Firecrawl and the Chrome extension: pages a test registers ------------------------------

@@ -362,3 +362,40 @@ def test_reset_forgets_the_run(sim):
     sim.reset()
     assert sim.calls() == [] and sim.kv.snapshot() == {} and sim.pages.registered("https://a.example") is None
     assert call(sim, "POST", "/run/openai", {"model": "m", "prompt": "p"}).json()["response"] != "x"
+
+
+def test_llm_answers_fit_the_tool_schemas_the_request_gives() -> None:
+    """OpenAI tools (and legacy functions) and Anthropic tools get a call whose arguments fit the
+    schema; once the conversation carries the tool's result, a text answer (no endless agent loop)."""
+    import json as _json
+
+    from jsonschema import Draft202012Validator
+    from starlette.testclient import TestClient
+
+    from cwtest.simulator import SimulatedRuntime
+
+    runtime = SimulatedRuntime()
+    client = TestClient(runtime.app)
+    auth = {"authorization": f"Bearer {runtime.api_key}"}
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+              "required": ["city", "days"]}
+    tools = [{"type": "function", "function": {"name": "other", "parameters": {"type": "object"}}},
+             {"type": "function", "function": {"name": "forecast", "parameters": schema}}]
+    chosen = {"type": "function", "function": {"name": "forecast"}}
+    answer = client.post("/run/openai/v1/chat/completions", headers=auth, json={
+        "model": "gpt-4o", "messages": [{"role": "user", "content": "weather?"}], "tools": tools,
+        "tool_choice": chosen}).json()
+    [call] = answer["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "forecast" and answer["choices"][0]["finish_reason"] == "tool_calls"
+    assert Draft202012Validator(schema).is_valid(_json.loads(call["function"]["arguments"]))
+    done = client.post("/run/openai/v1/chat/completions", headers=auth, json={
+        "model": "gpt-4o", "tools": tools, "messages": [
+            {"role": "user", "content": "weather?"}, {"role": "tool", "tool_call_id": call["id"], "content": "sun"}],
+    }).json()
+    assert done["choices"][0]["message"]["content"] and "tool_calls" not in done["choices"][0]["message"]
+    message = client.post("/run/anthropic/v1/messages", headers=auth, json={
+        "model": "claude-3-5-haiku", "max_tokens": 100, "messages": [{"role": "user", "content": "weather?"}],
+        "tools": [{"name": "forecast", "input_schema": schema}]}).json()
+    [use] = message["content"]
+    assert use["type"] == "tool_use" and message["stop_reason"] == "tool_use"
+    assert Draft202012Validator(schema).is_valid(use["input"])
