@@ -171,8 +171,9 @@ def request_standins(request: Request, response: Response, calls: list[Call]) ->
 def passed_through(exc: ExceptionInfo, standins: list[StandIn]) -> StandIn | None:
     """The stand-in an escaped exception passed through, or None: one in its chain; an unanswered
     request made at one of its frames' lines; a guessed body or a free-text LLM answer in its request."""
-    if exc.standins:
-        return exc.standins[0]
+    if exc.standins:  # the missing server or answer first: a placeholder in its message is its symptom
+        order = {"egress": 0, "gap": 1, "placeholder": 2}
+        return sorted(exc.standins, key=lambda s: order.get(s.kind, 3))[0]
     lines = {f"{frame.file}:{frame.line}" for frame in exc.frames}
     for standin in standins:
         if standin.kind == "egress" and standin.location and standin.location in lines:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cwtest.fuzz.classify import PRIORITY, Judge, Observation, excerpt
+from cwtest.fuzz.classify import PRIORITY, Judge, Observation, excerpt, request_standins
 from cwtest.fuzz.faults import ALL_FAULTS, DEFAULT_FAULTS, Fault, faults_for, injected
 from cwtest.fuzz.minimal import Generator, minimal_request
 from cwtest.fuzz.repro import Failure, FuzzReport
@@ -199,6 +199,10 @@ class Fuzzer:
             self.observe(observation, route, "smoke", execution, None, minimal=True)
         if "smoke" in stats.blocked:  # the smoke call failed through a stand-in: not the workflow's failure
             result.inconclusive = stats.blocked["smoke"][0].inconclusive(route.name)
+        else:  # a path the catalog lacks: the code past that call never ran, whatever the answer
+            gap = next((s for s in request_standins(request, response, execution.calls) if s.kind == "gap"), None)
+            if gap is not None:
+                result.inconclusive = gap.inconclusive(route.name)
         remember(representatives, execution, None)
         if not self.config.searches:
             return

@@ -129,7 +129,8 @@ def exception_report(exc: BaseException, workflow: Optional[str] = None) -> Dict
 def standins(exc: BaseException, workflow: Optional[str] = None) -> List[Tuple[str, str, str]]:
     """cwtest's stand-ins ``exc`` passed through: (kind, detail, location).
 
-    Walks the exception and its causes and contexts: an exception ``outbound.mark`` marked (a
+    Walks the exception, its causes and contexts and the exceptions it keeps as attributes: an
+    exception ``outbound.mark`` marked (a
     request or connection nobody answered), an HTTP error whose response carries the simulator's
     ``x-cwtest-standin`` header (a path its catalog lacks), and a placeholder env value in an
     exception's text or in the locals of the failing frames (the innermost one and the innermost
@@ -137,8 +138,11 @@ def standins(exc: BaseException, workflow: Optional[str] = None) -> List[Tuple[s
     """
     found: List[Tuple[str, str, str]] = []
     seen: List[int] = []
-    current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen and len(seen) < 20:
+    queue: List[BaseException] = [exc]
+    while queue and len(seen) < 20:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
         seen.append(id(current))
         marked = getattr(current, "_cwtest_standin", None)
         if isinstance(marked, tuple) and len(marked) == 3 and marked not in found:
@@ -167,7 +171,15 @@ def standins(exc: BaseException, workflow: Optional[str] = None) -> List[Tuple[s
                 entry = ("placeholder", name, "")
                 if entry not in found:
                     found.append(entry)
-        current = current.__cause__ or current.__context__
+        # the cause and context, and exceptions kept as attributes (pymysql's ``original_exception``,
+        # urllib's ``reason``): a framework that re-raises in another ``except`` block replaces
+        # ``__context__``, the attributes survive
+        linked = [current.__cause__, current.__context__]
+        try:
+            linked += [v for v in vars(current).values() if isinstance(v, BaseException)]
+        except TypeError:
+            pass
+        queue.extend(e for e in linked if e is not None)
     return found
 
 
