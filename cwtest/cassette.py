@@ -54,7 +54,8 @@ class Cassette:
         self.recording = recording
         #: value -> name: the workflow's variables worth hiding (long enough to be a value, not a flag).
         self._env = {v: n for n, v in env.items()
-                     if v and len(v) >= 6 and v.lower() not in _TRIVIAL and n not in ("HOME", "TMPDIR")}
+                     if v and len(v) >= 6 and v.lower() not in _TRIVIAL
+                     and n not in ("HOME", "TMPDIR", "CODEWORDS_RUNTIME_URI", "RUNTIME_URI")}
         self.interactions: list[dict[str, Any]] = list(interactions or [])
         self._cursor: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
