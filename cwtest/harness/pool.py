@@ -214,6 +214,8 @@ class CwWorkflow:
             entry.booted.runtime.reset()
             self._entry = entry
             self._counts = entry.booted.counts()
+            process = getattr(entry.booted, "process", None)
+            self._egress_mark = len(process.events.items) if process is not None else 0
         return self._entry
 
     @property
@@ -249,6 +251,19 @@ class CwWorkflow:
         if self._entry is None:
             return []
         return new_findings(self._entry.booted, self._counts)
+
+    def egress(self) -> list[dict[str, Any]]:
+        """The outbound requests and connections since this test started, grouped by host and method
+        (``host``, ``method``, ``client``, ``count``, ``location``, ``answers``, ``library``):
+        information, never findings; a request nothing answered has ``answers == {"refused": n}``."""
+        if self._entry is None:
+            return []
+        from cwtest.harness.child import protocol
+        from cwtest.harness.collect import group_egress
+
+        booted = self._entry.booted
+        booted.process.request_counts(timeout=0.5)  # a round trip: everything sent before it has arrived
+        return group_egress(booted.process.events.of(protocol.Egress, start=getattr(self, "_egress_mark", 0)))
 
     def close(self) -> None:
         if self._entry is not None:

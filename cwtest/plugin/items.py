@@ -280,7 +280,9 @@ class _RouteItem(CwtestItem):
                                nodeid=self.nodeid, rerun_seed=settings.seed, stderr_tail=_stderr(entry.booted))
             raise CwtestFailure(text, headline(findings, sandbox))
         if result.inconclusive is not None:
-            _skip(f"inconclusive: {result.inconclusive.render()}")
+            hint = (" (in pytest: answer it with the pytest_cwtest_mock_external hook in conftest.py, or record a "
+                    "cassette)" if "--mock-external" in result.inconclusive.unblock else "")
+            _skip(f"inconclusive: {result.inconclusive.render()}{hint}")
 
 
 def _stderr(booted: Any) -> str:

@@ -38,9 +38,6 @@ def render_item(*, kind: str, route: str, workflow: str, report: FuzzReport, fin
             times = f" (x{finding.count})" if finding.count > 1 else ""
             out.append(f"  ✗ [{finding.kind}] {finding.message}{where}{times}")
             out += [f"      {line}" for line in finding.stack[-8:]]
-        if any(f.kind == "outbound-http" for f in sandbox):
-            out.append("  (answer outbound requests with the pytest_cwtest_mock_external hook in conftest.py; "
-                       "see docs/cwtest/plugin.md)")
     out.append("")
     out.append(f"rerun: pytest '{nodeid}' --cwtest --cwtest-seed {rerun_seed}")
     return "\n".join(out)
@@ -49,8 +46,8 @@ def render_item(*, kind: str, route: str, workflow: str, report: FuzzReport, fin
 def headline(findings: list[Finding], sandbox: list[Finding]) -> str:
     """One line for ``-r`` summaries and JUnit's ``message``: the first problem.
 
-    A sandbox finding comes first: what the workflow tried and may not (an outbound request
-    answered 599) is usually the cause of the findings that follow it.
+    A sandbox finding comes first: what the workflow tried and may not (a process, a write outside
+    its directory) is usually the cause of the findings that follow it.
     """
     ordered = sandbox + findings
     if not ordered:

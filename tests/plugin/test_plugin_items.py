@@ -3,7 +3,7 @@
 Each test runs pytest in a subprocess on a project holding copies of ``workflows/``: ``clean``
 (every item passes), ``buggy`` (one lint finding, one fuzz bug, one fault bug), ``import_crash``
 (boot fails, its route items are skipped), ``hidden_route`` (a route collection cannot see) and
-``import_reach`` (an outbound request while it is imported: boot fails, the routes pass).
+``import_reach`` (an outbound request while it is imported: egress, information; everything passes).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ EXPECTED = {
     "workflows/hidden_route.py::fuzz[GET /ping]": "passed",
     "workflows/hidden_route.py::faults[GET /ping]": "passed",
     "workflows/import_reach.py::lint": "passed",
-    "workflows/import_reach.py::boot": "failed",
+    "workflows/import_reach.py::boot": "passed",
     "workflows/import_reach.py::fuzz[GET /greeting]": "passed",
     "workflows/import_reach.py::faults[GET /greeting]": "passed",
 }
@@ -75,8 +75,8 @@ def check_reports(cases: dict[str, Case]) -> None:
 
     triage = cases["workflows/buggy.py::faults[POST /triage]"]
     assert triage.message.startswith("[unhandled-exception] KeyError: 'labels' at workflows/buggy.py:87")
-    for part in ("fault: openai: llm_minimal", "service calls:", "      openai POST -> 200",
-                 "runtime.script('openai', '').respond(", "# only with openai failing (llm_minimal)"):
+    for part in ("fault: openai: llm_missing_key", "service calls:", "      openai POST -> 200",
+                 "runtime.script('openai', '').respond(", "# only with openai failing (llm_missing_key)"):
         assert part in triage.text, part
     assert triage.text.count("✗ [") == 1  # every other fault is handled: one failure, not seven
 
@@ -91,17 +91,13 @@ def check_reports(cases: dict[str, Case]) -> None:
     assert "GET /echo/alpha, GET /echo/beta" in hidden.message
     assert "hidden_route.py:34: app route with a path cwtest cannot read statically" in hidden.text
 
-    reach = cases["workflows/import_reach.py::boot"]  # what it tried while being imported
-    assert reach.message == ("[outbound-http] GET https://settings.example.com/greeting.json at "
-                             "workflows/import_reach.py:22")
-    assert "workflows/import_reach.py:22 in <module>" in reach.text
 
 
 def test_a_clean_workflow_passes_and_a_buggy_one_fails_exactly_the_expected_items(project: Project) -> None:
     project.add("clean", "buggy", "import_crash", "hidden_route", "import_reach")
     result, serial = project.junit("--cwtest", "workflows", *FAST, "--cwtest-seed", "0", name="serial.xml")
     assert outcomes(serial) == EXPECTED, result.stdout.str()[-4000:]
-    result.assert_outcomes(passed=18, failed=6, skipped=2)
+    result.assert_outcomes(passed=19, failed=5, skipped=2)
     check_reports(serial)
     layer = choose("auto").name
     for nodeid, case in serial.items():
