@@ -91,6 +91,9 @@ class Response(_Strict):
     json_schema: dict[str, Any] = Field(alias="schema")
     source: str
     confidence: Confidence
+    #: False when the schema says nothing of what a caller reads (Composio's tool results: "any
+    #: object"): the simulator's answer is then a guess, and a failure after it is inconclusive.
+    shape_known: bool = True
 
 
 class EnvFromInput(_Strict):

@@ -38,7 +38,6 @@ KINDS: dict[str, str] = {
     "syntax-error": "the workflow does not compile",
     "missing-dependency": "an import the environment does not provide",
     "import-crash": "importing the workflow raised",
-    "no-app": "no module-level FastAPI object to serve",
     "no-server": "the environment has no uvicorn to serve the app with",
     "boot-crash": "the process died or the server stopped before serving",
     # attempts to leave the sandbox (reported whether or not the kernel blocked them); outbound
@@ -83,7 +82,8 @@ class StandIn:
     the sandbox refused), ``gap`` (a simulator 404 for a path its catalog lacks), ``placeholder``
     (a placeholder env value; ``detail`` is the variable), ``guessed-body`` (the body of a route
     without a request schema), ``free-text`` (a simulated LLM answer in free text to a prompt that
-    asks for a shape cwtest cannot read).
+    asks for a shape cwtest cannot read), ``guessed-answer`` (a simulated answer whose shape the
+    catalog does not know: ``shape_known = false``).
     """
 
     kind: str
@@ -113,6 +113,11 @@ class StandIn:
             return Inconclusive(f"{route} has no request schema; cwtest guessed the body ({self.detail})",
                                 "give an example payload (examples/<workflow>/<METHOD>_<path>.json, "
                                 "[tool.cwtest] examples, or `cwtest record`)")
+        if self.kind == "guessed-answer":
+            return Inconclusive(f"{route} failed after the simulated {self.detail} answer, whose shape the catalog "
+                                f"does not know (cwtest's answer is a guess)",
+                                "script the answer in a test (runtime.script(...)), or record the real one with "
+                                "`cwtest record --runtime URL`")
         if self.kind == "free-text":
             return Inconclusive(f"{route} failed after a simulated {self.detail} answer in free text, to a prompt "
                                 f"that asks for another shape",

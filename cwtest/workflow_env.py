@@ -59,7 +59,8 @@ def placeholder(name: str) -> str:
 
 def code_defaults(text: str) -> dict[str, str]:
     """``{NAME: default}`` for every ``os.environ.get("NAME", <literal>)`` / ``os.getenv(...)`` in ``text``
-    (a str or number literal; the first one wins). Nothing is run; a file that does not parse gives {}."""
+    (a str or number literal; the first one wins). An empty default is the author's "unset", not a
+    value: such a variable gets a placeholder. Nothing is run; a file that does not parse gives {}."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -77,8 +78,8 @@ def code_defaults(text: str) -> dict[str, str]:
             continue
         default = node.args[1]
         if isinstance(default, ast.Constant) and isinstance(default.value, (str, int, float)) \
-                and not isinstance(default.value, bool):
-            found.setdefault(node.args[0].value, str(default.value))
+                and not isinstance(default.value, bool) and str(default.value).strip():
+            found.setdefault(node.args[0].value, str(default.value))  # "" means "unset", not a value
     return found
 
 

@@ -66,12 +66,14 @@ class Judge:
     checks: frozenset[str]
     tolerated: tuple[str, ...]
     client_packages: tuple[str, ...]
+    #: The simulator's catalog: which answers are guesses (``shape_known = false``).
+    catalog: Any = None
 
     def classify(self, route: Route, check: str, request: Request, response: Response, calls: list[Call],
                  fault: str | None, stats: RouteStats) -> list[Observation]:
         """The observations for one request, most telling first; notes go to ``stats``."""
         found: list[Observation] = []
-        standins = request_standins(request, response, calls)
+        standins = request_standins(request, response, calls, self.catalog)
         if check == "smoke" or check in self.checks:
             found += self._answer(route, check, request, response, calls, fault, stats, standins)
         elif response.stopped is not None:  # a hang or a death is a finding whatever the check
@@ -146,6 +148,8 @@ class Judge:
         workflow's frames, or holds the innermost frame)."""
         if any(exc.is_a(name) for name in self.tolerated):
             return True
+        if any(name.endswith(".APIError") for name in exc.mro):  # a vendor SDK's own error (every Stainless
+            return True                                          # SDK: perplexity, groq, composio_client...)
         if any(package in exc.via for package in self.client_packages):
             return True
         if not exc.frames:
@@ -154,18 +158,32 @@ class Judge:
         return any(package in parts for package in self.client_packages)
 
 
-def request_standins(request: Request, response: Response, calls: list[Call]) -> list[StandIn]:
+def request_standins(request: Request, response: Response, calls: list[Call], catalog: Any = None) -> list[StandIn]:
     """What cwtest stood in for during one request: the target's (outbound requests and connections
-    nobody answered), a guessed body, catalog gaps and free-text LLM answers among its calls."""
+    nobody answered), a guessed body, catalog gaps, free-text LLM answers and answers of a shape the
+    catalog does not know among its calls."""
     found = list(response.standins)
     if request.guessed:
         found.insert(0, StandIn("guessed-body", request.guessed))
     for call in calls:
+        where = f"{call.service}{' ' + call.path if call.path else ''}"
         if _unknown_endpoint(call):
             found.append(StandIn("gap", f"{call.service} {call.path}".strip()))
         elif free_text_answer(call):
-            found.append(StandIn("free-text", f"{call.service}{' ' + call.path if call.path else ''}"))
+            found.append(StandIn("free-text", where))
+        elif guessed_answer(call, catalog):
+            found.append(StandIn("guessed-answer", where))
     return found
+
+
+def guessed_answer(call: Call, catalog: Any) -> bool:
+    """A simulated answer from a schema that says nothing of what a caller reads (``shape_known =
+    false``), as opposed to a scripted or a faulted one."""
+    if catalog is None or call.status is None or not 200 <= call.status < 300 or call.fault or not call.variant:
+        return False
+    service = catalog.get(call.service)
+    variant = next((v for v in service.variants if v.name == call.variant), None) if service else None
+    return bool(variant is not None and variant.response is not None and not variant.response.shape_known)
 
 
 def passed_through(exc: ExceptionInfo, standins: list[StandIn]) -> StandIn | None:
@@ -178,7 +196,7 @@ def passed_through(exc: ExceptionInfo, standins: list[StandIn]) -> StandIn | Non
     for standin in standins:
         if standin.kind == "egress" and standin.location and standin.location in lines:
             return standin
-    return next((s for s in standins if s.kind in ("guessed-body", "free-text", "gap")), None)
+    return next((s for s in standins if s.kind in ("guessed-body", "free-text", "gap", "guessed-answer")), None)
 
 
 _JSON_WORDS = ("json", "key", "field", "format")

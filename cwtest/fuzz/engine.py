@@ -155,7 +155,7 @@ class Fuzzer:
         started = time.perf_counter()
         document = self.target.schema
         self.judge = Judge(document, frozenset(self.config.checks), tuple(self.config.tolerated),
-                           tuple(self.config.client_packages))
+                           tuple(self.config.client_packages), getattr(self.target.runtime, "catalog", None))
         generator = Generator(document)
         for route in routes_of(document):
             if self.config.routes is not None and route.name not in self.config.routes:
@@ -200,7 +200,8 @@ class Fuzzer:
         if "smoke" in stats.blocked:  # the smoke call failed through a stand-in: not the workflow's failure
             result.inconclusive = stats.blocked["smoke"][0].inconclusive(route.name)
         else:  # a path the catalog lacks: the code past that call never ran, whatever the answer
-            gap = next((s for s in request_standins(request, response, execution.calls) if s.kind == "gap"), None)
+            gap = next((s for s in request_standins(request, response, execution.calls, self.judge.catalog)
+                        if s.kind == "gap"), None)
             if gap is not None:
                 result.inconclusive = gap.inconclusive(route.name)
         remember(representatives, execution, None)

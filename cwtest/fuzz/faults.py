@@ -16,7 +16,7 @@ service failing, one fault at a time. The default set is what the platform reall
   another type), ``llm_truncated`` (the JSON text cut short), ``llm_fenced`` (the JSON wrapped in a
   Markdown code fence), for calls that ask for JSON (a ``response_format`` or ``example_output``);
   ``llm_empty`` (an empty reply) for every LLM call. A strict ``json_schema`` (the API guarantees
-  the shape) gets only ``llm_truncated`` (with ``finish_reason: length``) and ``llm_empty``.
+  the shape; the SDK's ``parse`` sends one) gets only ``llm_truncated`` (``finish_reason: length``).
 
 ``malformed`` (a 200 whose JSON is cut short, at the transport level) is opt-in, with ``--checks
 ...,malformed``: the runtime never sends broken JSON, and a workflow calling ``resp.json()`` on a
@@ -213,7 +213,7 @@ def llm_answer(kind: str, path: str, inputs: Any) -> Any:
 def _content(kind: str, schema: Any, strict: bool) -> tuple[str | None, str]:
     """(the reply's text, its finish reason) under ``kind``; None when the fault does not apply."""
     if kind == "llm_empty":
-        return "", "stop"
+        return (None if strict else ""), "stop"  # a strict schema: the API guarantees a fitting reply
     if schema is None:
         return None, "stop"  # free text: nothing to break but emptiness
     value = Shaper(schema, "normal").value(schema) if schema else {"answer": "x"}

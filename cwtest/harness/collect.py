@@ -24,7 +24,7 @@ from typing import Any
 from cwtest.harness.child import protocol
 from cwtest.harness.process import WorkflowProcess
 from cwtest.harness.sandbox import format_size
-from cwtest.results import Finding, WorkflowResult
+from cwtest.results import Finding, Inconclusive, WorkflowResult
 
 _SIGNALS = {int(s): s.name for s in signal.Signals}
 
@@ -60,6 +60,11 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int, w
         if isinstance(event, protocol.Finding):
             count = max(event.count, counts.get(event.key, 0))
             result.add(Finding(event.kind, event.detail, event.location, list(event.stack), count))
+        elif isinstance(event, protocol.BootFailure) and event.kind == "no-app":
+            # A file with a header but no app (an excerpt, a helper module) is not a workflow cwtest
+            # can serve: not collected, with the reason; never a finding (issue 14).
+            result.inconclusive = Inconclusive(f"not collected: {event.detail}",
+                                               "a workflow serves a module-level FastAPI app (app = FastAPI(...))")
         elif isinstance(event, protocol.BootFailure):
             failure = "memory" if event.exc_type == "MemoryError" else event.kind
             result.add(Finding(failure, event.detail, event.location, list(event.stack)))

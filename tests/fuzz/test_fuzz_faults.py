@@ -50,7 +50,7 @@ def test_the_default_faults_are_what_the_platform_produces_and_malformed_is_opt_
     assert kinds(runtime, structured) == [*NETWORK, *CONTENT]
     strict = call("openai", "v1/chat/completions", {"model": "gpt-4o", "messages": [], "response_format": {
         "type": "json_schema", "json_schema": {"name": "t", "schema": SCHEMA, "strict": True}}})
-    assert kinds(runtime, strict) == [*NETWORK, "llm_truncated", "llm_empty"]  # the API guarantees the shape
+    assert kinds(runtime, strict) == [*NETWORK, "llm_truncated"]  # the API guarantees the shape
     scrape = call("firecrawl", "", {"url": "https://example.com"})
     assert kinds(runtime, scrape) == [*NETWORK, "unsuccessful"]
 
