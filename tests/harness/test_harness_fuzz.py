@@ -74,7 +74,8 @@ def test_a_service_fault_and_a_contract_break_are_findings_with_their_repro(tmp_
     llm, contract = report["workflows"]
     faults = [f for f in llm["findings"] if f["check"] == "faults"]
     labels = {(f["repro"]["fault"], f["message"]) for f in faults}
-    assert any(fault.endswith("llm_minimal") and message == "KeyError: 'labels'" for fault, message in labels), labels
+    assert any(fault.endswith("llm_missing_key") and message == "KeyError: 'labels'" for fault, message in labels), \
+        labels
     assert all("runtime.script(" in f["repro"]["regression_test"] for f in faults)
     [broken] = [f for f in contract["findings"] if f["kind"] == "service-contract"]  # once, not per call
     assert broken["check"] == "fuzz" and broken["repro"]["key"] == "tll", broken  # found by a generated request
