@@ -35,6 +35,10 @@ KINDS: dict[str, str] = {
     "python-unavailable": "requires-python asks for an interpreter that is not installed (never downloaded)",
     "env-build": "uv could not install the header's dependencies",
     "env-mismatch": "--env current: this interpreter does not satisfy the header",
+    "refused-dependency": "a dependency that is not a plain PEP 508 requirement (an installer option, -r/-e, a "
+                          "URL or file reference without --allow-direct-references): nothing was installed",
+    "refused-env-var": "the header declares a variable that steers a loader, an interpreter or cwtest (LD_*, "
+                       "PYTHON*, PATH, HOME...): refused and not set",
     "syntax-error": "the workflow does not compile",
     "missing-dependency": "an import the environment does not provide",
     "import-crash": "importing the workflow raised",

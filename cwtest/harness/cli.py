@@ -118,8 +118,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "JSON (a 200 JSON body), @FILE (the file's bytes, content type from its name) or any "
                              "other text; repeatable, the longest prefix wins (default: every outbound request "
                              "gets a 599 and an outbound-http finding)")
+    parser.add_argument("--allow-direct-references", action="store_true",
+                        help="install dependencies named by URL or file (name @ https://..., name @ file:///...); "
+                             "refused by default, with a refused-dependency finding")
+    parser.add_argument("--allow-builds", action="store_true",
+                        help="build dependencies from source distributions (their build backends run in the build "
+                             "sandbox, with a throwaway uv cache); by default only wheels are installed")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
+
+
+def _env_options(args: argparse.Namespace) -> dict[str, bool]:
+    return {"allow_direct_references": args.allow_direct_references, "allow_builds": args.allow_builds}
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -194,7 +204,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
-                          seed=args.seed, fuzz=fuzz)
+                          seed=args.seed, fuzz=fuzz, **_env_options(args))
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -273,7 +283,7 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
                           timeout=10 ** 7, boot_timeout=args.boot_timeout, limits=_limits(args), seed=args.seed,
-                          echo_output=not args.quiet)
+                          echo_output=not args.quiet, **_env_options(args))
     except SandboxUnavailable as exc:
         out.print(f"[red]error[/]: {escape(str(exc))}")
         return 2

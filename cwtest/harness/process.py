@@ -36,13 +36,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cwtest.harness import cgroup, seccomp
 from cwtest.harness.child import protocol
-from cwtest.harness.sandbox import CHILD, Layer, Limits, Policy, command
+from cwtest.harness.policy import CHILD, Policy, command, run_identity, unreachable
+from cwtest.harness.sandbox import Layer, Limits
 
 #: The entry the parent execs in the sandbox: ``<env python> -I -B CHILD_MAIN CONFIG``.
 CHILD_MAIN = CHILD / "__main__.py"
@@ -53,15 +54,39 @@ M = TypeVar("M", bound=protocol.Message)
 
 
 class RunDir:
-    """The private directory of one workflow run; ``cleanup()`` removes it."""
+    """The private directory of one workflow run; ``cleanup()`` removes it.
 
-    def __init__(self) -> None:
+    With an ``identity`` (cwtest runs as root: the workflow runs as that unprivileged uid and gid,
+    one per run), the run's group may enter the root (``0710``) and read ``ctl/`` (``0750``),
+    and ``app/`` and ``home/`` belong to the identity (``0700``); nobody else, another run's
+    workflow included, may enter. Without one, everything is cwtest's user's alone (``0700``).
+    """
+
+    def __init__(self, identity: tuple[int, int] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-")).resolve()
+        self.identity = identity
         self.ctl = self.root / "ctl"
         self.app = self.root / "app"
         self.home = self.root / "home"
         for path in (self.ctl, self.app, self.home):
             path.mkdir(mode=0o700)
+        if identity is not None:
+            uid, gid = identity
+            os.chown(self.root, 0, gid)
+            os.chmod(self.root, 0o710)
+            os.chown(self.ctl, 0, gid)
+            os.chmod(self.ctl, 0o750)
+            for path in (self.app, self.home):
+                os.chown(path, uid, gid)
+
+    def drop_identity(self) -> None:
+        """Back to cwtest's user alone: the workflow runs without an identity of its own."""
+        if self.identity is None:
+            return
+        for path, mode in ((self.root, 0o700), (self.ctl, 0o700), (self.app, 0o700), (self.home, 0o700)):
+            os.chown(path, os.geteuid(), os.getegid())
+            os.chmod(path, mode)
+        self.identity = None
 
     @property
     def app_socket(self) -> Path:
@@ -181,6 +206,10 @@ class WorkflowProcess:
     def __init__(self, *, python: Path, workflow: Path, env: dict[str, str], layer: Layer, limits: Limits,
                  run_dir: RunDir, sim_base: str, redis_port: int | None, mocks: list[protocol.Mock],
                  module: str, echo: Any = None) -> None:
+        #: The unprivileged uid and gid the workflow runs as (cwtest runs as root), or None.
+        self.identity = run_dir.identity
+        #: Why the workflow runs without an unprivileged identity although cwtest runs as root.
+        self.identity_warning: str | None = None
         self.python = python
         self.workflow = workflow
         self.env = env
@@ -213,9 +242,29 @@ class WorkflowProcess:
 
     def _policy(self, seccomp_path: Path | None) -> Policy:
         run = self.run_dir
-        return Policy.workflow(home=run.home, app=run.app, readable=[p for p in self._readable() if p.exists()],
-                               env=self.env, limits=self.limits, address_space=self.cgroup is None,
-                               seccomp=seccomp_path, redis_port=self.redis_port)
+        rlimits = dict(self.limits.rlimits(address_space=self.cgroup is None))
+        rlimits["NPROC"] = self._tasks_limit()
+        etc = {}
+        if self.identity is not None and self.layer.name == "bubblewrap":
+            etc = {"/etc/passwd": run.ctl / "passwd", "/etc/group": run.ctl / "group"}
+        # The command (bwrap, or python itself) runs with no variable at all: the child sets the
+        # workflow's (its config's "env") in its own process, so that no value a header chose is
+        # ever in the environment of bwrap or of the loader of any program but the workflow's.
+        policy = Policy.workflow(home=run.home, app=run.app, readable=[p for p in self._readable() if p.exists()],
+                                 env={}, limits=self.limits, address_space=self.cgroup is None,
+                                 seccomp=seccomp_path, redis_port=self.redis_port, identity=self.identity, etc=etc)
+        return replace(policy, rlimits=rlimits)
+
+    def _tasks_limit(self) -> int | None:
+        """RLIMIT_NPROC for ``Limits.tasks`` processes and threads: counted per uid, and per user
+        namespace. Exact with an identity of the run's own or bubblewrap's user namespace; as
+        cwtest's own user outside a namespace, the user's other tasks count too (so they are added);
+        not enforced for uid 0 (the warning says so)."""
+        if self.identity is not None or self.layer.name == "bubblewrap" and os.geteuid() != 0:
+            return self.limits.tasks
+        if os.geteuid() == 0:
+            return None
+        return self.limits.tasks + _tasks_of(os.geteuid())
 
     def _config(self, policy: Policy, stage2: Path | None) -> dict[str, Any]:
         run = self.run_dir
@@ -233,7 +282,7 @@ class WorkflowProcess:
             "tcp_allowed": list(policy.connect_ports),
             "redis": {"port": self.redis_port, "socket": str(run.redis_socket), "relay": uses_bwrap}
             if self.redis_port else None,
-            "env": dict(policy.env),
+            "env": dict(self.env),
             # the child applies it itself: seccomp's stage 2 (stage 1 and execve) once python runs
             "confine": policy.confinement(self.layer, seccomp=stage2),
             "datagrams_denied": stage2 is not None and not uses_bwrap,
@@ -242,6 +291,7 @@ class WorkflowProcess:
 
     def start(self) -> None:
         run = self.run_dir
+        self._check_identity()
         support = self.layer.memory_cgroup
         if support is not None:
             try:
@@ -252,18 +302,24 @@ class WorkflowProcess:
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(run.events_socket))
         self._listener.listen(1)
+        if self.identity is not None:
+            _write_identity_files(run, self.identity)
         self._reader = threading.Thread(target=self._read_events, daemon=True, name="cwtest-events")
         self._reader.start()
         stage1 = stage2 = None
         if self.layer.seccomp:
-            programs = seccomp.programs(outside_namespaces=self.layer.name != "bubblewrap")
+            outside = self.layer.name != "bubblewrap"
+            programs = seccomp.programs(outside_namespaces=outside, ownership=outside and self.identity is None)
             stage1, stage2 = run.ctl / "stage1.bpf", run.ctl / "stage2.bpf"
             stage1.write_bytes(programs.stage1)
             stage2.write_bytes(programs.stage2)
         policy = self._policy(stage1)
         config = run.ctl / "config.json"
         config.write_text(json.dumps(self._config(policy, stage2)))
-        with command(self.layer, policy, [self.python, "-I", "-B", CHILD_MAIN, config], applies_itself=True) as cmd:
+        # -S: no site-packages at start, so no dependency's .pth file runs before the confinement;
+        # the child adds them (``site.main()``) once it is confined.
+        argv = [self.python, "-I", "-B", "-S", CHILD_MAIN, config]
+        with command(self.layer, policy, argv, applies_itself=True) as cmd:
             try:
                 self.process = subprocess.Popen(
                     cmd.argv, env=cmd.env, cwd=cmd.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -276,6 +332,21 @@ class WorkflowProcess:
         self.started_at = time.monotonic()
         self.stdout = OutputTail(self.process.stdout, self.echo)
         self.stderr = OutputTail(self.process.stderr, self.echo)
+
+    def _check_identity(self) -> None:
+        """Outside bubblewrap the identity must reach what the child reads once it has switched;
+        when it cannot (a Python or an environment cache under root's 0700 home), the workflow
+        runs as uid 0 without any capability instead, and the report says why."""
+        if self.identity is None or self.layer.name == "bubblewrap":
+            return
+        blocked = unreachable([*self._readable(), self.run_dir.app, self.run_dir.home], self.identity)
+        if blocked is not None:
+            self.identity = None
+            self.run_dir.drop_identity()
+            self.identity_warning = (
+                f"the workflow runs as root without any capability, not as an unprivileged user: {blocked} is "
+                f"not reachable by one (put the environment cache (CWTEST_CACHE_DIR) and the Python it uses where "
+                f"every user may enter); its tasks are not capped")
 
     def _readable(self) -> list[Path]:
         """Paths the child reads that may sit under a directory bwrap hides (/tmp, /run, /var/tmp)."""
@@ -419,3 +490,34 @@ class WorkflowProcess:
             return
         self.cgroup.release()
         self.oom_killed = self.cgroup.oom_killed(self.returncode)
+
+
+def _write_identity_files(run: RunDir, identity: tuple[int, int]) -> None:
+    """The /etc/passwd and /etc/group the sandbox shows (bubblewrap): root, nobody and the run's
+    identity, named ``cwtest`` with the run's HOME; the events socket open to the run's group."""
+    uid, gid = identity
+    (run.ctl / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                                    f"cwtest:x:{uid}:{gid}:cwtest workflow:{run.home}:/usr/sbin/nologin\n"
+                                    f"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    (run.ctl / "group").write_text(f"root:x:0:\ncwtest:x:{gid}:\nnogroup:x:65534:\n")
+    for name in ("passwd", "group"):
+        os.chmod(run.ctl / name, 0o644)
+    os.chmod(run.events_socket, 0o660)
+    os.chown(run.events_socket, 0, gid)
+
+
+def _tasks_of(uid: int) -> int:
+    """How many tasks (threads included) ``uid`` runs now: what RLIMIT_NPROC counts outside a user
+    namespace."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count

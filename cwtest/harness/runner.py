@@ -48,9 +48,11 @@ class Harness:
     def __init__(self, *, sandbox: str = "auto", layer: str | None = None, env: str = "uv",
                  cache_dir: Path | None = None, timeout: float = 60.0, boot_timeout: float | None = None,
                  limits: Limits | None = None, max_output: int = 10 << 20, jobs: int = 1, seed: int = 0,
-                 echo_output: bool = False, fuzz: FuzzConfig | None = None) -> None:
+                 echo_output: bool = False, fuzz: FuzzConfig | None = None, allow_direct_references: bool = False,
+                 allow_builds: bool = False) -> None:
         self.layer = choose(sandbox, force=layer)
-        self.envs = EnvManager(env, cache_dir or default_cache_dir())
+        self.envs = EnvManager(env, cache_dir or default_cache_dir(), layer=self.layer,
+                               allow_direct_references=allow_direct_references, allow_builds=allow_builds)
         self.timeout = timeout
         self.boot_timeout = boot_timeout or timeout
         self.limits = limits or Limits()

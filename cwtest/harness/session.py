@@ -12,8 +12,10 @@ directory is removed. In order:
    workflow's), served on ``ctl/sim.sock``; its connected apps come from the declared
    ``PIPEDREAM_<APP>_ACCESS`` variables. When the workflow mentions ``redis_client``, the
    simulator's TLS redis-server is relayed on ``ctl/redis.sock``.
-3. **Process**: the child in the sandbox, with exactly the declared variables
-   (``cwtest.workflow_env``) and the run's mocks, then ``wait_ready``.
+3. **Process**: the child in the sandbox, with exactly the declared variables that pass the
+   allow-list (``cwtest.env_names``; a refused name is a finding) with the values of
+   ``cwtest.workflow_env``, and the run's mocks, then ``wait_ready``. The values reach the
+   workflow's process only (through its config): the sandbox's command runs with none of them.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cwlint.header import parse_header
+from cwlint.header import Header, parse_header
 from cwtest.harness.bridge import Relay, UnixServer
 from cwtest.harness.collect import collect, collect_runtime
 from cwtest.harness.env import EnvError, spec_for
+from cwtest.harness.policy import run_identity
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.workflow import BootedWorkflow
 from cwtest.results import Finding, WorkflowResult
+from cwtest.env_names import split_env_names
 from cwtest.workflow_env import workflow_env
 
 if TYPE_CHECKING:
@@ -69,7 +73,7 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
 
     apps = {m.group("app").lower() for v in header.env_vars if (m := _PIPEDREAM.match(v.name))}
     runtime = SimulatedRuntime(connected_apps=apps, seed=harness.seed)
-    run_dir = RunDir()
+    run_dir = RunDir(run_identity())
     sim = UnixServer(runtime.app, run_dir.sim_socket)
     relay: Relay | None = None
     process: WorkflowProcess | None = None
@@ -88,7 +92,7 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
             else:
                 result.warnings.append("redis_client() cannot work: redis-server is not installed "
                                        "(apt-get install redis-server)")
-        env = workflow_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home)
+        env = declared_env(header, result, api_key=runtime.api_key, home=run_dir.home)
         process = WorkflowProcess(
             python=environment.python, workflow=path, env=env, layer=harness.layer, limits=harness.limits,
             run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port, mocks=list(harness.mocks),
@@ -97,8 +101,9 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
         )
         with harness.tracking(process):
             process.start()
-            if process.memory_warning:
-                result.warnings.append(process.memory_warning)
+            for warning in (process.memory_warning, process.identity_warning):
+                if warning:
+                    result.warnings.append(warning)
             booted = BootedWorkflow(path, result, runtime, process, timeout=harness.timeout, seed=harness.seed)
             booted.wait_ready(min(harness.boot_timeout, harness.timeout))
             try:
@@ -118,6 +123,16 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
             sim.stop(wait=False)  # the workflow's process is gone: nothing is in flight
             runtime.stop()
             run_dir.cleanup()
+
+
+def declared_env(header: Header, result: WorkflowResult, *, api_key: str, home: Path) -> dict[str, str]:
+    """The workflow's variables (``cwtest.workflow_env``), without the names the allow-list refuses
+    (``cwtest.env_names``): each refused name is a ``refused-env-var`` finding and is never set."""
+    allowed, refused = split_env_names([var.name for var in header.env_vars])
+    for name, reason in refused.items():
+        result.add(Finding("refused-env-var", f"the header declares {name}: refused and not set: {reason}"))
+    env = workflow_env(header, api_key=api_key, runtime_url=SIM_BASE, home=home)
+    return {name: value for name, value in env.items() if name in allowed or name in ("HOME", "TMPDIR")}
 
 
 def module_name(path: Path, distributions: set[str]) -> str:

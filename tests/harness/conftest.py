@@ -24,12 +24,23 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def decoy() -> Iterator[Decoy]:
     found = Decoy()
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(DECOY)
+    # One decoy at a time on this machine: another test (an xdist worker) may hold it; wait for it.
+    deadline = time.monotonic() + 300
+    while True:
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            tcp.bind(DECOY)
+            udp.bind(DECOY)
+            break
+        except OSError:
+            tcp.close()
+            udp.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     tcp.listen(16)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(DECOY)
     stop = threading.Event()
 
     def serve_tcp() -> None:

@@ -2,11 +2,15 @@
 
 ``main([_, CONFIG])`` reads the config the parent wrote (``cwtest.harness.process``) and, in order:
 
-1. applies its confinement (``confine``: rlimits, Landlock when that is the layer, the seccomp
-   program that denies new processes and ``execve``);
-2. leaves exactly the environment the header declares (plus HOME and TMPDIR), and enters HOME;
-3. connects to the parent's event socket, says ``hello``, and starts the command loop
-   (``listen_parent``); installs the audit policy (``audit``);
+1. connects to the parent's event socket (before the identity switch: its directory is cwtest's);
+2. applies its confinement (``confine``: rlimits, the unprivileged identity when cwtest runs as
+   root and the loss of every capability, Landlock when that is the layer, the seccomp program
+   that denies new processes and ``execve``), then adds the environment's site-packages
+   (``site.main()``: the interpreter started with ``-S``), so that a dependency's ``.pth`` file
+   runs confined like the workflow;
+3. leaves exactly the environment the header declares (plus HOME and TMPDIR), and enters HOME;
+   says ``hello``, and starts the command loop (``listen_parent``); installs the audit policy
+   (``audit``);
 4. routes httpx (``outbound``): the runtime's requests to the simulator's socket, every other
    request answered by a mock or a 599, never sent; points the runtime's host name at a loopback
    relay, and relays Redis (inside a network namespace only);
@@ -38,10 +42,13 @@ def main(argv: List[str]) -> None:
     with open(argv[1], encoding="utf-8") as handle:
         config = json.load(handle)
     stacks.WORKFLOW = config["workflow"]
+    sock = channel.connect(config["events_socket"])
     warnings = confine.apply(config.get("confine") or {})
+    import site
+
+    site.main()  # the environment's site-packages and .pth files, confined
     scrub_environment(config["env"])
     os.chdir(config["home"])
-    sock = channel.connect(config["events_socket"])
     channel.send(protocol.Hello(pid=os.getpid(), python=sys.version.split()[0], executable=sys.executable,
                                 warnings=warnings))
     threading.Thread(target=listen_parent, args=(sock,), daemon=True, name="cwtest-events").start()
