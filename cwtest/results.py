@@ -59,6 +59,7 @@ KINDS: dict[str, str] = {
     "cpu": "the CPU-time limit was hit",
     "timeout": "the wall-clock timeout was hit: the workflow hung",
     "output-flood": "more output than --max-output on stdout/stderr",
+    "oversized-response": "a response body over the cap (32 MiB): cwtest read that much and closed the connection",
     "crash": "the process died while serving",
     # requests: the smoke call and the search
     "unhandled-exception": "an exception escaped the workflow while it answered a valid request (or under a "
@@ -545,3 +546,23 @@ def display_path(path: str | None) -> str:
     shown = relative if not relative.startswith("..") else file
     return f"{shown}{sep}{line}"
 
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal: every control or format character (C0 and C1 controls,
+    ANSI escape sequences' ESC, carriage returns, bidirectional overrides, zero-width characters)
+    shown as an escape (``\\x1b``, ``\\u202e``), so that nothing a workflow wrote (an exception
+    message, a stderr line, a file name) can move the cursor, erase lines or restyle the report.
+    ``newlines=True`` keeps ``\\n`` (the caller indents each line); tabs are kept."""
+    import unicodedata
+
+    out = []
+    for char in str(text):
+        if char == "\t" or (newlines and char == "\n"):
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -21,16 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cwtest.harness.runner import Harness
-from cwtest.results import RunReport, WorkflowResult
+from cwtest.results import RunReport, WorkflowResult, printable
 from cwtest.harness.sandbox import LAYERS, MODES, Limits, SandboxUnavailable
 
 _SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox"}
+
+
+def escape(text: object) -> str:
+    """Markup escaped and control characters shown (a file name or a workflow's text is never obeyed)."""
+    return _markup_escape(printable(text))
 
 
 def parse_size(text: str) -> int:
@@ -185,7 +190,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    err = Console(stderr=True)
+    err = Console(stderr=True, emoji=False, highlight=False)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         err.print(f"[red]error[/]: no such file or directory: {escape(', '.join(map(str, missing)))}")
@@ -222,9 +227,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if args.output_format == "full":
         if args.output:
             with args.output.open("w", encoding="utf-8") as handle:
-                render_full(report, Console(file=handle, no_color=True, soft_wrap=True))
+                render_full(report, Console(file=handle, no_color=True, soft_wrap=True, emoji=False))
         else:
-            render_full(report, Console(highlight=False, soft_wrap=True))  # paths and stacks unbroken
+            render_full(report, Console(highlight=False, soft_wrap=True, emoji=False))  # paths and stacks unbroken
     else:
         text = render_json(report) if args.output_format == "json" else render_junit(report)
         if args.output:
@@ -274,7 +279,7 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, emoji=False)
     if not args.file.is_file():
         out.print(f"[red]error[/]: no such file: {escape(str(args.file))}")
         return 2

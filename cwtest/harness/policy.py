@@ -237,25 +237,29 @@ def _bwrap(bwrap: str, layer: Layer, policy: Policy, read: list[Path], args: lis
         out += [] if policy.network else ["--unshare-net"]
         out += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     out += ["--die-with-parent", "--new-session"]
+    etc = [p for p in (*SYSTEM_ETC, *(NETWORK_ETC if policy.network else ())) if p not in policy.etc]
+    # Every directory above a mount point, searchable by anyone, outermost first (bwrap would make
+    # them 0700: an identity could not read /etc, nor reach its own HOME).
+    above: dict[str, None] = {}
+    for path in (*etc, *policy.etc, *policy.hide, *map(str, read), *map(str, policy.write),
+                 *map(str, policy.private)):
+        for parent in reversed(Path(path).parents):
+            if str(parent) != "/" and str(parent) not in SYSTEM_DIRS:
+                above[str(parent)] = None
     for path in SYSTEM_DIRS:
         out += _show(path)
-    for path in (*SYSTEM_ETC, *(NETWORK_ETC if policy.network else ())):
-        if path not in policy.etc:
-            out += _show(path)
+    for parent in above:
+        if parent in ("/etc", "/var"):
+            out += ["--perms", "0755", "--dir", parent]
+    for path in etc:
+        out += _show(path)
     for target, source in sorted(policy.etc.items()):
         out += ["--ro-bind", str(source), target]
     out += ["--dev", "/dev", "--proc", "/proc"]
     for hidden in policy.hide:
         out += ["--size", size, "--perms", "01777", "--tmpfs", hidden]
-    # The directories above each mount point, searchable by anyone (bwrap would make some 0700:
-    # an identity could not reach its own HOME), in order, outermost first.
-    above: dict[str, None] = {}
-    for path in (*read, *policy.write, *policy.private):
-        for parent in reversed(Path(path).parents):
-            if str(parent) != "/" and str(parent) not in SYSTEM_DIRS:
-                above[str(parent)] = None
     for parent in above:
-        if parent not in policy.hide:
+        if parent not in policy.hide and parent not in ("/etc", "/var"):
             out += ["--perms", "0755", "--dir", parent]
     for path in _outermost(read):
         out += ["--ro-bind", str(path), str(path)]

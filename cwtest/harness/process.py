@@ -44,12 +44,25 @@ from cwtest.harness import cgroup, seccomp
 from cwtest.harness.child import protocol
 from cwtest.harness.policy import CHILD, Policy, command, run_identity, unreachable
 from cwtest.harness.sandbox import Layer, Limits
+from cwtest.results import printable
 
 #: The entry the parent execs in the sandbox: ``<env python> -I -B CHILD_MAIN CONFIG``.
 CHILD_MAIN = CHILD / "__main__.py"
 TAIL_BYTES = 64 * 1024
 #: At most this many distinct protocol violations are kept (each with its count).
 MAX_VIOLATIONS = 20
+#: What the parent keeps of the child's messages: past ``MAX_EVENTS`` messages or ``MAX_EVENT_BYTES``
+#: bytes only the control messages it waits for are kept (a ``protocol`` finding says so), past
+#: ``HARD_EVENT_BYTES`` nothing. The child's own traffic is far below: a finding is sent at most
+#: 64 times per place, an exception once per request.
+MAX_EVENTS = 20_000
+MAX_EVENT_BYTES = 32 << 20
+HARD_EVENT_BYTES = 64 << 20
+#: The messages the parent waits on (boot, stacks, counts, mocks): kept up to the hard cap.
+_CONTROL = (protocol.Hello, protocol.Ready, protocol.BootFailure, protocol.Stacks, protocol.Counts, protocol.Mocked)
+#: The violation recorded once the caps are reached.
+OVER_CAP = (f"more than {MAX_EVENTS} messages or {MAX_EVENT_BYTES >> 20} MiB from the workflow's process: the "
+            f"later ones were not kept")
 M = TypeVar("M", bound=protocol.Message)
 
 
@@ -130,7 +143,8 @@ class OutputTail:
             self.total += len(chunk)
             if self.echo is not None:
                 try:
-                    self.echo.write(chunk)
+                    # shown, never obeyed: no escape sequence of the workflow's reaches the terminal
+                    self.echo.write(printable(chunk.decode("utf-8", "replace"), newlines=True).encode())
                     self.echo.flush()
                 except (OSError, ValueError):
                     self.echo = None
@@ -164,10 +178,18 @@ class Events:
     connected: bool = False
     closed: bool = False
     violations: dict[str, int] = field(default_factory=dict)
+    #: The bytes of the lines kept (``items``).
+    size: int = 0
 
-    def add(self, message: protocol.Message) -> None:
+    def add(self, message: protocol.Message, size: int = 0) -> None:
+        """Keep ``message`` (a line of ``size`` bytes), unless the caps say otherwise."""
         with self.cond:
+            over = len(self.items) >= MAX_EVENTS or self.size + size > MAX_EVENT_BYTES
+            if over and (not isinstance(message, _CONTROL) or self.size + size > HARD_EVENT_BYTES):
+                self.violations[OVER_CAP] = self.violations.get(OVER_CAP, 0) + 1
+                return
             self.items.append(message)
+            self.size += size
             self.cond.notify_all()
 
     def violation(self, reason: str) -> None:
@@ -383,7 +405,7 @@ class WorkflowProcess:
                         skipping = False
                         continue
                     try:
-                        self.events.add(protocol.decode(line, protocol.CHILD))
+                        self.events.add(protocol.decode(line, protocol.CHILD), len(line))
                     except protocol.ProtocolError as exc:
                         self.events.violation(str(exc))
                 if len(buffer) > protocol.MAX_LINE and not skipping:

@@ -152,11 +152,29 @@ class Layer:
                 "memory_mode": self.memory_mode, "probe": self.probe.as_json()}
 
 
-def choose(mode: str = "auto", force: str | None = None, found: Probe | None = None) -> Layer:
-    """The layer for ``--sandbox MODE`` (``force`` picks one, for tests and ``--layer``)."""
+def choose(mode: str = "auto", force: str | None = None, found: Probe | None = None, *,
+           ci: bool | None = None) -> Layer:
+    """The layer for ``--sandbox MODE`` (``force`` picks one, for tests and ``--layer``).
+
+    The audit layer contains nothing: ``auto`` falls back to it with a loud warning, and in CI
+    (``ci``, default: ``CI=true`` in the environment) not at all: there, only ``--sandbox off``
+    runs workflows without an OS-level sandbox (the runner holds the repository's secrets).
+    """
     if mode not in MODES:
         raise ValueError(f"--sandbox must be one of {', '.join(MODES)}")
     found = found or probe()
+    if ci is None:
+        ci = os.environ.get("CI") == "true"
+    layer = _choose(mode, force, found)
+    if ci and layer.name == "audit" and mode != "off":
+        raise SandboxUnavailable(
+            "no OS-level sandbox here (" + str(found.bwrap_error) + "), and in CI (CI=true) cwtest does not run "
+            "workflows unsandboxed unless told to: the audit layer contains nothing (give --sandbox off to run "
+            "them anyway)")
+    return layer
+
+
+def _choose(mode: str, force: str | None, found: Probe) -> Layer:
     if force is not None:
         if force not in LAYERS:
             raise ValueError(f"--layer must be one of {', '.join(LAYERS)}")
@@ -189,8 +207,9 @@ def _warning(name: str, found: Probe, reason: str | None = None) -> str | None:
     if name == "landlock":
         return (f"{why}; Landlock contains writes and TCP (ABI >= 4), seccomp processes and UDP; pathname Unix "
                 f"sockets and reads stay open")
-    return (f"NO SANDBOX ({why}; no Landlock either): the workflow runs with your privileges; cwtest only "
-            f"watches it (audit hook) and limits it (rlimits, seccomp)")
+    return (f"NO SANDBOX ({why}; no Landlock either): the audit layer contains NOTHING: the workflow reads "
+            f"and writes what your user can and reaches the network; cwtest only watches it (audit hook) and limits "
+            f"it (rlimits, seccomp, and an unprivileged uid when cwtest runs as root)")
 
 
 def format_size(size: int) -> str:

@@ -18,6 +18,7 @@ of letting every later request look like the same failure.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Mapping
@@ -30,6 +31,8 @@ from cwtest.fuzz.target import exception_info, query_params, request_body
 from cwtest.harness.child import protocol
 from cwtest.harness.collect import stack_of
 from cwtest.harness.process import RunDir, WorkflowProcess
+from cwtest.harness.sandbox import format_size
+from cwtest.harness.transport import MAX_BODY, DeadlineBackend, read_capped, uds_transport
 from cwtest.outbound import ExternalResponse, external_response
 from cwtest.results import NO_BODY, ExceptionInfo, Finding, Response, WorkflowResult
 
@@ -56,7 +59,9 @@ class BootedWorkflow:
         #: Seconds a request (and the boot) may take before the workflow counts as hung.
         self.timeout = timeout
         self.seed = seed
-        self.client = httpx.Client(transport=httpx.HTTPTransport(uds=str(process.run_dir.app_socket)),
+        #: Every request's whole exchange (headers and body) ends within ``timeout`` (not only each read).
+        self.deadlines = DeadlineBackend()
+        self.client = httpx.Client(transport=uds_transport(str(process.run_dir.app_socket), self.deadlines),
                                    base_url="http://workflow", timeout=timeout)
         self._stopped = False
         self._schema: dict[str, Any] | None = None
@@ -79,10 +84,12 @@ class BootedWorkflow:
     def schema(self) -> dict[str, Any]:
         """The app's OpenAPI document (raises RuntimeError or httpx's errors when it serves none)."""
         if self._schema is None:
-            response = self.client.get("/openapi.json", timeout=self.timeout)
-            if response.status_code != 200:
-                raise RuntimeError(f"the app serves no OpenAPI document (GET /openapi.json: {response.status_code})")
-            self._schema = response.json()
+            with self.deadlines.deadline(self.timeout), self.client.stream("GET", "/openapi.json") as response:
+                body, over = read_capped(response)
+            if response.status_code != 200 or over:
+                raise RuntimeError(f"the app serves no OpenAPI document (GET /openapi.json: {response.status_code}"
+                                   f"{', over ' + format_size(MAX_BODY) if over else ''})")
+            self._schema = json.loads(body)
         return self._schema
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
@@ -98,12 +105,12 @@ class BootedWorkflow:
         request_body(kwargs, json_body, form, files)
         try:
             try:
-                response = self.client.request(method, path, timeout=self.timeout, **kwargs)
+                response, content, over = self._exchange(method, path, kwargs)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                 if not process.alive():
                     raise
                 # A kept-alive connection the server had closed: once more, on a new connection.
-                response = self.client.request(method, path, timeout=self.timeout, **kwargs)
+                response, content, over = self._exchange(method, path, kwargs)
         except httpx.TimeoutException:
             stacks = process.request_stacks("timeout")
             self.dead = f"no answer within {self.timeout:g} s: the workflow hung (it was stopped)"
@@ -118,17 +125,30 @@ class BootedWorkflow:
             return Response(None, None, time.perf_counter() - started, tuple(self._exceptions(mark)),
                             error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None)
         elapsed = time.perf_counter() - started
+        if over:
+            message = (f"{method} {path} answered {response.status_code} with a body over {format_size(MAX_BODY)}: "
+                       f"cwtest read that much and closed the connection")
+            self.result.add(Finding("oversized-response", message, route=f"{method} {path}"))
+            return Response(response.status_code, None, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
+                            content[:4096].decode("utf-8", "replace"), error=message)
         if response.status_code >= 500 and not self._exceptions(mark):
             process.events.wait(protocol.ExceptionReport, _EXCEPTION_WAIT, process.alive, start=mark)
             if not self._exceptions(mark):
                 process.request_counts(timeout=0.5)  # a round trip: what was sent before it has arrived
-        text = response.text
+        text = content.decode(response.encoding or "utf-8", "replace")
         try:
-            body: Any = response.json() if text else None
+            body: Any = json.loads(text) if text else None
         except ValueError:
             body = text
         return Response(response.status_code, body, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
                         text)
+
+    def _exchange(self, method: str, path: str, kwargs: dict[str, Any]) -> tuple[httpx.Response, bytes, bool]:
+        """One request under the deadline, its body read up to the cap."""
+        with self.deadlines.deadline(self.timeout):
+            with self.client.stream(method, path, timeout=self.timeout, **kwargs) as response:
+                content, over = read_capped(response)
+        return response, content, over
 
     # --- beyond the contract ---------------------------------------------------------------------
 
