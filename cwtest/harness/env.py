@@ -75,10 +75,17 @@ class EnvError(Exception):
         self.message = message
 
 
+#: The cache when cwtest runs as root (and neither CWTEST_CACHE_DIR nor XDG_CACHE_HOME says
+#: otherwise): root's home is not searchable by other users, and the workflow runs as one.
+ROOT_CACHE = Path("/var/cache/cwtest")
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("CWTEST_CACHE_DIR")
     if base:
         return Path(base)
+    if os.geteuid() == 0 and not os.environ.get("XDG_CACHE_HOME"):
+        return ROOT_CACHE
     xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(xdg) / "cwtest"
 
@@ -491,12 +498,35 @@ def find_python(uv: str, requires_python: str | None, cwd: Path) -> Path:
         return Path(os.path.realpath(sys.executable))
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONHOME")}
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    done = subprocess.run([uv, "python", "find", "--system", "--no-config", "--", requires_python],
-                          env=env, capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL)
+
+    def find(search: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([uv, "python", "find", "--system", "--no-config", "--", requires_python],
+                              env=search, capture_output=True, text=True, cwd=cwd, stdin=subprocess.DEVNULL)
+
+    if os.geteuid() == 0:
+        # As root, prefer an interpreter every user can reach: the workflow runs as another user.
+        reachable = [d for d in env.get("PATH", "").split(":") if d and _searchable_by_all(d)]
+        done = find({**env, "PATH": ":".join(reachable), "UV_PYTHON_INSTALL_DIR": "/nonexistent"})
+        found = done.stdout.strip().splitlines()
+        if done.returncode == 0 and found:
+            return Path(found[-1])
+    done = find(env)
     found = done.stdout.strip().splitlines()
     if done.returncode != 0 or not found:
         raise EnvError("python-unavailable", f"requires-python {requires_python}: {_uv_error(done.stderr, 1)}")
     return Path(found[-1])
+
+
+def _searchable_by_all(directory: str) -> bool:
+    """Every directory from / down to ``directory`` can be searched by any user."""
+    path = Path(os.path.abspath(directory))
+    for part in (path, *path.parents):
+        try:
+            if not os.stat(part).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def interpreter_prefix(python: Path) -> Path:

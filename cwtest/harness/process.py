@@ -66,6 +66,10 @@ OVER_CAP = (f"more than {MAX_EVENTS} messages or {MAX_EVENT_BYTES >> 20} MiB fro
 M = TypeVar("M", bound=protocol.Message)
 
 
+class IdentityUnavailable(RuntimeError):
+    """As root, outside bubblewrap, the workflow's unprivileged identity cannot reach what it must read."""
+
+
 class RunDir:
     """The private directory of one workflow run; ``cleanup()`` removes it.
 
@@ -76,7 +80,10 @@ class RunDir:
     """
 
     def __init__(self, identity: tuple[int, int] | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-")).resolve()
+        base = tempfile.gettempdir()
+        if identity is not None and unreachable([Path(base)], identity) is not None:
+            base = "/tmp"  # the identity must reach its run directory (outside bubblewrap's mounts)
+        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-", dir=base)).resolve()
         self.identity = identity
         self.ctl = self.root / "ctl"
         self.app = self.root / "app"
@@ -91,15 +98,6 @@ class RunDir:
             os.chmod(self.ctl, 0o750)
             for path in (self.app, self.home):
                 os.chown(path, uid, gid)
-
-    def drop_identity(self) -> None:
-        """Back to cwtest's user alone: the workflow runs without an identity of its own."""
-        if self.identity is None:
-            return
-        for path, mode in ((self.root, 0o700), (self.ctl, 0o700), (self.app, 0o700), (self.home, 0o700)):
-            os.chown(path, os.geteuid(), os.getegid())
-            os.chmod(path, mode)
-        self.identity = None
 
     @property
     def app_socket(self) -> Path:
@@ -230,8 +228,6 @@ class WorkflowProcess:
                  module: str, echo: Any = None) -> None:
         #: The unprivileged uid and gid the workflow runs as (cwtest runs as root), or None.
         self.identity = run_dir.identity
-        #: Why the workflow runs without an unprivileged identity although cwtest runs as root.
-        self.identity_warning: str | None = None
         self.python = python
         self.workflow = workflow
         self.env = env
@@ -279,13 +275,10 @@ class WorkflowProcess:
 
     def _tasks_limit(self) -> int | None:
         """RLIMIT_NPROC for ``Limits.tasks`` processes and threads: counted per uid, and per user
-        namespace. Exact with an identity of the run's own or bubblewrap's user namespace; as
-        cwtest's own user outside a namespace, the user's other tasks count too (so they are added);
-        not enforced for uid 0 (the warning says so)."""
-        if self.identity is not None or self.layer.name == "bubblewrap" and os.geteuid() != 0:
+        namespace. Exact with the run's own identity (root) or in bubblewrap's user namespace; as
+        cwtest's own user outside a namespace the user's other tasks count too, so they are added."""
+        if self.identity is not None or self.layer.name == "bubblewrap":
             return self.limits.tasks
-        if os.geteuid() == 0:
-            return None
         return self.limits.tasks + _tasks_of(os.geteuid())
 
     def _config(self, policy: Policy, stage2: Path | None) -> dict[str, Any]:
@@ -356,19 +349,18 @@ class WorkflowProcess:
         self.stderr = OutputTail(self.process.stderr, self.echo)
 
     def _check_identity(self) -> None:
-        """Outside bubblewrap the identity must reach what the child reads once it has switched;
-        when it cannot (a Python or an environment cache under root's 0700 home), the workflow
-        runs as uid 0 without any capability instead, and the report says why."""
+        """Outside bubblewrap the identity must reach what the child reads once it has switched
+        (there is no mount namespace to show it). When it cannot (an environment cache or a Python
+        under root's 0700 home), the workflow does not run: as root, it would keep root's files."""
         if self.identity is None or self.layer.name == "bubblewrap":
             return
         blocked = unreachable([*self._readable(), self.run_dir.app, self.run_dir.home], self.identity)
         if blocked is not None:
-            self.identity = None
-            self.run_dir.drop_identity()
-            self.identity_warning = (
-                f"the workflow runs as root without any capability, not as an unprivileged user: {blocked} is "
-                f"not reachable by one (put the environment cache (CWTEST_CACHE_DIR) and the Python it uses where "
-                f"every user may enter); its tasks are not capped")
+            raise IdentityUnavailable(
+                f"cwtest runs as root, and under the {self.layer.name} layer the workflow must run as an unprivileged "
+                f"user, who cannot reach {blocked}: put the environment cache (CWTEST_CACHE_DIR; as root the default "
+                f"is {'/var/cache/cwtest'}) and the Python the header asks for where every user may enter, or use "
+                f"bubblewrap")
 
     def _readable(self) -> list[Path]:
         """Paths the child reads that may sit under a directory bwrap hides (/tmp, /run, /var/tmp)."""

@@ -101,9 +101,8 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
         )
         with harness.tracking(process):
             process.start()
-            for warning in (process.memory_warning, process.identity_warning):
-                if warning:
-                    result.warnings.append(warning)
+            if process.memory_warning:
+                result.warnings.append(process.memory_warning)
             booted = BootedWorkflow(path, result, runtime, process, timeout=harness.timeout, seed=harness.seed)
             booted.wait_ready(min(harness.boot_timeout, harness.timeout))
             try:

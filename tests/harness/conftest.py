@@ -7,7 +7,9 @@ a session builds one uv environment (cached under ``~/.cache/cwtest`` across ses
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -77,7 +79,28 @@ def decoy() -> Iterator[Decoy]:
 
 @pytest.fixture
 def clean_host() -> Iterator[None]:
-    """Fails the test if it leaves a marker file, a run directory or a process behind."""
+    """Fails the test if it leaves a marker file, a run directory or a process behind.
+
+    The test gets a temporary directory of its own (short: Unix socket paths have a limit), so
+    that another test running beside it (an xdist worker) never counts as this one's leftovers.
+    """
+    own = Path(tempfile.mkdtemp(prefix="t", dir=tempfile.gettempdir()))
+    own.chmod(0o755)  # the workflow's unprivileged identity (cwtest as root) reaches its run directory
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(own)
+    tempfile.tempdir = None
+    try:
+        yield from _clean_host()
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _clean_host() -> Iterator[None]:
     before_runs = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("cwtest-run-*"))
     before_markers = [m for m in MARKERS if m.exists()]
     assert not before_markers, f"marker files exist before the test: {before_markers}"
