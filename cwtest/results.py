@@ -419,6 +419,9 @@ class WorkflowResult:
     inconclusive: Inconclusive | None = None
     #: The search's summary (``--examples``): seed, requests, seconds, per-route statistics.
     fuzz: dict[str, Any] | None = None
+    #: What the workflow's process tried that its run may not do, seen from outside it (the
+    #: sandbox's observer): ``{kind, call, target, allowed, count}``, whatever its process reported.
+    observed: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
         """Add a finding, merging repeats of the same kind at the same place."""
@@ -477,6 +480,7 @@ class WorkflowResult:
             "service_calls": self.service_calls, "warnings": self.warnings, "stdout_bytes": self.stdout_bytes,
             "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3), "harness_error": self.harness_error,
             "inconclusive": self.inconclusive.as_json() if self.inconclusive else None, "fuzz": self.fuzz,
+            "observed": self.observed,
         }
 
 

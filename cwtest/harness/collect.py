@@ -50,6 +50,7 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
             result.warnings.append(event.text)
         elif isinstance(event, protocol.Stacks) and event.reason == "cpu":
             cpu_stacks = event
+    observe(process, result)
     for reason, count in process.events.violations.items():
         result.add(Finding("protocol", f"a message from the workflow's process broke cwtest's protocol: {reason}",
                            count=count))
@@ -83,6 +84,35 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
     if total > max_output:
         result.add(Finding("output-flood", f"{total / (1 << 20):.1f} MiB written to stdout/stderr (limit "
                                            f"{max_output / (1 << 20):.0f} MiB); only the last 64 KiB were kept"))
+
+
+#: The kinds the observer judges by itself when the workflow's process did not report them.
+OBSERVED_KINDS = {"process": "tried to start a process", "fs-write": "tried to write outside its directories",
+                  "bind": "tried to bind a socket of its own"}
+
+
+def observe(process: WorkflowProcess, result: WorkflowResult) -> None:
+    """What the process tried, seen from outside (``cwtest.harness.observe``): recorded in the
+    result whatever its process said; and for the kinds in ``OBSERVED_KINDS`` a finding when its
+    own messages reported none of that kind (a workflow that silenced or forged them is judged by
+    what it did)."""
+    observer = process.observer
+    if observer is None:
+        return
+    records = observer.observed()
+    result.observed = [r.as_json() for r in records]
+    if observer.dropped:
+        result.observed.append({"kind": "more", "call": "", "target": f"{observer.dropped} more attempts",
+                                "allowed": False, "count": observer.dropped})
+    reported = {e.kind for e in process.events.of(protocol.Finding)}
+    for kind, what in OBSERVED_KINDS.items():
+        seen = [r for r in records if r.kind == kind]
+        if not seen or kind in reported:
+            continue
+        targets = ", ".join(f"{r.call} {r.target}" + (f" (x{r.count})" if r.count > 1 else "") for r in seen[:5])
+        more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
+        result.add(Finding(kind, f"the workflow's process {what}, seen from outside it (its own reports did not say "
+                                 f"so): {targets}{more}", count=sum(r.count for r in seen)))
 
 
 def collect_runtime(runtime: Any, result: WorkflowResult, checked: Collection[int]) -> None:

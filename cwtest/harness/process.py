@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 from cwtest.harness import cgroup, seccomp
 from cwtest.harness.child import protocol
+from cwtest.harness.observe import Observer
 from cwtest.harness.policy import CHILD, Policy, command, run_identity, unreachable
 from cwtest.harness.sandbox import Layer, Limits
 from cwtest.results import printable
@@ -58,6 +59,8 @@ MAX_VIOLATIONS = 20
 MAX_EVENTS = 20_000
 MAX_EVENT_BYTES = 32 << 20
 HARD_EVENT_BYTES = 64 << 20
+#: Seconds the app's socket must accept connections, with no ``ready`` message, to count as serving.
+SILENT_READY = 1.0
 #: The messages the parent waits on (boot, stacks, counts, mocks): kept up to the hard cap.
 _CONTROL = (protocol.Hello, protocol.Ready, protocol.BootFailure, protocol.Stacks, protocol.Counts, protocol.Mocked)
 #: The violation recorded once the caps are reached.
@@ -255,6 +258,10 @@ class WorkflowProcess:
         self.memory_warning: str | None = None
         #: Set by ``kill()``: the kernel's OOM killer ended the process (its cgroup counted a kill).
         self.oom_killed = False
+        #: What the process tried, seen from outside it (``cwtest.harness.observe``); None without seccomp.
+        self.observer: Observer | None = None
+        #: The app served although the process never said so (its reports were silenced).
+        self.ready_unannounced = False
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -293,7 +300,7 @@ class WorkflowProcess:
             "events_socket": str(run.events_socket),
             "sim_socket": str(run.sim_socket),
             "sim_base": self.sim_base,
-            "unix_allowed": [str(run.sim_socket), str(run.redis_socket), str(run.events_socket)],
+            "unix_allowed": [str(p) for p in self._sockets()],
             "tcp_allowed": list(policy.connect_ports),
             "redis": {"port": self.redis_port, "socket": str(run.redis_socket), "relay": uses_bwrap}
             if self.redis_port else None,
@@ -301,6 +308,8 @@ class WorkflowProcess:
             # the child applies it itself: seccomp's stage 2 (stage 1 and execve) once python runs
             "confine": policy.confinement(self.layer, seccomp=stage2),
             "datagrams_denied": stage2 is not None and not uses_bwrap,
+            # Landlock allows no TCP bind: the runtime's loopback relay cannot listen there
+            "runtime_relay": self.layer.name != "landlock",
             "mocks": [m.as_json() for m in self.mocks],
         }
 
@@ -322,15 +331,26 @@ class WorkflowProcess:
         self._reader = threading.Thread(target=self._read_events, daemon=True, name="cwtest-events")
         self._reader.start()
         stage1 = stage2 = None
+        observer = None
         if self.layer.seccomp:
             outside = self.layer.name != "bubblewrap"
-            programs = seccomp.programs(outside_namespaces=outside, ownership=outside and self.identity is None)
+            programs = seccomp.programs(outside_namespaces=outside, ownership=outside and self.identity is None,
+                                        notify=True)
             stage1, stage2 = run.ctl / "stage1.bpf", run.ctl / "stage2.bpf"
             stage1.write_bytes(programs.stage1)
             stage2.write_bytes(programs.stage2)
+            assert programs.notify is not None and programs.processes is not None
+            (run.ctl / "notify.bpf").write_bytes(programs.notify)
+            (run.ctl / "processes.bpf").write_bytes(programs.processes)
         policy = self._policy(stage1)
+        if self.layer.seccomp:
+            self.observer = Observer(run.ctl / "notify.sock", unix=self._sockets(), app_socket=run.app_socket,
+                                     writable=policy.writable, tcp_ports=policy.connect_ports,
+                                     layer=self.layer.name).start()
+            observer = {"socket": str(run.ctl / "notify.sock"), "program": str(run.ctl / "notify.bpf"),
+                        "fallback": str(run.ctl / "processes.bpf")}
         config = run.ctl / "config.json"
-        config.write_text(json.dumps(self._config(policy, stage2)))
+        config.write_text(json.dumps({**self._config(policy, stage2), "observer": observer}))
         # -S: no site-packages at start, so no dependency's .pth file runs before the confinement;
         # the child adds them (``site.main()``) once it is confined.
         argv = [self.python, "-I", "-B", "-S", CHILD_MAIN, config]
@@ -347,6 +367,11 @@ class WorkflowProcess:
         self.started_at = time.monotonic()
         self.stdout = OutputTail(self.process.stdout, self.echo)
         self.stderr = OutputTail(self.process.stderr, self.echo)
+
+    def _sockets(self) -> list[Path]:
+        """The run's Unix sockets the child connects to."""
+        run = self.run_dir
+        return [run.sim_socket, run.redis_socket, run.events_socket, run.ctl / "notify.sock"]
 
     def _check_identity(self) -> None:
         """Outside bubblewrap the identity must reach what the child reads once it has switched
@@ -418,9 +443,25 @@ class WorkflowProcess:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self, timeout: float) -> protocol.Ready | protocol.BootFailure | None:
-        """The ``ready`` or ``boot-failure`` message; None on timeout or when the child died first."""
+        """The ``ready`` or ``boot-failure`` message; None on timeout or when the child died first.
+
+        The message is the workflow's process's word, which it can silence: when the app's socket
+        has accepted connections for ``SILENT_READY`` seconds without either message, the app
+        serves (``ready_unannounced`` is set, and a synthetic ``ready`` names no app).
+        """
         kinds = (protocol.Ready, protocol.BootFailure)
-        event = self.events.wait(protocol.Message, timeout, self.alive, where=lambda m: isinstance(m, kinds))
+        deadline = time.monotonic() + timeout
+        listening_since: float | None = None
+        event = None
+        while event is None and time.monotonic() < deadline and (self.alive() or not self.events.closed):
+            event = self.events.wait(protocol.Message, 0.1, self.alive, where=lambda m: isinstance(m, kinds))
+            if event is not None or not self.alive():
+                break
+            if listening_since is None and _accepts(self.run_dir.app_socket):
+                listening_since = time.monotonic()
+            if listening_since is not None and time.monotonic() - listening_since > SILENT_READY:
+                self.ready_unannounced = True
+                return protocol.Ready(app="?", apps=())
         if event is None and self.process is not None and self.process.poll() is not None:
             # The child is gone: give the reader a moment for the last messages.
             if self._reader is not None:
@@ -496,6 +537,8 @@ class WorkflowProcess:
                     pass
         if self._reader is not None:
             self._reader.join(2)
+        if self.observer is not None:
+            self.observer.stop()
         self.release_cgroup()
 
     def release_cgroup(self) -> None:
@@ -535,3 +578,18 @@ def _tasks_of(uid: int) -> int:
         if int(fields.get("Uid", "-1").split()[0]) == uid:
             count += int(fields.get("Threads", "1").strip() or 1)
     return count
+
+
+def _accepts(path: Path) -> bool:
+    """Something listens on the Unix socket ``path``."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(0.2)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()

@@ -142,6 +142,12 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
     for call in result.external:
         console.print(f"  external: {escape(str(call['method']))} {escape(str(call['url']))} (mocked) "
                       f"from {escape(str(call.get('location')))}")
+    for seen in result.observed[:20]:
+        count = f" (x{seen['count']})" if seen.get("count", 1) > 1 else ""
+        console.print(f"  observed from outside: {escape(seen['kind'])}: {escape(seen['call'])} "
+                      f"{escape(seen['target'])}{count}")
+    if len(result.observed) > 20:
+        console.print(f"  observed from outside: {len(result.observed) - 20} more (the JSON report lists them)")
     for warning in result.warnings:
         console.print(f"  [yellow]warning[/]: {escape(warning)}")  # one line: newlines shown as \\x0a
     if result.harness_error:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 SCMP_ACT_ALLOW = 0x7FFF0000
+SCMP_ACT_NOTIFY = 0x7FC00000
 SCMP_CMP_NE = 1
 SCMP_CMP_EQ = 4
 SCMP_CMP_GE = 5
@@ -172,30 +173,107 @@ def build(deny_exec: bool, outside_namespaces: bool = False, *, processes: bool 
                 for kind in (socket.SOCK_DGRAM, socket.SOCK_RAW):
                     _add(lib, ctx, eperm, "socket", _ArgCmp(0, SCMP_CMP_EQ, family, 0),
                          _ArgCmp(1, SCMP_CMP_MASKED_EQ, 0xF, int(kind)))
-        with tempfile.TemporaryFile() as out:
-            rc = lib.seccomp_export_bpf(ctx, out.fileno())
-            if rc < 0:
-                raise SeccompUnavailable(f"seccomp_export_bpf failed: {os.strerror(-rc)}")
-            out.seek(0)
-            program = out.read()
+        return _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+
+
+#: What the observer (``cwtest.harness.observe``) sees from outside the workflow's process: the
+#: syscalls that reach out (connect, bind, listen, sendto with an address), that write to a path
+#: (open for writing, create, remove, rename, link, truncate), and that start a process. The parent
+#: answers each: the first two kinds go on (the kernel's layers decide), process creation is
+#: refused (EPERM; ENOSYS for clone3, so that glibc falls back to clone for threads).
+NOTIFIED_NET = ("connect", "bind", "listen")
+NOTIFIED_PATHS = ("creat", "openat2", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
+                  "renameat2", "link", "linkat", "symlink", "symlinkat", "truncate", "mknod", "mknodat")
+NOTIFIED_PROCESSES = ("fork", "vfork", "execve", "execveat")
+_WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC)
+
+
+def notify_program() -> bytes:
+    """The observer's program: ``SCMP_ACT_NOTIFY`` for the syscalls above, everything else allowed."""
+    lib = _lib()
+    ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
+    if not ctx:
+        raise SeccompUnavailable("seccomp_init failed")
+    try:
+        for name in (*NOTIFIED_NET, *NOTIFIED_PATHS, *NOTIFIED_PROCESSES):
+            _add(lib, ctx, SCMP_ACT_NOTIFY, name)
+        _add(lib, ctx, SCMP_ACT_NOTIFY, "sendto", _ArgCmp(4, SCMP_CMP_NE, 0, 0))  # with an address
+        for flag in _WRITE_FLAGS:
+            _add(lib, ctx, SCMP_ACT_NOTIFY, "open", _ArgCmp(1, SCMP_CMP_MASKED_EQ, flag, flag))
+            _add(lib, ctx, SCMP_ACT_NOTIFY, "openat", _ArgCmp(2, SCMP_CMP_MASKED_EQ, flag, flag))
+        _add(lib, ctx, SCMP_ACT_NOTIFY, "clone", _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
+        _add(lib, ctx, SCMP_ACT_NOTIFY, "clone3")
+        return _export(lib, ctx)
+    finally:
+        lib.seccomp_release(ctx)
+
+
+def _export(lib: ctypes.CDLL, ctx: int) -> bytes:
+    with tempfile.TemporaryFile() as out:
+        rc = lib.seccomp_export_bpf(ctx, out.fileno())
+        if rc < 0:
+            raise SeccompUnavailable(f"seccomp_export_bpf failed: {os.strerror(-rc)}")
+        out.seek(0)
+        program = out.read()
     if not program or len(program) % 8:
         raise SeccompUnavailable("libseccomp exported an empty or truncated program")
     return program
 
 
+@lru_cache(maxsize=None)
+def syscall_name(number: int) -> str:
+    """The name of a syscall number on this architecture (``connect``), for the observer."""
+    lib = _lib()
+    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
+    lib.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
+    pointer = lib.seccomp_syscall_resolve_num_arch(0, number)  # 0: the native architecture
+    if not pointer:
+        return str(number)
+    name = ctypes.string_at(pointer).decode()
+    ctypes.CDLL(None).free(ctypes.c_void_p(pointer))
+    return name
+
+
 @dataclass(frozen=True)
 class Programs:
+    """The workflow's programs. With ``notify``, process creation is left to the observer's program
+    (which refuses it, and so sees it); ``processes`` is the fallback that refuses it with EPERM
+    where the observer's program cannot be installed."""
+
     stage1: bytes
     stage2: bytes
+    notify: bytes | None = None
+    processes: bytes | None = None
 
 
-@lru_cache(maxsize=4)
-def programs(outside_namespaces: bool = False, ownership: bool = False) -> Programs:
-    """Both programs, built once per process (building takes about a millisecond)."""
-    return Programs(build(False, outside_namespaces, ownership=ownership),
-                    build(True, outside_namespaces, ownership=ownership))
+@lru_cache(maxsize=8)
+def programs(outside_namespaces: bool = False, ownership: bool = False, notify: bool = False) -> Programs:
+    """The workflow's programs, built once per process (building takes about a millisecond)."""
+    if not notify:
+        return Programs(build(False, outside_namespaces, ownership=ownership),
+                        build(True, outside_namespaces, ownership=ownership))
+    stage = build(False, outside_namespaces, processes=True, ownership=ownership)
+    return Programs(stage, stage, notify_program(), processes_program())
+
+
+@lru_cache(maxsize=1)
+def processes_program() -> bytes:
+    """Refuse every way to start a process (the observer's fallback)."""
+    lib = _lib()
+    ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
+    if not ctx:
+        raise SeccompUnavailable("seccomp_init failed")
+    try:
+        eperm = _errno_action(errno.EPERM)
+        for name in ("fork", "vfork", *DENIED_AFTER_START):
+            _add(lib, ctx, eperm, name)
+        _add(lib, ctx, eperm, "clone", _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
+        _add(lib, ctx, _errno_action(errno.ENOSYS), "clone3")
+        return _export(lib, ctx)
+    finally:
+        lib.seccomp_release(ctx)
 
 
 @lru_cache(maxsize=1)

@@ -187,6 +187,9 @@ class BootedWorkflow:
         if isinstance(event, protocol.Ready):
             self.result.booted = True
             self.result.app = event.app
+            if self.process.ready_unannounced:
+                self.result.warnings.append("the workflow's process never said it was serving (its reports to cwtest "
+                                            "were silenced): its app's socket was found listening")
             others = [n for n in event.apps if n != event.app]
             if others:
                 self.result.warnings.append(f"several FastAPI objects ({', '.join(event.apps)}); served "

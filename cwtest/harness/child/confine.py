@@ -153,6 +153,36 @@ def load_seccomp_program(program: bytes) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
+#: seccomp(2)'s number, for the architectures cwtest runs on.
+_SECCOMP_SYSCALL = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358, "s390x": 348}
+_NEW_LISTENER, _WAIT_KILLABLE_RECV = 1 << 3, 1 << 5
+
+
+def install_notifier(program: bytes) -> int:
+    """Load a program that sends ``SCMP_ACT_NOTIFY`` syscalls to a listener; returns the listener's
+    descriptor (for the parent, which answers them). With no new privileges; one thread only."""
+    import platform
+
+    if threading.active_count() != 1:
+        raise RuntimeError("seccomp must be loaded before any thread starts")
+    number = _SECCOMP_SYSCALL.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, "no seccomp(2) number for %s" % platform.machine())
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    no_new_privs()
+    lib = libc()
+    lib.syscall.restype = ctypes.c_long
+    for flags in (_NEW_LISTENER | _WAIT_KILLABLE_RECV, _NEW_LISTENER):  # killable waits: Linux 5.19+
+        fd = lib.syscall(number, 1, flags, ctypes.byref(fprog))  # SECCOMP_SET_MODE_FILTER
+        if fd >= 0:
+            return int(fd)
+        error = ctypes.get_errno()
+        if error != errno.EINVAL:
+            break
+    raise OSError(error, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER) failed")
+
+
 # Landlock, from <linux/landlock.h>; the syscall numbers are the same on every architecture.
 _LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
 _FS_WRITE_RIGHTS = {  # access right -> first ABI that has it

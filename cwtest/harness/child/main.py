@@ -43,7 +43,16 @@ def main(argv: List[str]) -> None:
         config = json.load(handle)
     stacks.WORKFLOW = config["workflow"]
     sock = channel.connect(config["events_socket"])
+    observer = config.get("observer")
+    handoff = None
+    if observer:  # connected now: its directory is cwtest's, and connect() will be watched
+        import socket as _socket
+
+        handoff = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        handoff.connect(observer["socket"])
     warnings = confine.apply(config.get("confine") or {})
+    if handoff is not None:
+        warnings += watch_from_outside(handoff, observer)
     import site
 
     site.main()  # the environment's site-packages and .pth files, confined
@@ -63,18 +72,53 @@ def main(argv: List[str]) -> None:
         pass
     else:
         outbound.install_httpx(httpx, outbound.ChildRouter(httpx, config["sim_base"], config["sim_socket"], MOCKS))
-    relay_warning = outbound.route_runtime_name(config)
+    relay_warning = outbound.route_runtime_name(config) if config.get("runtime_relay", True) else \
+        "only httpx reaches the simulated runtime (no loopback relay: this layer allows no TCP listener)"
     if relay_warning:
         channel.send(protocol.SetupWarning(text=relay_warning))
     redis = config.get("redis")
     if redis and redis.get("relay"):  # inside a network namespace: 127.0.0.1:port -> the parent's relay
         outbound.start_relay(int(redis["port"]), redis["socket"], "redis")
+    quiet_processor_query()
     module = serve.import_workflow(config["module"], config["workflow"])
     try:
         name, app, names = serve.find_app(module)
     except serve.NoApp as exc:
         serve.fail("no-app", str(exc))
     serve.serve(app, name, names, config["app_socket"])
+
+
+def watch_from_outside(handoff: Any, observer: Dict[str, str]) -> List[str]:
+    """Install the observer's seccomp program and hand its listener to the parent, which from now
+    on sees (and answers) every connect, bind, write to a path and attempt to start a process; where
+    that cannot be done, refuse process creation with the fallback program instead."""
+    import array
+    import socket as _socket
+
+    with open(observer["program"], "rb") as handle:
+        program = handle.read()
+    try:
+        fd = confine.install_notifier(program)
+    except (OSError, RuntimeError) as exc:
+        with open(observer["fallback"], "rb") as handle:
+            confine.load_seccomp_program(handle.read())
+        handoff.close()
+        return ["no observation from outside the workflow's process (%s): its reports alone say what it tried" % exc]
+    handoff.sendmsg([b"n"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [fd]))])
+    handoff.close()
+    os.close(fd)
+    return []
+
+
+def quiet_processor_query() -> None:
+    """``platform.processor()`` runs ``uname -p`` on Linux (the OpenAI SDK asks at every client);
+    the sandbox refuses the process and ``platform`` falls back to ``""``. Answer ``""`` at once
+    instead: the same result, and no attempt to start a process that is not the workflow's."""
+    import platform
+
+    processor = getattr(platform, "_Processor", None)
+    if processor is not None and sys.platform.startswith("linux"):
+        processor.get_linux = staticmethod(lambda: "")
 
 
 def scrub_environment(env: Dict[str, str]) -> None:
