@@ -59,6 +59,7 @@ KINDS: dict[str, str] = {
     "cpu": "the CPU-time limit was hit",
     "timeout": "the wall-clock timeout was hit: the workflow hung",
     "output-flood": "more output than --max-output on stdout/stderr",
+    "disk": "the workflow's directory outgrew its cap (256 MiB; outside bubblewrap, where no tmpfs holds it)",
     "oversized-response": "a response body over the cap (32 MiB): cwtest read that much and closed the connection",
     "crash": "the process died while serving",
     # requests: the smoke call and the search

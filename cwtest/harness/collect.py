@@ -51,11 +51,15 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -
         elif isinstance(event, protocol.Stacks) and event.reason == "cpu":
             cpu_stacks = event
     observe(process, result)
+    leftovers(process, result)
     for reason, count in process.events.violations.items():
         result.add(Finding("protocol", f"a message from the workflow's process broke cwtest's protocol: {reason}",
                            count=count))
     code = process.returncode
     started = bool(process.events.of(protocol.Hello))
+    if process.disk_exceeded:
+        result.add(Finding("disk", f"the workflow's directory outgrew its cap ({format_size(process.limits.tmpfs)}): "
+                                   f"{process.disk_exceeded}; the process was stopped"))
     if process.oom_killed:  # its cgroup counted an OOM kill: a memory finding, not a crash
         _oom_finding(process, result)
     elif not started and code not in (None, 0) and not process.killed_by_harness:
@@ -113,6 +117,21 @@ def observe(process: WorkflowProcess, result: WorkflowResult) -> None:
         more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
         result.add(Finding(kind, f"the workflow's process {what}, seen from outside it (its own reports did not say "
                                  f"so): {targets}{more}", count=sum(r.count for r in seen)))
+
+
+def leftovers(process: WorkflowProcess, result: WorkflowResult) -> None:
+    """The app's directory is writable only for the socket the child binds there (it is a host
+    directory in every layer): anything else found in it after the run is a write outside the
+    workflow's own directory, whatever its process said."""
+    app = process.run_dir.app
+    try:
+        names = sorted(p.name for p in app.iterdir() if p != process.run_dir.app_socket)
+    except OSError:
+        return
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        result.add(Finding("fs-write", f"the workflow left {len(names)} file(s) in the directory of its app's socket "
+                                       f"(found after the run): {shown}", count=len(names)))
 
 
 def collect_runtime(runtime: Any, result: WorkflowResult, checked: Collection[int]) -> None:

@@ -59,6 +59,9 @@ MAX_VIOLATIONS = 20
 MAX_EVENTS = 20_000
 MAX_EVENT_BYTES = 32 << 20
 HARD_EVENT_BYTES = 64 << 20
+#: The most files the workflow's directory may hold outside bubblewrap (a tmpfs has its own limit).
+DISK_ENTRIES = 20_000
+MIB = 1 << 20
 #: Seconds the app's socket must accept connections, with no ``ready`` message, to count as serving.
 SILENT_READY = 1.0
 #: The messages the parent waits on (boot, stacks, counts, mocks): kept up to the hard cap.
@@ -262,6 +265,8 @@ class WorkflowProcess:
         self.observer: Observer | None = None
         #: The app served although the process never said so (its reports were silenced).
         self.ready_unannounced = False
+        #: Set when the workflow's directory outgrew its cap outside bubblewrap (the process was stopped).
+        self.disk_exceeded: str | None = None
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -367,6 +372,25 @@ class WorkflowProcess:
         self.started_at = time.monotonic()
         self.stdout = OutputTail(self.process.stdout, self.echo)
         self.stderr = OutputTail(self.process.stderr, self.echo)
+        if self.layer.name != "bubblewrap":  # HOME is a host directory: no tmpfs caps its size
+            threading.Thread(target=self._watch_disk, daemon=True, name="cwtest-disk").start()
+
+    def _watch_disk(self) -> None:
+        """Outside bubblewrap HOME is on the host's disk, where only RLIMIT_FSIZE (per file) applies:
+        four times a second, its size; past ``Limits.tmpfs`` (what the tmpfs would hold) or
+        ``DISK_ENTRIES`` files, the process is stopped (``disk_exceeded``)."""
+        while self.alive() and not self.killed_by_harness:
+            size, entries = _disk_use(self.run_dir.home, DISK_ENTRIES + 1)
+            if size > self.limits.tmpfs or entries > DISK_ENTRIES:
+                self.disk_exceeded = (f"{size / MIB:.0f} MiB in {entries} files" if entries <= DISK_ENTRIES
+                                      else f"more than {DISK_ENTRIES} files")
+                self.killed_by_harness = True
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)  # the session's kill() reaps and cleans up
+                except (ProcessLookupError, AttributeError):
+                    pass
+                return
+            time.sleep(0.25)
 
     def _sockets(self) -> list[Path]:
         """The run's Unix sockets the child connects to."""
@@ -593,3 +617,24 @@ def _accepts(path: Path) -> bool:
         return False
     finally:
         probe.close()
+
+
+def _disk_use(root: Path, limit: int) -> tuple[int, int]:
+    """(bytes allocated, entries) under ``root``, counting at most ``limit`` entries."""
+    size = entries = 0
+    stack = [str(root)]
+    while stack and entries < limit:
+        try:
+            with os.scandir(stack.pop()) as found:
+                for entry in found:
+                    entries += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    size += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return size, entries
