@@ -124,6 +124,22 @@ def direct_references(requirements: tuple[str, ...]) -> list[str]:
     return [text for text in requirements if Requirement(text).url is not None]
 
 
+def local_references(requirements: tuple[str, ...]) -> list[Path]:
+    """The local paths that direct references name (``name @ file:///path``): read-only in the build."""
+    from urllib.parse import unquote, urlsplit
+
+    from packaging.requirements import Requirement
+
+    found = []
+    for text in requirements:
+        url = Requirement(text).url
+        if url and url.startswith("file:"):
+            path = Path(unquote(urlsplit(url).path))
+            if path.exists():
+                found.append(path)
+    return found
+
+
 def _shown(text: str, limit: int = 120) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
@@ -332,7 +348,7 @@ class EnvManager:
             else uv_cache_dir(uv, self.cache_dir)
         try:
             build = BuildSandbox(self.layer, uv=Path(uv), python=python, staging=staging, home=scratch,
-                                 uv_cache=uv_cache)
+                                 uv_cache=uv_cache, sources=tuple(local_references(spec.dependencies)))
             done = build.run([uv, "venv", "--quiet", "--no-config", "--relocatable", f"--python={python}",
                               str(staging)], network=False, uv_cache=True)
             if done.returncode != 0:
@@ -410,8 +426,10 @@ class BuildSandbox:
     environment: the report's warning says the run is not contained.
     """
 
-    def __init__(self, layer: Layer, *, uv: Path, python: Path, staging: Path, home: Path, uv_cache: Path) -> None:
+    def __init__(self, layer: Layer, *, uv: Path, python: Path, staging: Path, home: Path, uv_cache: Path,
+                 sources: tuple[Path, ...] = ()) -> None:
         self.layer = layer
+        self.sources = sources
         self.uv = uv
         self.python = python
         self.staging = staging
@@ -425,7 +443,8 @@ class BuildSandbox:
 
     def policy(self, *, network: bool, uv_cache: bool) -> Policy:
         prefix = interpreter_prefix(self.python)
-        read = [p for p in dict.fromkeys([Path(os.path.realpath(self.uv)), prefix, *_local_sources(self.env)])
+        read = [p for p in dict.fromkeys([Path(os.path.realpath(self.uv)), prefix, *_local_sources(self.env),
+                                          *self.sources])
                 if p.exists()]
         if self._program is not None and self.layer.name != "bubblewrap":
             read.append(self._program)  # the launcher reads it

@@ -377,7 +377,7 @@ class WorkflowProcess:
 
     def _watch_disk(self) -> None:
         """Outside bubblewrap HOME is on the host's disk, where only RLIMIT_FSIZE (per file) applies:
-        four times a second, its size; past ``Limits.tmpfs`` (what the tmpfs would hold) or
+        twenty times a second, its size; past ``Limits.tmpfs`` (what the tmpfs would hold) or
         ``DISK_ENTRIES`` files, the process is stopped (``disk_exceeded``)."""
         while self.alive() and not self.killed_by_harness:
             size, entries = _disk_use(self.run_dir.home, DISK_ENTRIES + 1)
@@ -390,7 +390,7 @@ class WorkflowProcess:
                 except (ProcessLookupError, AttributeError):
                     pass
                 return
-            time.sleep(0.25)
+            time.sleep(0.05)
 
     def _sockets(self) -> list[Path]:
         """The run's Unix sockets the child connects to."""
@@ -479,6 +479,9 @@ class WorkflowProcess:
         event = None
         while event is None and time.monotonic() < deadline and (self.alive() or not self.events.closed):
             event = self.events.wait(protocol.Message, 0.1, self.alive, where=lambda m: isinstance(m, kinds))
+            if isinstance(event, protocol.Ready):  # the process's word: it serves once its socket accepts
+                while self.alive() and not _accepts(self.run_dir.app_socket) and time.monotonic() < deadline:
+                    time.sleep(0.02)
             if event is not None or not self.alive():
                 break
             if listening_since is None and _accepts(self.run_dir.app_socket):

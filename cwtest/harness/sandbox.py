@@ -142,7 +142,7 @@ class Layer:
 
     def describe(self) -> str:
         parts = {"bubblewrap": "bubblewrap (all namespaces, read-only root)",
-                 "landlock": f"Landlock ABI {self.probe.landlock_abi} (writes, TCP)",
+                 "landlock": f"Landlock ABI {self.probe.landlock_abi} (reads, writes, TCP)",
                  "audit": "audit hook only (NOT contained)"}[self.name]
         parts += " + seccomp" if self.seccomp else " (no seccomp: " + str(self.probe.seccomp_error) + ")"
         return parts + f" + rlimits + timeout; memory limit: {self.memory_mode}"
@@ -205,8 +205,9 @@ def _warning(name: str, found: Probe, reason: str | None = None) -> str | None:
     if name == "bubblewrap":
         return None if found.seccomp_error is None else f"seccomp is unavailable: {found.seccomp_error}"
     if name == "landlock":
-        return (f"{why}; Landlock contains writes and TCP (ABI >= 4), seccomp processes and UDP; pathname Unix "
-                f"sockets and reads stay open")
+        return (f"{why}; Landlock contains reads and writes (allow-lists), TCP (ABI >= 4), signals and abstract "
+                f"Unix sockets (ABI >= 6), seccomp processes, UDP and other socket families; pathname Unix sockets on "
+                f"the host stay reachable where their file permissions allow")
     return (f"NO SANDBOX ({why}; no Landlock either): the audit layer contains NOTHING: the workflow reads "
             f"and writes what your user can and reaches the network; cwtest only watches it (audit hook) and limits "
             f"it (rlimits, seccomp, and an unprivileged uid when cwtest runs as root)")

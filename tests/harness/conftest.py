@@ -51,7 +51,17 @@ def decoy() -> Iterator[Decoy]:
                 conn, address = tcp.accept()
             except OSError:
                 return
-            found.received.append(("tcp", address))
+            data = b""
+            try:  # what was sent, for the tests that check what got out (at most 256 KiB, 2 s)
+                conn.settimeout(2)
+                while len(data) < 256 << 10:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            found.received.append(("tcp", (address, data)))
             conn.close()
 
     def serve_udp() -> None:
