@@ -182,7 +182,8 @@ def build(deny_exec: bool, outside_namespaces: bool = False, *, processes: bool 
 #: syscalls that reach out (connect, bind, listen, sendto with an address), that write to a path
 #: (open for writing, create, remove, rename, link, truncate), and that start a process. The parent
 #: answers each: the first two kinds go on (the kernel's layers decide), process creation is
-#: refused (EPERM; ENOSYS for clone3, so that glibc falls back to clone for threads).
+#: refused (EPERM). ``clone3`` fails with ENOSYS in the program itself, so glibc falls back to
+#: ``clone`` for threads (not watched) and for processes (watched).
 NOTIFIED_NET = ("connect", "bind", "listen")
 NOTIFIED_PATHS = ("creat", "openat2", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
                   "renameat2", "link", "linkat", "symlink", "symlinkat", "truncate", "mknod", "mknodat")
@@ -204,7 +205,9 @@ def notify_program() -> bytes:
             _add(lib, ctx, SCMP_ACT_NOTIFY, "open", _ArgCmp(1, SCMP_CMP_MASKED_EQ, flag, flag))
             _add(lib, ctx, SCMP_ACT_NOTIFY, "openat", _ArgCmp(2, SCMP_CMP_MASKED_EQ, flag, flag))
         _add(lib, ctx, SCMP_ACT_NOTIFY, "clone", _ArgCmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))
-        _add(lib, ctx, SCMP_ACT_NOTIFY, "clone3")
+        # clone3's flags are behind a pointer: refused here without a round trip (glibc then
+        # creates threads with clone, and a process through clone, which is watched).
+        _add(lib, ctx, _errno_action(errno.ENOSYS), "clone3")
         return _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
