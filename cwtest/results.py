@@ -35,6 +35,10 @@ KINDS: dict[str, str] = {
     "python-unavailable": "requires-python asks for an interpreter that is not installed (never downloaded)",
     "env-build": "uv could not install the header's dependencies",
     "env-mismatch": "--env current: this interpreter does not satisfy the header",
+    "refused-dependency": "a dependency that is not a plain PEP 508 requirement (an installer option, -r/-e, a "
+                          "URL or file reference without --allow-direct-references): nothing was installed",
+    "refused-env-var": "the header declares a variable that steers a loader, an interpreter or cwtest (LD_*, "
+                       "PYTHON*, PATH, HOME...): refused and not set",
     "syntax-error": "the workflow does not compile",
     "missing-dependency": "an import the environment does not provide",
     "import-crash": "importing the workflow raised",
@@ -54,6 +58,8 @@ KINDS: dict[str, str] = {
     "cpu": "the CPU-time limit was hit",
     "timeout": "the wall-clock timeout was hit: the workflow hung",
     "output-flood": "more output than --max-output on stdout/stderr",
+    "disk": "the workflow's directory outgrew its cap (256 MiB; outside bubblewrap, where no tmpfs holds it)",
+    "oversized-response": "a response body over the cap (32 MiB): cwtest read that much and closed the connection",
     "crash": "the process died while serving",
     # requests: the smoke call and the search
     "unhandled-exception": "an exception escaped the workflow while it answered a valid request (or under a "
@@ -514,6 +520,9 @@ class WorkflowResult:
     inconclusive: Inconclusive | None = None
     #: The search's summary (``--examples``): seed, requests, seconds, per-route statistics.
     fuzz: dict[str, Any] | None = None
+    #: What the workflow's process tried that its run may not do, seen from outside it (the
+    #: sandbox's observer): ``{kind, call, target, allowed, count}``, whatever its process reported.
+    observed: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
         """Add a finding, merging repeats of the same kind at the same place."""
@@ -573,6 +582,7 @@ class WorkflowResult:
             "service_calls": self.service_calls, "warnings": self.warnings, "stdout_bytes": self.stdout_bytes,
             "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3), "harness_error": self.harness_error,
             "inconclusive": self.inconclusive.as_json() if self.inconclusive else None, "fuzz": self.fuzz,
+            "observed": self.observed,
         }
 
 
@@ -645,3 +655,23 @@ def display_path(path: str | None) -> str:
     shown = relative if not relative.startswith("..") else file
     return f"{shown}{sep}{line}"
 
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal: every control or format character (C0 and C1 controls,
+    ANSI escape sequences' ESC, carriage returns, bidirectional overrides, zero-width characters)
+    shown as an escape (``\\x1b``, ``\\u202e``), so that nothing a workflow wrote (an exception
+    message, a stderr line, a file name) can move the cursor, erase lines or restyle the report.
+    ``newlines=True`` keeps ``\\n`` (the caller indents each line); tabs are kept."""
+    import unicodedata
+
+    out = []
+    for char in str(text):
+        if char == "\t" or (newlines and char == "\n"):
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)

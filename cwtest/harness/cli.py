@@ -22,16 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cwtest.harness.runner import Harness
-from cwtest.results import RunReport, WorkflowResult
+from cwtest.results import RunReport, WorkflowResult, printable
 from cwtest.harness.sandbox import LAYERS, MODES, Limits, SandboxUnavailable
 
 _SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox"}
+
+
+def escape(text: object) -> str:
+    """Markup escaped and control characters shown (a file name or a workflow's text is never obeyed)."""
+    return _markup_escape(printable(text))
 
 
 def parse_size(text: str) -> int:
@@ -189,8 +194,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "longest prefix wins (default: a cassette's answer, else refused as with no network)")
     parser.add_argument("--mock-header", type=_mock_header, action="append", default=[], metavar="PREFIX=NAME: VALUE",
                         help="a header of the --mock-external answer for PREFIX (repeatable)")
+    parser.add_argument("--allow-direct-references", action="store_true",
+                        help="install dependencies named by URL or file (name @ https://..., name @ file:///...); "
+                             "refused by default, with a refused-dependency finding")
+    parser.add_argument("--allow-builds", action="store_true",
+                        help="build dependencies from source distributions (their build backends run in the build "
+                             "sandbox, with a throwaway uv cache); by default only wheels are installed")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
+
+
+def _env_options(args: argparse.Namespace) -> dict[str, bool]:
+    return {"allow_direct_references": args.allow_direct_references, "allow_builds": args.allow_builds}
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -302,7 +317,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    err = Console(stderr=True)
+    err = Console(stderr=True, emoji=False, highlight=False)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         err.print(f"[red]error[/]: no such file or directory: {escape(', '.join(map(str, missing)))}")
@@ -332,7 +347,8 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
-                          seed=args.seed, fuzz=fuzz, env_values=env_values, cassettes=not args.no_cassettes)
+                          seed=args.seed, fuzz=fuzz, env_values=env_values, cassettes=not args.no_cassettes,
+                          **_env_options(args))
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -351,9 +367,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if args.output_format == "full":
         if args.output:
             with args.output.open("w", encoding="utf-8") as handle:
-                render_full(report, Console(file=handle, no_color=True, soft_wrap=True))
+                render_full(report, Console(file=handle, no_color=True, soft_wrap=True, emoji=False))
         else:
-            render_full(report, Console(highlight=False, soft_wrap=True))  # paths and stacks unbroken
+            render_full(report, Console(highlight=False, soft_wrap=True, emoji=False))  # paths and stacks unbroken
     else:
         text = render_json(report) if args.output_format == "json" else render_junit(report)
         if args.output:
@@ -403,7 +419,7 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, emoji=False)
     if not args.file.is_file():
         out.print(f"[red]error[/]: no such file: {escape(str(args.file))}")
         return 2
@@ -415,7 +431,7 @@ def boot_main(argv: Sequence[str] | None = None) -> int:
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=10 ** 7, boot_timeout=args.boot_timeout, limits=_limits(args), seed=args.seed,
-                          echo_output=not args.quiet, env_values=env_values)
+                          echo_output=not args.quiet, env_values=env_values, **_env_options(args))
     except SandboxUnavailable as exc:
         out.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -491,7 +507,8 @@ def record_main(argv: Sequence[str] | None = None) -> int:
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), seed=args.seed, fuzz=fuzz,
-                          env_values=env_values, record=True, runtime_url=args.runtime, runtime_key=key)
+                          env_values=env_values, record=True, runtime_url=args.runtime, runtime_key=key,
+                          **_env_options(args))
     except SandboxUnavailable as exc:
         out.print(f"[red]error[/]: {escape(str(exc))}")
         return 2

@@ -75,11 +75,16 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int, w
         elif isinstance(event, protocol.Stacks) and event.reason == "cpu":
             cpu_stacks = event
     result.egress = group_egress(process.events.of(protocol.Egress))
+    observe(process, result)
+    leftovers(process, result)
     for reason, count in process.events.violations.items():
         result.add(Finding("protocol", f"a message from the workflow's process broke cwtest's protocol: {reason}",
                            count=count))
     code = process.returncode
     started = bool(process.events.of(protocol.Hello))
+    if process.disk_exceeded:
+        result.add(Finding("disk", f"the workflow's directory outgrew its cap ({format_size(process.limits.tmpfs)}): "
+                                   f"{process.disk_exceeded}; the process was stopped"))
     if process.oom_killed:  # its cgroup counted an OOM kill: a memory finding, not a crash
         _oom_finding(process, result)
     elif not started and code not in (None, 0) and not process.killed_by_harness:
@@ -108,6 +113,50 @@ def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int, w
     if total > max_output:
         result.add(Finding("output-flood", f"{total / (1 << 20):.1f} MiB written to stdout/stderr (limit "
                                            f"{max_output / (1 << 20):.0f} MiB); only the last 64 KiB were kept"))
+
+
+#: The kinds the observer judges by itself when the workflow's process did not report them.
+OBSERVED_KINDS = {"process": "tried to start a process", "fs-write": "tried to write outside its directories",
+                  "bind": "tried to bind a socket of its own"}
+
+
+def observe(process: WorkflowProcess, result: WorkflowResult) -> None:
+    """What the process tried, seen from outside (``cwtest.harness.observe``): recorded in the
+    result whatever its process said; and for the kinds in ``OBSERVED_KINDS`` a finding when its
+    own messages reported none of that kind (a workflow that silenced or forged them is judged by
+    what it did)."""
+    observer = process.observer
+    if observer is None:
+        return
+    records = observer.observed()
+    result.observed = [r.as_json() for r in records]
+    if observer.dropped:
+        result.observed.append({"kind": "more", "call": "", "target": f"{observer.dropped} more attempts",
+                                "allowed": False, "count": observer.dropped})
+    reported = {e.kind for e in process.events.of(protocol.Finding)}
+    for kind, what in OBSERVED_KINDS.items():
+        seen = [r for r in records if r.kind == kind]
+        if not seen or kind in reported:
+            continue
+        targets = ", ".join(f"{r.call} {r.target}" + (f" (x{r.count})" if r.count > 1 else "") for r in seen[:5])
+        more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
+        result.add(Finding(kind, f"the workflow's process {what}, seen from outside it (its own reports did not say "
+                                 f"so): {targets}{more}", count=sum(r.count for r in seen)))
+
+
+def leftovers(process: WorkflowProcess, result: WorkflowResult) -> None:
+    """The app's directory is writable only for the socket the child binds there (it is a host
+    directory in every layer): anything else found in it after the run is a write outside the
+    workflow's own directory, whatever its process said."""
+    app = process.run_dir.app
+    try:
+        names = sorted(p.name for p in app.iterdir() if p != process.run_dir.app_socket)
+    except OSError:
+        return
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        result.add(Finding("fs-write", f"the workflow left {len(names)} file(s) in the directory of its app's socket "
+                                       f"(found after the run): {shown}", count=len(names)))
 
 
 def collect_runtime(runtime: Any, result: WorkflowResult, checked: Collection[int]) -> None:

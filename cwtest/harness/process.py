@@ -36,26 +36,47 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cwtest.harness import cgroup, seccomp
 from cwtest.harness.child import protocol
-from cwtest.harness.sandbox import CHILD, Layer, Limits, Policy, command
+from cwtest.harness.observe import Observer
+from cwtest.harness.policy import CHILD, Policy, command, run_identity, unreachable
+from cwtest.harness.sandbox import Layer, Limits
+from cwtest.results import printable
 
 #: The entry the parent execs in the sandbox: ``<env python> -I -B CHILD_MAIN CONFIG``.
 CHILD_MAIN = CHILD / "__main__.py"
 TAIL_BYTES = 64 * 1024
 #: At most this many distinct protocol violations are kept (each with its count).
 MAX_VIOLATIONS = 20
+#: What the parent keeps of the child's messages: past ``MAX_EVENTS`` messages or ``MAX_EVENT_BYTES``
+#: bytes only the control messages it waits for are kept (a ``protocol`` finding says so), past
+#: ``HARD_EVENT_BYTES`` nothing. The child's own traffic is far below: a finding is sent at most
+#: 64 times per place, an exception once per request.
+MAX_EVENTS = 20_000
+MAX_EVENT_BYTES = 32 << 20
+HARD_EVENT_BYTES = 64 << 20
+#: The most files the workflow's directory may hold outside bubblewrap (a tmpfs has its own limit).
+DISK_ENTRIES = 20_000
+MIB = 1 << 20
+#: Seconds the app's socket must accept connections, with no ``ready`` message, to count as serving.
+SILENT_READY = 1.0
+#: The messages the parent waits on (boot, stacks, counts, mocks): kept up to the hard cap.
+_CONTROL = (protocol.Hello, protocol.Ready, protocol.BootFailure, protocol.Stacks, protocol.Counts, protocol.Mocked)
+#: The violation recorded once the caps are reached.
+OVER_CAP = (f"more than {MAX_EVENTS} messages or {MAX_EVENT_BYTES >> 20} MiB from the workflow's process: the "
+            f"later ones were not kept")
 M = TypeVar("M", bound=protocol.Message)
 
 
 #: A Unix socket's path holds at most 107 bytes; the run directory's longest is ``ctl/events.sock``
-#: (and the relays' ``ctl/redis.sock``) below a ``cwtest-run-XXXXXXXX`` directory.
+#: (and the relays' ``ctl/redis.sock``, the observer's ``ctl/notify.sock``) below a
+#: ``cwtest-run-XXXXXXXX`` directory.
 _SOCKET_PATH_MAX = 107
-_LONGEST_SOCKET = len("/cwtest-run-XXXXXXXX/ctl/events.sock")
+_LONGEST_SOCKET = len("/cwtest-run-XXXXXXXX/ctl/outside.sock")
 
 
 def run_base() -> str:
@@ -65,16 +86,38 @@ def run_base() -> str:
     return base if len(base) + _LONGEST_SOCKET <= _SOCKET_PATH_MAX else "/tmp"
 
 
-class RunDir:
-    """The private directory of one workflow run; ``cleanup()`` removes it."""
+class IdentityUnavailable(RuntimeError):
+    """As root, outside bubblewrap, the workflow's unprivileged identity cannot reach what it must read."""
 
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-", dir=run_base())).resolve()
+
+class RunDir:
+    """The private directory of one workflow run; ``cleanup()`` removes it.
+
+    With an ``identity`` (cwtest runs as root: the workflow runs as that unprivileged uid and gid,
+    one per run), the run's group may enter the root (``0710``) and read ``ctl/`` (``0750``),
+    and ``app/`` and ``home/`` belong to the identity (``0700``); nobody else, another run's
+    workflow included, may enter. Without one, everything is cwtest's user's alone (``0700``).
+    """
+
+    def __init__(self, identity: tuple[int, int] | None = None) -> None:
+        base = run_base()
+        if identity is not None and unreachable([Path(base)], identity) is not None:
+            base = "/tmp"  # the identity must reach its run directory (outside bubblewrap's mounts)
+        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-", dir=base)).resolve()
+        self.identity = identity
         self.ctl = self.root / "ctl"
         self.app = self.root / "app"
         self.home = self.root / "home"
         for path in (self.ctl, self.app, self.home):
             path.mkdir(mode=0o700)
+        if identity is not None:
+            uid, gid = identity
+            os.chown(self.root, 0, gid)
+            os.chmod(self.root, 0o710)
+            os.chown(self.ctl, 0, gid)
+            os.chmod(self.ctl, 0o750)
+            for path in (self.app, self.home):
+                os.chown(path, uid, gid)
 
     @property
     def app_socket(self) -> Path:
@@ -122,7 +165,8 @@ class OutputTail:
             self.total += len(chunk)
             if self.echo is not None:
                 try:
-                    self.echo.write(chunk)
+                    # shown, never obeyed: no escape sequence of the workflow's reaches the terminal
+                    self.echo.write(printable(chunk.decode("utf-8", "replace"), newlines=True).encode())
                     self.echo.flush()
                 except (OSError, ValueError):
                     self.echo = None
@@ -156,10 +200,18 @@ class Events:
     connected: bool = False
     closed: bool = False
     violations: dict[str, int] = field(default_factory=dict)
+    #: The bytes of the lines kept (``items``).
+    size: int = 0
 
-    def add(self, message: protocol.Message) -> None:
+    def add(self, message: protocol.Message, size: int = 0) -> None:
+        """Keep ``message`` (a line of ``size`` bytes), unless the caps say otherwise."""
         with self.cond:
+            over = len(self.items) >= MAX_EVENTS or self.size + size > MAX_EVENT_BYTES
+            if over and (not isinstance(message, _CONTROL) or self.size + size > HARD_EVENT_BYTES):
+                self.violations[OVER_CAP] = self.violations.get(OVER_CAP, 0) + 1
+                return
             self.items.append(message)
+            self.size += size
             self.cond.notify_all()
 
     def violation(self, reason: str) -> None:
@@ -198,6 +250,8 @@ class WorkflowProcess:
     def __init__(self, *, python: Path, workflow: Path, env: dict[str, str], layer: Layer, limits: Limits,
                  run_dir: RunDir, sim_base: str, redis_port: int | None, module: str, echo: Any = None,
                  placeholders: dict[str, str] | None = None) -> None:
+        #: The unprivileged uid and gid the workflow runs as (cwtest runs as root), or None.
+        self.identity = run_dir.identity
         self.python = python
         self.workflow = workflow
         self.env = env
@@ -226,14 +280,37 @@ class WorkflowProcess:
         self.memory_warning: str | None = None
         #: Set by ``kill()``: the kernel's OOM killer ended the process (its cgroup counted a kill).
         self.oom_killed = False
+        #: What the process tried, seen from outside it (``cwtest.harness.observe``); None without seccomp.
+        self.observer: Observer | None = None
+        #: The app served although the process never said so (its reports were silenced).
+        self.ready_unannounced = False
+        #: Set when the workflow's directory outgrew its cap outside bubblewrap (the process was stopped).
+        self.disk_exceeded: str | None = None
 
     # --- start ---------------------------------------------------------------------------------
 
     def _policy(self, seccomp_path: Path | None) -> Policy:
         run = self.run_dir
-        return Policy.workflow(home=run.home, app=run.app, readable=[p for p in self._readable() if p.exists()],
-                               env=self.env, limits=self.limits, address_space=self.cgroup is None,
-                               seccomp=seccomp_path, redis_port=self.redis_port)
+        rlimits = dict(self.limits.rlimits(address_space=self.cgroup is None))
+        rlimits["NPROC"] = self._tasks_limit()
+        etc = {}
+        if self.identity is not None and self.layer.name == "bubblewrap":
+            etc = {"/etc/passwd": run.ctl / "passwd", "/etc/group": run.ctl / "group"}
+        # The command (bwrap, or python itself) runs with no variable at all: the child sets the
+        # workflow's (its config's "env") in its own process, so that no value a header chose is
+        # ever in the environment of bwrap or of the loader of any program but the workflow's.
+        policy = Policy.workflow(home=run.home, app=run.app, readable=[p for p in self._readable() if p.exists()],
+                                 env={}, limits=self.limits, address_space=self.cgroup is None,
+                                 seccomp=seccomp_path, redis_port=self.redis_port, identity=self.identity, etc=etc)
+        return replace(policy, rlimits=rlimits)
+
+    def _tasks_limit(self) -> int | None:
+        """RLIMIT_NPROC for ``Limits.tasks`` processes and threads: counted per uid, and per user
+        namespace. Exact with the run's own identity (root) or in bubblewrap's user namespace; as
+        cwtest's own user outside a namespace the user's other tasks count too, so they are added."""
+        if self.identity is not None or self.layer.name == "bubblewrap":
+            return self.limits.tasks
+        return self.limits.tasks + _tasks_of(os.geteuid())
 
     def _config(self, policy: Policy, stage2: Path | None) -> dict[str, Any]:
         run = self.run_dir
@@ -248,20 +325,22 @@ class WorkflowProcess:
             "sim_socket": str(run.sim_socket),
             "sim_base": self.sim_base,
             "outside_socket": str(run.outside_socket),
-            "unix_allowed": [str(run.sim_socket), str(run.redis_socket), str(run.events_socket),
-                             str(run.outside_socket)],
+            "unix_allowed": [str(p) for p in self._sockets()],
             "tcp_allowed": list(policy.connect_ports),
             "redis": {"port": self.redis_port, "socket": str(run.redis_socket), "relay": uses_bwrap}
             if self.redis_port else None,
-            "env": dict(policy.env),
+            "env": dict(self.env),
             # the child applies it itself: seccomp's stage 2 (stage 1 and execve) once python runs
             "confine": policy.confinement(self.layer, seccomp=stage2),
             "datagrams_denied": stage2 is not None and not uses_bwrap,
             "placeholders": self.placeholders,
+            # Landlock allows no TCP bind: the runtime's loopback relay cannot listen there
+            "runtime_relay": self.layer.name != "landlock",
         }
 
     def start(self) -> None:
         run = self.run_dir
+        self._check_identity()
         support = self.layer.memory_cgroup
         if support is not None:
             try:
@@ -272,18 +351,35 @@ class WorkflowProcess:
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(run.events_socket))
         self._listener.listen(1)
+        if self.identity is not None:
+            _write_identity_files(run, self.identity)
         self._reader = threading.Thread(target=self._read_events, daemon=True, name="cwtest-events")
         self._reader.start()
         stage1 = stage2 = None
+        observer = None
         if self.layer.seccomp:
-            programs = seccomp.programs(outside_namespaces=self.layer.name != "bubblewrap")
+            outside = self.layer.name != "bubblewrap"
+            programs = seccomp.programs(outside_namespaces=outside, ownership=outside and self.identity is None,
+                                        notify=True)
             stage1, stage2 = run.ctl / "stage1.bpf", run.ctl / "stage2.bpf"
             stage1.write_bytes(programs.stage1)
             stage2.write_bytes(programs.stage2)
+            assert programs.notify is not None and programs.processes is not None
+            (run.ctl / "notify.bpf").write_bytes(programs.notify)
+            (run.ctl / "processes.bpf").write_bytes(programs.processes)
         policy = self._policy(stage1)
+        if self.layer.seccomp:
+            self.observer = Observer(run.ctl / "notify.sock", unix=self._sockets(), app_socket=run.app_socket,
+                                     writable=policy.writable, tcp_ports=policy.connect_ports,
+                                     layer=self.layer.name).start()
+            observer = {"socket": str(run.ctl / "notify.sock"), "program": str(run.ctl / "notify.bpf"),
+                        "fallback": str(run.ctl / "processes.bpf")}
         config = run.ctl / "config.json"
-        config.write_text(json.dumps(self._config(policy, stage2)))
-        with command(self.layer, policy, [self.python, "-I", "-B", CHILD_MAIN, config], applies_itself=True) as cmd:
+        config.write_text(json.dumps({**self._config(policy, stage2), "observer": observer}))
+        # -S: no site-packages at start, so no dependency's .pth file runs before the confinement;
+        # the child adds them (``site.main()``) once it is confined.
+        argv = [self.python, "-I", "-B", "-S", CHILD_MAIN, config]
+        with command(self.layer, policy, argv, applies_itself=True) as cmd:
             try:
                 self.process = subprocess.Popen(
                     cmd.argv, env=cmd.env, cwd=cmd.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -296,6 +392,44 @@ class WorkflowProcess:
         self.started_at = time.monotonic()
         self.stdout = OutputTail(self.process.stdout, self.echo)
         self.stderr = OutputTail(self.process.stderr, self.echo)
+        if self.layer.name != "bubblewrap":  # HOME is a host directory: no tmpfs caps its size
+            threading.Thread(target=self._watch_disk, daemon=True, name="cwtest-disk").start()
+
+    def _watch_disk(self) -> None:
+        """Outside bubblewrap HOME is on the host's disk, where only RLIMIT_FSIZE (per file) applies:
+        twenty times a second, its size; past ``Limits.tmpfs`` (what the tmpfs would hold) or
+        ``DISK_ENTRIES`` files, the process is stopped (``disk_exceeded``)."""
+        while self.alive() and not self.killed_by_harness:
+            size, entries = _disk_use(self.run_dir.home, DISK_ENTRIES + 1)
+            if size > self.limits.tmpfs or entries > DISK_ENTRIES:
+                self.disk_exceeded = (f"{size / MIB:.0f} MiB in {entries} files" if entries <= DISK_ENTRIES
+                                      else f"more than {DISK_ENTRIES} files")
+                self.killed_by_harness = True
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)  # the session's kill() reaps and cleans up
+                except (ProcessLookupError, AttributeError):
+                    pass
+                return
+            time.sleep(0.05)
+
+    def _sockets(self) -> list[Path]:
+        """The run's Unix sockets the child connects to."""
+        run = self.run_dir
+        return [run.sim_socket, run.outside_socket, run.redis_socket, run.events_socket, run.ctl / "notify.sock"]
+
+    def _check_identity(self) -> None:
+        """Outside bubblewrap the identity must reach what the child reads once it has switched
+        (there is no mount namespace to show it). When it cannot (an environment cache or a Python
+        under root's 0700 home), the workflow does not run: as root, it would keep root's files."""
+        if self.identity is None or self.layer.name == "bubblewrap":
+            return
+        blocked = unreachable([*self._readable(), self.run_dir.app, self.run_dir.home], self.identity)
+        if blocked is not None:
+            raise IdentityUnavailable(
+                f"cwtest runs as root, and under the {self.layer.name} layer the workflow must run as an unprivileged "
+                f"user, who cannot reach {blocked}: put the environment cache (CWTEST_CACHE_DIR; as root the default "
+                f"is {'/var/cache/cwtest'}) and the Python the header asks for where every user may enter, or use "
+                f"bubblewrap")
 
     def _readable(self) -> list[Path]:
         """Paths the child reads that may sit under a directory bwrap hides (/tmp, /run, /var/tmp)."""
@@ -332,7 +466,7 @@ class WorkflowProcess:
                         skipping = False
                         continue
                     try:
-                        self.events.add(protocol.decode(line, protocol.CHILD))
+                        self.events.add(protocol.decode(line, protocol.CHILD), len(line))
                     except protocol.ProtocolError as exc:
                         self.events.violation(str(exc))
                 if len(buffer) > protocol.MAX_LINE and not skipping:
@@ -353,9 +487,28 @@ class WorkflowProcess:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self, timeout: float) -> protocol.Ready | protocol.BootFailure | None:
-        """The ``ready`` or ``boot-failure`` message; None on timeout or when the child died first."""
+        """The ``ready`` or ``boot-failure`` message; None on timeout or when the child died first.
+
+        The message is the workflow's process's word, which it can silence: when the app's socket
+        has accepted connections for ``SILENT_READY`` seconds without either message, the app
+        serves (``ready_unannounced`` is set, and a synthetic ``ready`` names no app).
+        """
         kinds = (protocol.Ready, protocol.BootFailure)
-        event = self.events.wait(protocol.Message, timeout, self.alive, where=lambda m: isinstance(m, kinds))
+        deadline = time.monotonic() + timeout
+        listening_since: float | None = None
+        event = None
+        while event is None and time.monotonic() < deadline and (self.alive() or not self.events.closed):
+            event = self.events.wait(protocol.Message, 0.1, self.alive, where=lambda m: isinstance(m, kinds))
+            if isinstance(event, protocol.Ready):  # the process's word: it serves once its socket accepts
+                while self.alive() and not _accepts(self.run_dir.app_socket) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            if event is not None or not self.alive():
+                break
+            if listening_since is None and _accepts(self.run_dir.app_socket):
+                listening_since = time.monotonic()
+            if listening_since is not None and time.monotonic() - listening_since > SILENT_READY:
+                self.ready_unannounced = True
+                return protocol.Ready(app="?", apps=())
         if event is None and self.process is not None and self.process.poll() is not None:
             # The child is gone: give the reader a moment for the last messages.
             if self._reader is not None:
@@ -424,6 +577,8 @@ class WorkflowProcess:
                     pass
         if self._reader is not None:
             self._reader.join(2)
+        if self.observer is not None:
+            self.observer.stop()
         self.release_cgroup()
 
     def release_cgroup(self) -> None:
@@ -432,3 +587,70 @@ class WorkflowProcess:
             return
         self.cgroup.release()
         self.oom_killed = self.cgroup.oom_killed(self.returncode)
+
+
+def _write_identity_files(run: RunDir, identity: tuple[int, int]) -> None:
+    """The /etc/passwd and /etc/group the sandbox shows (bubblewrap): root, nobody and the run's
+    identity, named ``cwtest`` with the run's HOME; the events socket open to the run's group."""
+    uid, gid = identity
+    (run.ctl / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                                    f"cwtest:x:{uid}:{gid}:cwtest workflow:{run.home}:/usr/sbin/nologin\n"
+                                    f"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    (run.ctl / "group").write_text(f"root:x:0:\ncwtest:x:{gid}:\nnogroup:x:65534:\n")
+    for name in ("passwd", "group"):
+        os.chmod(run.ctl / name, 0o644)
+    os.chmod(run.events_socket, 0o660)
+    os.chown(run.events_socket, 0, gid)
+
+
+def _tasks_of(uid: int) -> int:
+    """How many tasks (threads included) ``uid`` runs now: what RLIMIT_NPROC counts outside a user
+    namespace."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
+
+
+def _accepts(path: Path) -> bool:
+    """Something listens on the Unix socket ``path``."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(0.2)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def _disk_use(root: Path, limit: int) -> tuple[int, int]:
+    """(bytes allocated, entries) under ``root``, counting at most ``limit`` entries."""
+    size = entries = 0
+    stack = [str(root)]
+    while stack and entries < limit:
+        try:
+            with os.scandir(stack.pop()) as found:
+                for entry in found:
+                    entries += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    size += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return size, entries

@@ -6,10 +6,21 @@ import json
 import xml.etree.ElementTree as ET
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 
 from cwtest.fuzz.repro import repro_lines
-from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path
+from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path, printable
+
+
+def escape(text: object) -> str:
+    """Rich markup escaped, and every control character of the workflow's shown, not obeyed
+    (``cwtest.results.printable``): whatever a workflow wrote is printed, never interpreted."""
+    return _markup_escape(printable(text))
+
+
+def _lines(text: str) -> list[str]:
+    """A multi-line text of the workflow's, as separate escaped lines (each printed indented)."""
+    return [escape(line) for line in str(text).split("\n")]
 
 FORMATS = ("full", "json", "junit")
 
@@ -39,7 +50,7 @@ def render_json(report: RunReport) -> str:
 def _finding_text(finding: Finding) -> str:
     where = f" at {finding.location}" if finding.location else ""
     count = f" (x{finding.count})" if finding.count > 1 else ""
-    return f"[{finding.kind}] {finding.message}{where}{count}"
+    return printable(f"[{finding.kind}] {finding.message}{where}{count}", newlines=True)
 
 
 def render_junit(report: RunReport) -> str:
@@ -48,7 +59,7 @@ def render_junit(report: RunReport) -> str:
                         time=f"{report.seconds:.3f}")
     total = failures = errors = 0
     for result in report.results:
-        suite = ET.SubElement(suites, "testsuite", name=result.path, time=f"{result.seconds:.3f}")
+        suite = ET.SubElement(suites, "testsuite", name=printable(result.path), time=f"{result.seconds:.3f}")
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="sandbox", value=result.sandbox)
         boot_skip = result.inconclusive.render() if result.inconclusive else None
         cases: list[tuple[str, list[Finding], str | None, str | None]] = [
@@ -60,18 +71,20 @@ def render_junit(report: RunReport) -> str:
             cases.append((name, [f for f in result.findings if f.route == name], None, None))
         suite_failures = suite_errors = suite_skipped = 0
         for name, findings, error, skipped in cases:
-            case = ET.SubElement(suite, "testcase", classname=result.path, name=name)
+            case = ET.SubElement(suite, "testcase", classname=printable(result.path), name=printable(name))
             if error:
+                error = printable(error, newlines=True)
                 ET.SubElement(case, "error", message=error).text = error
                 suite_errors += 1
             elif findings:
-                text = "\n\n".join(_finding_text(f) + "".join("\n  " + line for line in f.stack + repro_lines(f))
+                text = "\n\n".join(_finding_text(f) + "".join("\n  " + printable(line)
+                                                                for line in f.stack + repro_lines(f))
                                    for f in findings)
                 ET.SubElement(case, "failure", message=_finding_text(findings[0]),
                               type=",".join(sorted({f.kind for f in findings}))).text = text
                 suite_failures += 1
             elif skipped:
-                ET.SubElement(case, "skipped", message=skipped)
+                ET.SubElement(case, "skipped", message=printable(skipped))
                 suite_skipped += 1
         suite.set("tests", str(len(cases)))
         suite.set("skipped", str(suite_skipped))
@@ -153,14 +166,26 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
             console.print(f"    {escape(line)}")
     for line in egress_lines(result):
         console.print(f"  {escape(line)}")
+    for seen in result.observed[:20]:
+        count = f" (x{seen['count']})" if seen.get("count", 1) > 1 else ""
+        console.print(f"  observed from outside: {escape(seen['kind'])}: {escape(seen['call'])} "
+                      f"{escape(seen['target'])}{count}")
+    if len(result.observed) > 20:
+        console.print(f"  observed from outside: {len(result.observed) - 20} more (the JSON report lists them)")
     for warning in result.warnings:
-        console.print(f"  [yellow]warning[/]: {escape(warning)}")
+        console.print(f"  [yellow]warning[/]: {escape(warning)}")  # one line: newlines shown as \\x0a
     if result.harness_error:
-        console.print(f"  [bold red]harness error[/]: {escape(result.harness_error)}")
+        first, *more = _lines(result.harness_error)
+        console.print(f"  [bold red]harness error[/]: {first}")
+        for line in more:
+            console.print(f"      {line}")
     for finding in result.findings:
-        console.print(f"  [red]{escape(finding.kind)}[/]: {escape(finding.message)}"
+        first, *more = _lines(finding.message)
+        console.print(f"  [red]{escape(finding.kind)}[/]: {first}"
                       + (f" [dim]at {escape(display_path(finding.location))}[/]" if finding.location else "")
                       + (f" [dim](x{finding.count})[/]" if finding.count > 1 else ""))
+        for line in more:
+            console.print(f"      {line}")
         if finding.repro is None:
             for line in finding.stack[-12:]:
                 console.print(f"      [dim]{escape(line)}[/]")

@@ -50,9 +50,11 @@ class Harness:
                  limits: Limits | None = None, max_output: int = 10 << 20, jobs: int = 1, seed: int = 0,
                  echo_output: bool = False, fuzz: FuzzConfig | None = None, env_values: dict[str, str] | None = None,
                  cassettes: bool = True, record: bool = False, runtime_url: str | None = None,
-                 runtime_key: str | None = None) -> None:
+                 runtime_key: str | None = None, allow_direct_references: bool = False,
+                 allow_builds: bool = False) -> None:
         self.layer = choose(sandbox, force=layer)
-        self.envs = EnvManager(env, cache_dir or default_cache_dir())
+        self.envs = EnvManager(env, cache_dir or default_cache_dir(), layer=self.layer,
+                               allow_direct_references=allow_direct_references, allow_builds=allow_builds)
         self.timeout = timeout
         self.boot_timeout = boot_timeout or timeout
         self.limits = limits or Limits()

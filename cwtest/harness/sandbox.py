@@ -142,7 +142,7 @@ class Layer:
 
     def describe(self) -> str:
         parts = {"bubblewrap": "bubblewrap (all namespaces, read-only root)",
-                 "landlock": f"Landlock ABI {self.probe.landlock_abi} (writes, TCP)",
+                 "landlock": f"Landlock ABI {self.probe.landlock_abi} (reads, writes, TCP)",
                  "audit": "audit hook only (NOT contained)"}[self.name]
         parts += " + seccomp" if self.seccomp else " (no seccomp: " + str(self.probe.seccomp_error) + ")"
         return parts + f" + rlimits + timeout; memory limit: {self.memory_mode}"
@@ -152,11 +152,29 @@ class Layer:
                 "memory_mode": self.memory_mode, "probe": self.probe.as_json()}
 
 
-def choose(mode: str = "auto", force: str | None = None, found: Probe | None = None) -> Layer:
-    """The layer for ``--sandbox MODE`` (``force`` picks one, for tests and ``--layer``)."""
+def choose(mode: str = "auto", force: str | None = None, found: Probe | None = None, *,
+           ci: bool | None = None) -> Layer:
+    """The layer for ``--sandbox MODE`` (``force`` picks one, for tests and ``--layer``).
+
+    The audit layer contains nothing: ``auto`` falls back to it with a loud warning, and in CI
+    (``ci``, default: ``CI=true`` in the environment) not at all: there, only ``--sandbox off``
+    runs workflows without an OS-level sandbox (the runner holds the repository's secrets).
+    """
     if mode not in MODES:
         raise ValueError(f"--sandbox must be one of {', '.join(MODES)}")
     found = found or probe()
+    if ci is None:
+        ci = os.environ.get("CI") == "true"
+    layer = _choose(mode, force, found)
+    if ci and layer.name == "audit" and mode != "off":
+        raise SandboxUnavailable(
+            "no OS-level sandbox here (" + str(found.bwrap_error) + "), and in CI (CI=true) cwtest does not run "
+            "workflows unsandboxed unless told to: the audit layer contains nothing (give --sandbox off to run "
+            "them anyway)")
+    return layer
+
+
+def _choose(mode: str, force: str | None, found: Probe) -> Layer:
     if force is not None:
         if force not in LAYERS:
             raise ValueError(f"--layer must be one of {', '.join(LAYERS)}")
@@ -187,10 +205,12 @@ def _warning(name: str, found: Probe, reason: str | None = None) -> str | None:
     if name == "bubblewrap":
         return None if found.seccomp_error is None else f"seccomp is unavailable: {found.seccomp_error}"
     if name == "landlock":
-        return (f"{why}; Landlock contains writes and TCP (ABI >= 4), seccomp processes and UDP; pathname Unix "
-                f"sockets and reads stay open")
-    return (f"NO SANDBOX ({why}; no Landlock either): the workflow runs with your privileges; cwtest only "
-            f"watches it (audit hook) and limits it (rlimits, seccomp)")
+        return (f"{why}; Landlock contains reads and writes (allow-lists), TCP (ABI >= 4), signals and abstract "
+                f"Unix sockets (ABI >= 6), seccomp processes, UDP and other socket families; pathname Unix sockets on "
+                f"the host stay reachable where their file permissions allow")
+    return (f"NO SANDBOX ({why}; no Landlock either): the audit layer contains NOTHING: the workflow reads "
+            f"and writes what your user can and reaches the network; cwtest only watches it (audit hook) and limits "
+            f"it (rlimits, seccomp, and an unprivileged uid when cwtest runs as root)")
 
 
 def format_size(size: int) -> str:
@@ -211,142 +231,13 @@ class Limits:
     cpu: int = 60  #: RLIMIT_CPU seconds (SIGXCPU, then SIGKILL a second later)
     nofile: int = 1024
     fsize: int = 64 * MIB
-    tmpfs: int = 256 * MIB  #: size of each private tmpfs under bubblewrap (HOME, /tmp, /run, /var/tmp)
+    tmpfs: int = 256 * MIB  #: size of each private tmpfs under bubblewrap (HOME, /tmp, /var/tmp)
+    #: processes and threads (RLIMIT_NPROC where it binds: see ``WorkflowProcess``); FastAPI's
+    #: thread pool holds 40, uvicorn and the child a few more
+    tasks: int = 256
 
     def rlimits(self, address_space: bool = True) -> dict[str, int | None]:
         """The rlimits of ``Policy.rlimits``; ``address_space=False`` (a memory cgroup is the limit)
         leaves RLIMIT_AS as inherited (None: it is not set)."""
         return {"AS": self.memory if address_space else None, "CPU": self.cpu, "NOFILE": self.nofile,
                 "FSIZE": self.fsize}
-
-
-#: Host directories a sandboxed command gets an empty tmpfs over, under bubblewrap (where other
-#: processes keep sockets and temporary files); each only where it is a real directory.
-HIDDEN = ("/tmp", "/run", "/var/tmp")
-#: The child package: the workflow's side, and the launcher that applies a policy for any command.
-CHILD = Path(__file__).resolve().parent / "child"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What a sandboxed command may do; ``command(layer, policy, argv)`` turns it into what to exec.
-
-    Under bubblewrap every namespace is unshared (the network too, unless ``network``), the root
-    is read-only, ``hide`` gets empty tmpfs mounts, then ``read`` and ``write`` are bound (read-only,
-    read-write), then each of ``private`` is a fresh tmpfs; all tmpfs mounts hold ``tmpfs_size``.
-    Under Landlock, ``private`` and ``write`` are the only writable places and (unless ``network``)
-    TCP reaches ``connect_ports`` only; ``read`` and ``hide`` do not apply (reads stay open). In
-    every layer, ``rlimits`` (``Limits.rlimits``) and ``seccomp`` (a BPF program's path, stage 1:
-    it must allow ``execve``) apply before the command runs, which gets exactly ``env``, in ``cwd``.
-    """
-
-    read: tuple[Path, ...] = ()
-    write: tuple[Path, ...] = ()
-    private: tuple[Path, ...] = ()
-    hide: tuple[str, ...] = HIDDEN
-    tmpfs_size: int = Limits.tmpfs
-    network: bool = False
-    connect_ports: tuple[int, ...] = ()
-    seccomp: Path | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    cwd: Path | None = None
-    rlimits: Mapping[str, int | None] = field(default_factory=dict)
-
-    @classmethod
-    def workflow(cls, *, home: Path, app: Path, readable: Sequence[Path], env: Mapping[str, str], limits: Limits,
-                 address_space: bool, seccomp: Path | None, redis_port: int | None) -> Policy:
-        """The workflow's process: HOME (its cwd) a private tmpfs, only the app's socket directory
-        writable besides, what it reads (its environment, the child package, the workflow, the
-        control directory) bound, no network but the Redis port (Landlock), the limits."""
-        return cls(read=tuple(readable), write=(app,), private=(home,), tmpfs_size=limits.tmpfs,
-                   connect_ports=(redis_port,) if redis_port else (), seccomp=seccomp, env=dict(env), cwd=home,
-                   rlimits=limits.rlimits(address_space=address_space))
-
-    @property
-    def writable(self) -> list[Path]:
-        """Where the command may write (the audit hook's allow-list, Landlock's rules)."""
-        return [*self.private, *self.write]
-
-    def confinement(self, layer: Layer, seccomp: Path | None = None) -> dict[str, object]:
-        """The part applied inside the process (``cwtest.harness.child.confine``'s spec): rlimits,
-        Landlock (that layer only), and ``seccomp`` (default: the policy's, outside bubblewrap,
-        which loads it itself)."""
-        landlock = None
-        if layer.name == "landlock":
-            landlock = {"writable": [str(p) for p in self.writable] + ["/dev/null"],
-                        "connect_ports": list(self.connect_ports), "network": self.network, "required": True}
-        if seccomp is None and layer.name != "bubblewrap" and layer.seccomp:
-            seccomp = self.seccomp
-        return {"limits": dict(self.rlimits), "landlock": landlock, "seccomp": str(seccomp) if seccomp else None}
-
-
-@dataclass
-class Command:
-    """What to exec for a sandboxed command: ``subprocess.Popen(c.argv, env=c.env, cwd=c.cwd,
-    pass_fds=c.pass_fds)``, then ``close()`` (the parent's copies of the passed descriptors)."""
-
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path | None
-    pass_fds: tuple[int, ...] = ()
-
-    def close(self) -> None:
-        for fd in self.pass_fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.pass_fds = ()
-
-    def __enter__(self) -> Command:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def command(layer: Layer, policy: Policy, argv: Sequence[str | os.PathLike[str]], *,
-            applies_itself: bool = False) -> Command:
-    """The command that runs ``argv`` under ``policy`` in ``layer``.
-
-    Under bubblewrap, bwrap's own options apply the namespaces, the mounts and the seccomp
-    program. What must be applied inside the process (rlimits; Landlock; seccomp outside
-    bubblewrap) is applied by the launcher (``child/__main__.py --confine SPEC -- ARGV``, on this
-    interpreter), which then execs ``argv``; unless ``applies_itself``: the command applies
-    ``policy.confinement(layer)`` itself (the workflow's child does, from its config, because it
-    loads a second seccomp stage after its interpreter has started).
-    """
-    args = [os.fspath(a) for a in argv]
-    spec = policy.confinement(layer)
-    inside = bool(spec["landlock"] or spec["seccomp"] or any(v is not None for v in policy.rlimits.values()))
-    read = list(policy.read)
-    if inside and not applies_itself:
-        launcher = Path(sys.executable)
-        spec = {**spec, "env": sorted(policy.env)}
-        args = [str(launcher), "-I", "-B", str(CHILD / "__main__.py"), "--confine", json.dumps(spec), "--", *args]
-        read += [p for p in dict.fromkeys((CHILD, Path(sys.prefix), Path(sys.base_prefix))) if p not in read]
-    env = dict(policy.env)
-    if layer.name != "bubblewrap":
-        return Command(args, env, policy.cwd)
-    assert layer.probe.bwrap is not None
-    size = str(policy.tmpfs_size)
-    out = [layer.probe.bwrap, "--unshare-all"] + (["--share-net"] if policy.network else []) + [
-        "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
-        "--proc", "/proc"]
-    for hidden in policy.hide:
-        if Path(hidden).is_dir() and not Path(hidden).is_symlink():
-            out += ["--size", size, "--tmpfs", hidden]
-    for path in read:
-        out += ["--ro-bind", str(path), str(path)]
-    for path in policy.write:
-        out += ["--bind", str(path), str(path)]
-    for path in policy.private:
-        out += ["--size", size, "--tmpfs", str(path)]
-    if policy.cwd is not None:
-        out += ["--chdir", str(policy.cwd)]
-    pass_fds: tuple[int, ...] = ()
-    if policy.seccomp is not None and layer.seccomp:
-        fd = os.open(policy.seccomp, os.O_RDONLY | os.O_CLOEXEC)
-        pass_fds = (fd,)
-        out += ["--seccomp", str(fd)]
-    return Command(out + ["--", *args], env, policy.cwd, pass_fds)

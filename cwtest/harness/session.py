@@ -16,7 +16,10 @@ directory is removed. In order:
    cassette beside the workflow, and in a recording run the network), served on
    ``ctl/outside.sock``; the child forwards every request that is not the runtime's there.
 4. **Process**: the child in the sandbox, with exactly the declared variables and the values the
-   user gave (``cwtest.workflow_env``: placeholders where nobody gave one), then ``wait_ready``.
+   user gave (``cwtest.workflow_env``: placeholders where nobody gave one), less the names the
+   allow-list refuses (``cwtest.env_names``; each is a ``refused-env-var`` finding), then
+   ``wait_ready``. The values reach the workflow's process only (through its config): the
+   sandbox's command runs with none of them.
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cwlint.header import parse_header
+from cwlint.header import Header, parse_header
 from cwtest.harness.bridge import Relay, UnixServer
 from cwtest.harness.collect import collect, collect_runtime
 from cwtest.harness.env import EnvError, spec_for
+from cwtest.harness.policy import run_identity
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.workflow import BootedWorkflow
 from cwtest.outbound import outside_app
 from cwtest.results import Finding, WorkflowResult
-from cwtest.workflow_env import plan_env, project_settings
+from cwtest.env_names import split_env_names
+from cwtest.workflow_env import EnvPlan, plan_env, project_settings
 
 if TYPE_CHECKING:
     from cwtest.harness.runner import Harness
@@ -73,12 +78,13 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
 
     apps = {m.group("app").lower() for v in header.env_vars if (m := _PIPEDREAM.match(v.name))}
     runtime = SimulatedRuntime(connected_apps=apps, seed=harness.seed)
-    run_dir = RunDir()
+    run_dir = RunDir(run_identity())
     settings = project_settings(path)
     user = {**{str(k): str(v) for k, v in (settings.get("env") or {}).items() if k != "_root"},
             **harness.env_values}
     plan = plan_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home, user=user,
                     source=text)
+    refuse_env_names(plan, {var.name for var in header.env_vars}, result)
     world = harness.outside_world(path, plan)
     sim_app = runtime.app
     if world.cassette is not None:
@@ -140,6 +146,18 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
             harness.finish_outside(path, world, result)
             runtime.stop()
             run_dir.cleanup()
+
+
+def refuse_env_names(plan: EnvPlan, declared: set[str], result: WorkflowResult) -> None:
+    """Drop from ``plan`` the names the allow-list refuses (``cwtest.env_names``), whoever set them
+    (the header, ``[tool.cwtest] env`` or ``--env``): each is a ``refused-env-var`` finding and is
+    never set, so that no name such as ``LD_PRELOAD`` reaches a loader."""
+    _, refused = split_env_names([name for name in plan.values if name not in ("HOME", "TMPDIR")])
+    for name, reason in refused.items():
+        source = "the header declares" if name in declared else "--env, --env-file or [tool.cwtest] env sets"
+        result.add(Finding("refused-env-var", f"{source} {name}: refused and not set: {reason}"))
+        plan.values.pop(name, None)
+        plan.placeholders.pop(name, None)
 
 
 def module_name(path: Path, distributions: set[str]) -> str:

@@ -18,6 +18,7 @@ of letting every later request look like the same failure.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Mapping
@@ -30,6 +31,8 @@ from cwtest.fuzz.target import exception_info, query_params, request_body
 from cwtest.harness.child import protocol
 from cwtest.harness.collect import stack_of
 from cwtest.harness.process import RunDir, WorkflowProcess
+from cwtest.harness.sandbox import format_size
+from cwtest.harness.transport import MAX_BODY, DeadlineBackend, read_capped, uds_transport
 from cwtest.outbound import ExternalResponse, OutsideWorld
 from cwtest.results import NO_BODY, ExceptionInfo, Finding, Response, StandIn, WorkflowResult
 from cwtest.workflow_env import EnvPlan
@@ -62,7 +65,9 @@ class BootedWorkflow:
         self.world = world if world is not None else OutsideWorld()
         #: Its variables, and which are cwtest's placeholders.
         self.env = env if env is not None else EnvPlan()
-        self.client = httpx.Client(transport=httpx.HTTPTransport(uds=str(process.run_dir.app_socket)),
+        #: Every request's whole exchange (headers and body) ends within ``timeout`` (not only each read).
+        self.deadlines = DeadlineBackend()
+        self.client = httpx.Client(transport=uds_transport(str(process.run_dir.app_socket), self.deadlines),
                                    base_url="http://workflow", timeout=timeout)
         self._stopped = False
         self._schema: dict[str, Any] | None = None
@@ -85,10 +90,12 @@ class BootedWorkflow:
     def schema(self) -> dict[str, Any]:
         """The app's OpenAPI document (raises RuntimeError or httpx's errors when it serves none)."""
         if self._schema is None:
-            response = self.client.get("/openapi.json", timeout=self.timeout)
-            if response.status_code != 200:
-                raise RuntimeError(f"the app serves no OpenAPI document (GET /openapi.json: {response.status_code})")
-            self._schema = response.json()
+            with self.deadlines.deadline(self.timeout), self.client.stream("GET", "/openapi.json") as response:
+                body, over = read_capped(response)
+            if response.status_code != 200 or over:
+                raise RuntimeError(f"the app serves no OpenAPI document (GET /openapi.json: {response.status_code}"
+                                   f"{', over ' + format_size(MAX_BODY) if over else ''})")
+            self._schema = json.loads(body)
         return self._schema
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
@@ -104,12 +111,12 @@ class BootedWorkflow:
         request_body(kwargs, json_body, form, files)
         try:
             try:
-                response = self.client.request(method, path, timeout=self.timeout, **kwargs)
+                response, content, over = self._exchange(method, path, kwargs)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                 if not process.alive():
                     raise
                 # A kept-alive connection the server had closed: once more, on a new connection.
-                response = self.client.request(method, path, timeout=self.timeout, **kwargs)
+                response, content, over = self._exchange(method, path, kwargs)
         except httpx.TimeoutException:
             stacks = process.request_stacks("timeout")
             self.dead = f"no answer within {self.timeout:g} s: the workflow hung (it was stopped)"
@@ -126,17 +133,30 @@ class BootedWorkflow:
                             error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None,
                             standins=self._standins(mark))
         elapsed = time.perf_counter() - started
+        if over:
+            message = (f"{method} {path} answered {response.status_code} with a body over {format_size(MAX_BODY)}: "
+                       f"cwtest read that much and closed the connection")
+            self.result.add(Finding("oversized-response", message, route=f"{method} {path}"))
+            return Response(response.status_code, None, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
+                            content[:4096].decode("utf-8", "replace"), error=message, standins=self._standins(mark))
         if response.status_code >= 500 and not self._exceptions(mark):
             process.events.wait(protocol.ExceptionReport, _EXCEPTION_WAIT, process.alive, start=mark)
             if not self._exceptions(mark):
                 process.request_counts(timeout=0.5)  # a round trip: what was sent before it has arrived
-        text = response.text
+        text = content.decode(response.encoding or "utf-8", "replace")
         try:
-            body: Any = response.json() if text else None
+            body: Any = json.loads(text) if text else None
         except ValueError:
             body = text
         return Response(response.status_code, body, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
                         text, standins=self._standins(mark))
+
+    def _exchange(self, method: str, path: str, kwargs: dict[str, Any]) -> tuple[httpx.Response, bytes, bool]:
+        """One request under the deadline, its body read up to the cap."""
+        with self.deadlines.deadline(self.timeout):
+            with self.client.stream(method, path, timeout=self.timeout, **kwargs) as response:
+                content, over = read_capped(response)
+        return response, content, over
 
     # --- beyond the contract ---------------------------------------------------------------------
 
@@ -174,6 +194,9 @@ class BootedWorkflow:
         if isinstance(event, protocol.Ready):
             self.result.booted = True
             self.result.app = event.app
+            if self.process.ready_unannounced:
+                self.result.warnings.append("the workflow's process never said it was serving (its reports to cwtest "
+                                            "were silenced): its app's socket was found listening")
             others = [n for n in event.apps if n != event.app]
             if others:
                 self.result.warnings.append(f"several FastAPI objects ({', '.join(event.apps)}); served "

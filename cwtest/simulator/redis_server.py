@@ -11,7 +11,10 @@ a ``NOPERM`` error the workflow sees, which Redis also writes to ``ACL LOG``. Th
 reads that log to report the keys a workflow tried outside its namespace.
 
 The simulator itself talks to the server over a Unix socket as an admin user; the default user
-is off, so the TLS port accepts only the per-run users.
+is off, so the TLS port accepts only the per-run users. The admin's password never sits in a file
+or on a command line: redis-server reads that one line of its configuration from its stdin
+(``redis-server redis.conf -``), so no workflow can read it from another run's directory, and the
+per-run users may run no admin command (``ACL LOG RESET`` included).
 """
 
 from __future__ import annotations
@@ -130,12 +133,17 @@ class RedisServer:
                     f"dir {work}", 'save ""', "appendonly no", "daemonize no", "loglevel warning",
                     f"logfile {work / 'redis.log'}", "acllog-max-len 1024",
                     "user default off",
-                    f"user cwtest-admin on >{self._admin_password} ~* &* +@all",
                 ]) + "\n"
             )
             config.chmod(0o600)
-            self._process = subprocess.Popen([REDIS_BINARY, str(config)], stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL)
+            self._process = subprocess.Popen([REDIS_BINARY, str(config), "-"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            assert self._process.stdin is not None
+            try:
+                self._process.stdin.write(f"user cwtest-admin on >{self._admin_password} ~* &* +@all\n".encode())
+                self._process.stdin.close()
+            except OSError:
+                pass  # it died at once: _wait_ready says so
             if self._wait_ready(timeout):
                 # A runtime nobody stopped must not leave its redis-server behind.
                 atexit.register(self.stop)

@@ -7,6 +7,7 @@ a session builds one uv environment (cached under ``~/.cache/cwtest`` across ses
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import socket
 import tempfile
@@ -73,7 +74,17 @@ def _serve(found: Decoy, tcp: socket.socket, udp: socket.socket) -> Iterator[Dec
                 conn, address = tcp.accept()
             except OSError:
                 return
-            found.received.append(("tcp", address))
+            data = b""
+            try:  # what was sent, for the tests that check what got out (at most 256 KiB, 2 s)
+                conn.settimeout(2)
+                while len(data) < 256 << 10:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
+            found.received.append(("tcp", (address, data)))
             conn.close()
 
     def serve_udp() -> None:
@@ -121,6 +132,7 @@ def clean_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     a run directory holds Unix sockets, whose paths must fit in 108 bytes.
     """
     root = Path(tempfile.mkdtemp(prefix="cwt-")).resolve()
+    root.chmod(0o755)  # the workflow's unprivileged identity (cwtest as root) reaches its run directory
     monkeypatch.setenv("TMPDIR", str(root))
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     before_markers = [m for m in MARKERS if m.exists()]

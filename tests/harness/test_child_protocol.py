@@ -24,7 +24,7 @@ from cwtest.fuzz.target import InProcessTarget, timeout_fault
 from cwtest.harness.child import channel, protocol
 from cwtest.results import KINDS
 from cwtest.harness.runner import SIM_BASE, Harness
-from cwtest.harness.sandbox import CHILD
+from cwtest.harness.policy import CHILD
 
 # --- decoding ------------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def test_every_hostile_fixture_is_contained_and_reported(decoy, tmp_path: Path) 
     out = tmp_path / "hostile.json"
     # --examples 0: containment of the import and the smoke call; the search would repeat each attack
     # once per generated request (and multiply the counts asserted below).
-    code = run_main([str(HOSTILE), "--sandbox", mode, "-j", "2", "--timeout", "8", "--memory", "512M", "--examples", "0",
+    code = run_main([*(str(HOSTILE / f"{name}.py") for name in EXPECTED), "--sandbox", mode, "-j", "2", "--timeout", "8", "--memory", "512M", "--examples", "0",
                      "--output-format", "json", "-o", str(out), "--no-progress"])
     assert code == 1
     report = json.loads(out.read_text())

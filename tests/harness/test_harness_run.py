@@ -120,7 +120,8 @@ def test_a_sandboxed_workflow_reaches_the_simulator_and_redis(layer: str) -> Non
     need_redis()
     if layer != "audit":
         need_layer(layer)
-    with Harness(timeout=30, layer=layer).boot(WORKFLOWS / "reach.py") as booted:
+    with Harness(timeout=30, layer=layer, sandbox="off" if layer == "audit" else "auto").boot(
+            WORKFLOWS / "reach.py") as booted:
         response = booted.client.post("/", json={"text": "hello from the sandbox"})
         assert response.status_code == 200, response.text
         body = response.json()

@@ -41,8 +41,18 @@ def test_auto_picks_the_strongest_layer() -> None:
     assert choose("auto", found=ALL).name == "bubblewrap"
     fallback = choose("auto", found=NO_BWRAP)
     assert fallback.name == "landlock" and "uid map" in (fallback.warning or "")
-    bare = choose("auto", found=NOTHING)
-    assert bare.name == "audit" and "NO SANDBOX" in (bare.warning or "")
+    bare = choose("auto", found=NOTHING, ci=False)
+    assert bare.name == "audit" and "NO SANDBOX" in (bare.warning or "") and "contains NOTHING" in bare.warning
+
+
+def test_in_ci_the_audit_layer_runs_only_with_sandbox_off() -> None:
+    """CI holds the repository's secrets: no silent fallback to a layer that contains nothing."""
+    with pytest.raises(SandboxUnavailable, match="--sandbox off"):
+        choose("auto", found=NOTHING, ci=True)
+    with pytest.raises(SandboxUnavailable, match="--sandbox off"):
+        choose("auto", force="audit", found=ALL, ci=True)
+    assert choose("off", found=ALL, ci=True).name == "audit"
+    assert choose("auto", found=ALL, ci=True).name == "bubblewrap"
 
 
 def test_strict_refuses_to_run_without_an_os_level_layer() -> None:
@@ -57,6 +67,7 @@ def test_off_and_forced_layers() -> None:
     off = choose("off", found=ALL)
     assert off.name == "audit" and "--sandbox off" in (off.warning or "")
     assert choose("auto", force="landlock", found=ALL).name == "landlock"
+    assert choose("auto", force="audit", found=ALL, ci=False).name == "audit"
     with pytest.raises(SandboxUnavailable, match="uid map"):
         choose("auto", force="bubblewrap", found=NO_BWRAP)
     with pytest.raises(SandboxUnavailable):

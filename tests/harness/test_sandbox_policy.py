@@ -12,12 +12,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cwtest.harness import seccomp
-from cwtest.harness.sandbox import CHILD, HIDDEN, Layer, Limits, Policy, Probe, command, probe
+from cwtest.harness.policy import CHILD, HIDDEN, Policy, command
+from cwtest.harness.sandbox import Layer, Limits, Probe, probe
 
 ALL = Probe("/usr/bin/bwrap", None, 7, None)
 CI = os.environ.get("CI") == "true"
@@ -29,38 +31,76 @@ def workflow_policy(tmp_path: Path, seccomp_path: Path | None) -> Policy:
                            seccomp=seccomp_path, redis_port=6390)
 
 
-def test_the_workflows_bwrap_command_is_unchanged(tmp_path: Path) -> None:
-    """bwrap's options for the workflow, in the order they always were: tmpfs mounts over the hidden
-    host directories first, then the binds that live under them, then HOME."""
+def options(argv: list[str], name: str) -> list[tuple[str, ...]]:
+    """Each occurrence of a bwrap option with its arguments (``--bind SRC DEST`` -> (SRC, DEST))."""
+    arity = {"--ro-bind": 2, "--bind": 2, "--symlink": 2, "--tmpfs": 1, "--dir": 1, "--perms": 1, "--size": 1,
+             "--chdir": 1, "--seccomp": 1, "--dev": 1, "--proc": 1, "--cap-add": 1, "--cap-drop": 1}
+    found, index = [], 0
+    while index < len(argv) and argv[index] != "--":
+        option = argv[index]
+        count = arity.get(option, 0)
+        if option == name:
+            found.append(tuple(argv[index + 1:index + 1 + count]))
+        index += 1 + count
+    return found
+
+
+def test_the_workflows_bwrap_root_holds_only_what_the_interpreter_needs(tmp_path: Path) -> None:
+    """No host root: the system's programs and libraries, a few /etc files, the policy's own paths;
+    tmpfs mounts over /tmp first, then the binds that live under them, then HOME."""
     stage1 = tmp_path / "stage1.bpf"
     stage1.write_bytes(b"\0" * 8)
-    size = str(Limits().tmpfs)
-    argv = ["/env/bin/python", "-I", "-B", str(CHILD / "__main__.py"), str(tmp_path / "config.json")]
+    argv = ["/env/bin/python", "-I", "-B", "-S", str(CHILD / "__main__.py"), str(tmp_path / "config.json")]
     with command(Layer("bubblewrap", ALL), workflow_policy(tmp_path, stage1), argv, applies_itself=True) as cmd:
         [fd] = cmd.pass_fds
-        hidden = [x for h in HIDDEN if Path(h).is_dir() and not Path(h).is_symlink() for x in ("--size", size, "--tmpfs", h)]
-        assert cmd.argv == [
-            "/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *hidden,
-            "--ro-bind", str(tmp_path / "ctl"), str(tmp_path / "ctl"),
-            "--bind", str(tmp_path / "app"), str(tmp_path / "app"),
-            "--size", size, "--tmpfs", str(tmp_path / "home"), "--chdir", str(tmp_path / "home"),
-            "--seccomp", str(fd), "--", *argv]
+        out = cmd.argv
+        assert out[:2] == ["/usr/bin/bwrap", "--unshare-all"] and "--share-net" not in out
+        assert options(out, "--cap-drop") == [("ALL",)] and not options(out, "--cap-add")
+        binds = dict((dest, src) for src, dest in options(out, "--ro-bind"))
+        assert "/" not in binds and binds["/usr"] == "/usr" and binds[str(tmp_path / "ctl")] == str(tmp_path / "ctl")
+        shown = set(binds) | {dest for _target, dest in options(out, "--symlink")}
+        for host_only in ("/root", "/home", "/run", "/var", "/sys", "/etc/passwd", "/etc/shadow", "/proc/1"):
+            assert not any(p == host_only or p.startswith(host_only + "/") for p in shown), host_only
+        assert options(out, "--bind") == [(str(tmp_path / "app"), str(tmp_path / "app"))]
+        tmpfs = [t for (t,) in options(out, "--tmpfs")]
+        assert tmpfs == [*HIDDEN, str(tmp_path / "home")]
+        assert out.index("/tmp") < out.index(str(tmp_path / "ctl")) < out.index(str(tmp_path / "home"))
+        assert options(out, "--dev") == [("/dev",)] and options(out, "--proc") == [("/proc",)]
+        assert options(out, "--chdir") == [(str(tmp_path / "home"),)]
+        assert options(out, "--seccomp") == [(str(fd),)] and out[out.index("--") + 1:] == argv
         assert cmd.env == {"HOME": str(tmp_path / "home")} and cmd.cwd == tmp_path / "home"
         os.fstat(fd)  # open until the command is closed
     with pytest.raises(OSError):
         os.fstat(fd)
 
 
+def test_with_an_identity_bwrap_creates_no_user_namespace_and_keeps_only_the_switch(tmp_path: Path) -> None:
+    """As root, a user namespace would map the workflow to root outside: the namespaces are listed
+    one by one instead, and only CAP_SETUID and CAP_SETGID are left, for the switch to the identity."""
+    policy = replace(workflow_policy(tmp_path, None), identity=(2_000_000_123, 2_000_000_123),
+                     etc={"/etc/passwd": tmp_path / "passwd"})
+    out = command(Layer("bubblewrap", ALL), policy, ["/bin/true"], applies_itself=True).argv
+    assert "--unshare-all" not in out and "--unshare-user" not in out
+    assert {"--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"} <= set(out)
+    assert options(out, "--cap-add") == [("CAP_SETUID",), ("CAP_SETGID",)]
+    assert (str(tmp_path / "passwd"), "/etc/passwd") in options(out, "--ro-bind")
+    spec = policy.confinement(Layer("landlock", ALL))
+    assert spec["identity"] == [2_000_000_123, 2_000_000_123]
+
+
 def test_the_workflows_child_applies_the_policy_itself_outside_bubblewrap(tmp_path: Path) -> None:
+    (tmp_path / "ctl").mkdir()
     policy = workflow_policy(tmp_path, tmp_path / "stage1.bpf")
     argv = ["/env/bin/python", "-I", "-B", "child/__main__.py", "config.json"]
     landlock = Layer("landlock", ALL)
     assert command(landlock, policy, argv, applies_itself=True).argv == argv
     assert command(Layer("audit", ALL), policy, argv, applies_itself=True).argv == argv
     spec = policy.confinement(landlock, seccomp=tmp_path / "stage2.bpf")
+    readable = spec["landlock"].pop("readable")
     assert spec["landlock"] == {"writable": [str(tmp_path / "home"), str(tmp_path / "app"), "/dev/null"],
                                 "connect_ports": [6390], "network": False, "required": True}
+    assert str(tmp_path / "ctl") in readable and "/usr" in readable and "/dev/urandom" in readable
+    assert not any(p in ("/", "/root", "/home", "/tmp", "/proc", "/run", "/var") for p in readable)
     assert spec["seccomp"] == str(tmp_path / "stage2.bpf")
     assert spec["limits"] == Limits().rlimits(address_space=True)
     # Under bubblewrap, bwrap loads stage 1: the child is told only of what it loads itself.

@@ -1,19 +1,22 @@
 """Confinement applied from inside a process: resource limits, Landlock, a seccomp program.
 
-The parent decides what applies (``cwtest.harness.sandbox.Policy.confinement``) and writes it as
+The parent decides what applies (``cwtest.harness.policy.Policy.confinement``) and writes it as
 a spec, a JSON object::
 
-    {"limits": {"AS": bytes or null, "CPU": seconds, "NOFILE": n, "FSIZE": bytes},
-     "landlock": {"writable": [paths], "connect_ports": [ports], "network": false,
-                  "required": true} or null,
+    {"limits": {"AS": bytes or null, "CPU": seconds, "NOFILE": n, "FSIZE": bytes, "NPROC": n},
+     "identity": [uid, gid] or null,
+     "landlock": {"writable": [paths], "readable": [paths] or null, "connect_ports": [ports],
+                  "network": false, "required": true} or null,
      "seccomp": "path of a BPF program" or null,
      "env": [the names of the variables the command gets] (the launcher only)}
 
-``apply(spec)`` applies it to this process and everything it later execs, in that order (the
-seccomp program may deny ``setrlimit``). The workflow's child applies its config's spec before
-anything of the workflow's is imported; the launcher (``python -I -B <this package>/__main__.py
---confine SPEC -- ARGV...``) applies a spec and execs another command, which is how a command
-that cannot apply it itself runs under a policy outside bubblewrap.
+``apply(spec)`` applies it to this process and everything it later execs: rlimits, the identity
+(an unprivileged uid and gid when cwtest runs as root) and the loss of every capability,
+Landlock, then seccomp (which may deny ``setrlimit``). The workflow's child applies its config's
+spec before anything of the workflow's runs (it starts without ``site``, so not even a
+dependency's ``.pth`` file); the launcher (``python -I -B -S <this package>/__main__.py --confine
+SPEC -- ARGV...``) applies a spec and execs another command, which is how a command that cannot
+apply it itself runs under a policy.
 
 Landlock is reached with ctypes (``syscall``), seccomp with ``prctl`` on a program the parent
 built with libseccomp: this module needs no binding. Standard library only, Python 3.8+.
@@ -25,6 +28,7 @@ import ctypes
 import errno
 import json
 import os
+import stat
 import threading
 
 TYPE_CHECKING = False
@@ -42,9 +46,22 @@ def libc() -> Any:
 
 
 def apply(spec: Dict[str, Any]) -> List[str]:
-    """Apply a spec (see the module docstring); returns warnings (Landlock not applied when optional)."""
+    """Apply a spec (see the module docstring); returns warnings (Landlock not applied when optional).
+
+    In this order: the seccomp program is read (before the identity switch, which may not read
+    it); rlimits; capabilities and the identity (an unprivileged uid and gid, or, as root without
+    one, uid 0 with every capability dropped); Landlock; seccomp (which may deny ``setrlimit``).
+    """
     warnings = []
+    program = None
+    if spec.get("seccomp"):
+        with open(spec["seccomp"], "rb") as handle:
+            program = handle.read()
     apply_limits(spec.get("limits") or {})
+    identity = spec.get("identity")
+    if identity:
+        switch_identity(int(identity[0]), int(identity[1]))
+    drop_capabilities()
     landlock = spec.get("landlock")
     if landlock:
         try:
@@ -53,9 +70,44 @@ def apply(spec: Dict[str, Any]) -> List[str]:
             if landlock.get("required"):
                 raise
             warnings.append("Landlock not applied: %s" % exc)
-    if spec.get("seccomp"):
-        load_seccomp(spec["seccomp"])
+    if program is not None:
+        load_seccomp_program(program)
     return warnings
+
+
+def switch_identity(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` with no supplementary group: every capability goes with uid 0."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+        raise OSError(errno.EPERM, "could not switch to uid %d, gid %d" % (uid, gid))
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """No capability left, none to regain: the bounding set (where this process may still change
+    it), the ambient set, then effective, permitted and inheritable; as uid 0, the securebits that
+    make uid 0 grant nothing, locked. A process without capabilities changes nothing."""
+    lib = libc()
+    if os.geteuid() == 0:
+        for cap in range(64):
+            if lib.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:  # PR_CAPBSET_DROP
+                break  # past the last capability this kernel knows
+        # SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP, SECBIT_KEEP_CAPS off, SECBIT_NO_CAP_AMBIENT_RAISE, all locked
+        lib.prctl(28, 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80, 0, 0, 0)  # PR_SET_SECUREBITS
+    lib.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    if lib.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def apply_limits(limits: Dict[str, Optional[int]]) -> None:
@@ -87,7 +139,11 @@ class _SockFprog(ctypes.Structure):
 def load_seccomp(path: str) -> None:
     """Load a BPF program the parent built (an array of struct sock_filter) on this thread."""
     with open(path, "rb") as handle:
-        program = handle.read()
+        load_seccomp_program(handle.read())
+
+
+def load_seccomp_program(program: bytes) -> None:
+    """Load a BPF program (an array of struct sock_filter) on this thread, with no new privileges."""
     if threading.active_count() != 1:
         raise RuntimeError("seccomp must be loaded before any thread starts")
     buffer = ctypes.create_string_buffer(program, len(program))
@@ -95,6 +151,36 @@ def load_seccomp(path: str) -> None:
     no_new_privs()
     if libc().prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+#: seccomp(2)'s number, for the architectures cwtest runs on.
+_SECCOMP_SYSCALL = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358, "s390x": 348}
+_NEW_LISTENER, _WAIT_KILLABLE_RECV = 1 << 3, 1 << 5
+
+
+def install_notifier(program: bytes) -> int:
+    """Load a program that sends ``SCMP_ACT_NOTIFY`` syscalls to a listener; returns the listener's
+    descriptor (for the parent, which answers them). With no new privileges; one thread only."""
+    import platform
+
+    if threading.active_count() != 1:
+        raise RuntimeError("seccomp must be loaded before any thread starts")
+    number = _SECCOMP_SYSCALL.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, "no seccomp(2) number for %s" % platform.machine())
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    no_new_privs()
+    lib = libc()
+    lib.syscall.restype = ctypes.c_long
+    for flags in (_NEW_LISTENER | _WAIT_KILLABLE_RECV, _NEW_LISTENER):  # killable waits: Linux 5.19+
+        fd = lib.syscall(number, 1, flags, ctypes.byref(fprog))  # SECCOMP_SET_MODE_FILTER
+        if fd >= 0:
+            return int(fd)
+        error = ctypes.get_errno()
+        if error != errno.EINVAL:
+            break
+    raise OSError(error, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER) failed")
 
 
 # Landlock, from <linux/landlock.h>; the syscall numbers are the same on every architecture.
@@ -106,7 +192,10 @@ _FS_WRITE_RIGHTS = {  # access right -> first ABI that has it
     1 << 13: 2,  # REFER
     1 << 14: 3,  # TRUNCATE
 }
-_FILE_RIGHTS = (1 << 1) | (1 << 14)
+#: EXECUTE, READ_FILE, READ_DIR (ABI 1).
+_READ_RIGHTS = (1 << 0) | (1 << 2) | (1 << 3)
+#: The rights a rule on a file (not a directory) may carry: EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE.
+_FILE_RIGHTS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14)
 _NET_BIND, _NET_CONNECT = 1 << 0, 1 << 1
 _SCOPE_ABSTRACT_UNIX, _SCOPE_SIGNAL = 1 << 0, 1 << 1
 
@@ -130,10 +219,15 @@ def landlock_abi() -> int:
     return int(abi) if abi > 0 else 0
 
 
+#: Kept open for the life of the process: the /proc/<pid> directory its ``/proc/self`` rule names.
+_PROC_SELF: List[int] = []
+
+
 def apply_landlock(spec: Dict[str, Any]) -> int:
-    """Writes only under ``spec["writable"]``; unless ``spec["network"]``, TCP only to
-    ``spec["connect_ports"]`` and no TCP bind (ABI >= 4); signals and abstract Unix sockets stay
-    inside (ABI >= 6). Returns the ABI."""
+    """Writes only under ``spec["writable"]``; with ``spec["readable"]`` (a list), reads and
+    execution only under those, the writable paths and this process's own ``/proc/self``; unless
+    ``spec["network"]``, TCP only to ``spec["connect_ports"]`` and no TCP bind (ABI >= 4); signals
+    and abstract Unix sockets stay inside (ABI >= 6). Returns the ABI."""
     lib = libc()
     abi = landlock_abi()
     if abi < 1:
@@ -142,6 +236,9 @@ def apply_landlock(spec: Dict[str, Any]) -> int:
     for right, since in _FS_WRITE_RIGHTS.items():
         if abi >= since:
             fs |= right
+    readable = spec.get("readable")
+    if readable is not None:
+        fs |= _READ_RIGHTS
     net = (_NET_BIND | _NET_CONNECT) if abi >= 4 and not spec.get("network") else 0
     scoped = (_SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL) if abi >= 6 else 0
     attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
@@ -150,15 +247,26 @@ def apply_landlock(spec: Dict[str, Any]) -> int:
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        for path in spec.get("writable", []):
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        rules = [(path, fs) for path in spec.get("writable", [])]
+        if readable is not None:
+            rules += [(path, _READ_RIGHTS) for path in readable]
+            if not _PROC_SELF:
+                _PROC_SELF.append(os.open("/proc/self", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+            rules.append((_PROC_SELF[0], _READ_RIGHTS))
+        for path, rights in rules:
             try:
-                is_dir = os.path.isdir(path)
-                rule = _PathBeneath(fs if is_dir else fs & _FILE_RIGHTS, fd)
+                fd = path if isinstance(path, int) else os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # nothing there to allow
+            try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    rights &= _FILE_RIGHTS
+                rule = _PathBeneath(rights, fd)
                 if lib.syscall(_LL_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:
                     raise OSError(ctypes.get_errno(), "landlock_add_rule %s failed" % path)
             finally:
-                os.close(fd)
+                if not isinstance(path, int):
+                    os.close(fd)
         if net:
             for port in spec.get("connect_ports", []):
                 port_rule = _NetPort(_NET_CONNECT, int(port))
