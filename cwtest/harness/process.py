@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from cwtest.harness import cgroup, seccomp
 from cwtest.harness.child import protocol
 from cwtest.harness.observe import Observer
-from cwtest.harness.policy import CHILD, Policy, command, run_identity, unreachable
+from cwtest.harness.policy import CHILD, Policy, command, unreachable
 from cwtest.harness.sandbox import Layer, Limits
 from cwtest.results import printable
 
@@ -64,8 +64,8 @@ DISK_ENTRIES = 20_000
 MIB = 1 << 20
 #: Seconds the app's socket must accept connections, with no ``ready`` message, to count as serving.
 SILENT_READY = 1.0
-#: The messages the parent waits on (boot, stacks, counts, mocks): kept up to the hard cap.
-_CONTROL = (protocol.Hello, protocol.Ready, protocol.BootFailure, protocol.Stacks, protocol.Counts, protocol.Mocked)
+#: The messages the parent waits on (boot, stacks, counts): kept up to the hard cap.
+_CONTROL = (protocol.Hello, protocol.Ready, protocol.BootFailure, protocol.Stacks, protocol.Counts)
 #: The violation recorded once the caps are reached.
 OVER_CAP = (f"more than {MAX_EVENTS} messages or {MAX_EVENT_BYTES >> 20} MiB from the workflow's process: the "
             f"later ones were not kept")

@@ -30,15 +30,11 @@ exec, for any command: ``Policy.workflow`` is the workflow's.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from cwtest.harness import cgroup, seccomp
 

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cwlint.header import Header, parse_header
+from cwlint.header import parse_header
 from cwtest.harness.bridge import Relay, UnixServer
 from cwtest.harness.collect import collect, collect_runtime
 from cwtest.harness.env import EnvError, spec_for

@@ -7,7 +7,6 @@ a session builds one uv environment (cached under ``~/.cache/cwtest`` across ses
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import socket
 import tempfile
