@@ -39,19 +39,12 @@ from cwtest.harness.report import render_full, render_json, render_junit
 from cwtest.harness.runner import Harness
 from cwtest.harness.sandbox import Limits, choose, probe
 from cwtest.results import RunReport, WorkflowResult
+from needs import need_layer, need_memory_cgroup, need_redis
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("clean_host")]
 CI = os.environ.get("CI") == "true"
 LAYERS = ["bubblewrap", "landlock"]
 ROOT = os.geteuid() == 0
-
-
-def require_layer(name: str) -> None:
-    if name not in probe().available:
-        why = probe().bwrap_error if name == "bubblewrap" else "Landlock is not available in this kernel"
-        if CI:
-            pytest.fail(f"CI must run the hostile workflows under {name}: {why}")
-        pytest.skip(f"{name} cannot run here: {why}")
 
 
 def fixture(name: str) -> Path:
@@ -169,7 +162,7 @@ def test_installer_options_and_direct_references_are_refused_before_any_installe
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_loader_variables_reach_no_program_and_declared_values_only_the_workflow(layer: str) -> None:
-    require_layer(layer)
+    need_layer(layer)
     harness = Harness(layer=layer, timeout=20)
     with harness.boot(fixture("env_loader")) as booted:
         environ = booted.client.post("/").json()["environ"]
@@ -262,7 +255,7 @@ def test_an_allowed_build_runs_in_the_build_sandbox_and_sees_nothing_of_the_host
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_the_host_and_other_runs_are_invisible(layer: str, host_secrets: Secrets, decoy) -> None:
-    require_layer(layer)
+    need_layer(layer)
     harness = Harness(layer=layer, timeout=30, jobs=2)
     report = harness.run([fixture("read_host"), fixture("socket_families")])
     assert host_secrets.connections == []  # neither the home's socket nor the other run's sim.sock
@@ -275,7 +268,7 @@ def test_the_host_and_other_runs_are_invisible(layer: str, host_secrets: Secrets
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_the_workflow_runs_unprivileged_without_capabilities(layer: str, decoy) -> None:
-    require_layer(layer)
+    need_layer(layer)
     with Harness(layer=layer, timeout=20).boot(fixture("socket_families")) as booted:
         answer = booted.client.post("/").json()
         [pid] = workflow_pids(os.getpid()) or [booted.process.process.pid]
@@ -289,12 +282,9 @@ def test_the_workflow_runs_unprivileged_without_capabilities(layer: str, decoy) 
 
 
 def test_the_redis_admin_password_is_in_no_file_and_no_command_line() -> None:
-    from cwtest.simulator.redis_server import RedisServer, redis_available
+    from cwtest.simulator.redis_server import RedisServer
 
-    if not redis_available():
-        if CI:
-            pytest.fail("redis-server is missing: apt-get install redis-server (CI installs it)")
-        pytest.skip("redis-server is missing: apt-get install redis-server")
+    need_redis()
     server = RedisServer()
     server.start()
     try:
@@ -324,7 +314,7 @@ def test_the_redis_admin_password_is_in_no_file_and_no_command_line() -> None:
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_workflow_that_silences_its_reports_is_judged_from_outside(layer: str, decoy) -> None:
-    require_layer(layer)
+    need_layer(layer)
     [result] = Harness(layer=layer, timeout=20).run([fixture("silence")]).results
     assert decoy.received == []
     assert not Path("/etc/cwtest-hostile-etc").exists() and not Path("/root/cwtest-hostile-home").exists()
@@ -336,7 +326,7 @@ def test_a_workflow_that_silences_its_reports_is_judged_from_outside(layer: str,
 def test_forged_messages_in_bulk_end_as_findings_and_leave_nothing_behind(layer: str, tmp_path: Path) -> None:
     """Exit 1, never 2; the parent keeps a bounded number of them; no Redis or run directory left
     (``clean_host`` checks the process table and the temporary directory)."""
-    require_layer(layer)
+    need_layer(layer)
     out = tmp_path / "report.json"
     code = run_main([str(fixture("forged_events")), "--layer", layer, "--timeout", "20", "--examples", "0",
                      "--output-format", "json", "-o", str(out), "--no-progress"])
@@ -362,7 +352,7 @@ def _pth_targets() -> list[Path]:
 def test_no_pth_file_reaches_the_environment_cache_or_cwtests_installation(layer: str) -> None:
     """In every layer, the audit layer included (as root the workflow runs as another user there)."""
     if layer != "audit":
-        require_layer(layer)
+        need_layer(layer)
     elif not ROOT:
         pytest.skip("the audit layer run by an unprivileged user contains nothing (documented; refused in CI): only "
                     "as root does it run the workflow as another user")
@@ -385,7 +375,7 @@ def test_no_pth_file_reaches_the_environment_cache_or_cwtests_installation(layer
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_slow_drip_ends_at_the_request_deadline(layer: str) -> None:
-    require_layer(layer)
+    need_layer(layer)
     [result] = Harness(layer=layer, timeout=3).run([fixture("slow_drip")]).results
     assert "timeout" in result.kinds(), [(f.kind, f.message) for f in result.findings]  # 120 drips would need 60 s
 
@@ -406,7 +396,7 @@ def test_the_parents_memory_stays_bounded_by_a_huge_response(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_threads_stay_under_the_task_cap(layer: str) -> None:
-    require_layer(layer)
+    need_layer(layer)
     limits = Limits()
     with Harness(layer=layer, timeout=30).boot(fixture("thread_bomb")) as booted:
         [pid] = workflow_pids(os.getpid()) or [booted.process.process.pid]
@@ -443,9 +433,7 @@ def test_terminal_escapes_are_shown_never_obeyed(tmp_path: Path) -> None:
 
 
 def test_the_memory_cgroup_cannot_be_left(decoy) -> None:
-    from harness_support import require_memory_cgroup
-
-    require_memory_cgroup()
+    need_memory_cgroup()
     harness = Harness(timeout=20)
     with harness.boot(fixture("cgroup")) as booted:
         cgroup = booted.process.cgroup
@@ -458,7 +446,7 @@ def test_the_memory_cgroup_cannot_be_left(decoy) -> None:
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_the_workflows_directory_cannot_fill_the_hosts_disk(layer: str) -> None:
-    require_layer(layer)
+    need_layer(layer)
     harness = Harness(layer=layer, timeout=60)
     with harness.boot(fixture("disk_fill")) as booted:
         home = booted.process.run_dir.home
