@@ -67,12 +67,18 @@ _SERVER_PROVIDERS = {"uvicorn", "codewords-client"}
 
 
 class EnvError(Exception):
-    """Why a workflow's environment cannot be had; ``kind`` is the finding kind."""
+    """Why a workflow's environment cannot be had; ``kind`` is the finding kind.
 
-    def __init__(self, kind: str, message: str) -> None:
+    With ``unblock`` the cause is cwtest's own choice, not the workflow's (a dependency published
+    only as an sdist, which cwtest builds only with ``--allow-builds``): the workflow is
+    inconclusive, with that step, never a finding.
+    """
+
+    def __init__(self, kind: str, message: str, unblock: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.unblock = unblock
 
 
 #: The cache when cwtest runs as root (and neither CWTEST_CACHE_DIR nor XDG_CACHE_HOME says
@@ -360,8 +366,11 @@ class EnvManager:
                 install += [] if self.allow_builds else ["--no-build"]
                 done = build.run([*install, "--", *spec.requirements()], network=True, uv_cache=True)
                 if done.returncode != 0:
-                    raise EnvError("env-build", "uv could not install the dependencies: "
-                                   + _redact(_uv_error(done.stderr)) + _build_hint(done.stderr, self.allow_builds))
+                    error = "uv could not install the dependencies: " + _redact(_uv_error(done.stderr))
+                    if _needs_build(done.stderr, self.allow_builds):
+                        raise EnvError("env-build", error + " (a dependency has no wheel for this platform)",
+                                       unblock=BUILD_UNBLOCK)
+                    raise EnvError("env-build", error)
                 # Bytecode apart, without uv's cache or the network; -S: no .pth file runs.
                 compile_bytecode(build, staging)
             version = pyvenv_version(staging)
@@ -572,12 +581,15 @@ def pyvenv_version(env: Path) -> str:
     return match.group(1) if match else ""
 
 
-def _build_hint(stderr: str, allow_builds: bool) -> str:
-    if not allow_builds and re.search(r"no-build|building source distributions is disabled|source distribution",
-                                      stderr, re.IGNORECASE):
-        return (" (a dependency has no wheel for this platform: building it from source runs its build "
-                "backend, which cwtest does only with --allow-builds, in the build sandbox)")
-    return ""
+#: What unblocks a workflow whose dependency comes only as an sdist.
+BUILD_UNBLOCK = ("building it from source runs its build backend, which cwtest does only with --allow-builds "
+                 "(in the build sandbox)")
+
+
+def _needs_build(stderr: str, allow_builds: bool) -> bool:
+    """uv failed only because building from source is off (``--no-build``): cwtest's choice."""
+    return not allow_builds and re.search(r"no usable wheels|no-build|building source distributions is disabled|"
+                                          r"source distribution", stderr, re.IGNORECASE) is not None
 
 
 def _redact(text: str) -> str:

@@ -250,6 +250,28 @@ def test_an_allowed_build_runs_in_the_build_sandbox_and_sees_nothing_of_the_host
     assert "CWTEST_HOSTILE_DECOY" not in result.findings[0].message  # no host variable reached the backend
 
 
+def test_a_dependency_without_a_wheel_is_inconclusive_not_the_workflows_finding(tmp_path: Path, decoy) -> None:
+    """Without --allow-builds an sdist is never built (its backend never runs): that is cwtest's choice,
+    so the workflow is inconclusive with the step that unblocks it, never an env-build finding."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+                                            'backend-path = ["."]\n[project]\nname = "cwtest-hostile-build"\n'
+                                            'version = "0.1"\n')
+    (package / "backend.py").write_text(BACKEND)
+    for path in (tmp_path, package):
+        path.chmod(0o755)
+    workflow = tmp_path / "needs_build.py"
+    workflow.write_text(fixture("direct_reference").read_text().replace(
+        "file:///tmp/cwtest-hostile-build/cwtest_hostile_build-0.1.tar.gz", f"file://{package}"))
+    report = Harness(timeout=60, cache_dir=tmp_path / "cache", allow_direct_references=True).run([workflow])
+    [result] = report.results
+    assert result.findings == [] and result.verdict == "inconclusive", result.findings
+    assert "--allow-builds" in result.inconclusive_reasons()[0]
+    assert decoy.received == [] and not Path("/tmp/cwtest-hostile-pwned").exists()  # the backend never ran
+    assert report.exit_code() == 0 and report.exit_code(strict=True) == 1
+
+
 # --- class 2: the host stays invisible -----------------------------------------------------------
 
 
