@@ -146,6 +146,8 @@ class Fuzzer:
         self._sent = 0
         #: Why the target stopped taking requests, once it has.
         self.stopped: str | None = None
+        #: The target stopped on cwtest's own error (a request it could not send), not the workflow's.
+        self.stopped_by_cwtest = False
         self._search: Search | None = None
 
     # --- the run ---------------------------------------------------------------------------------
@@ -163,8 +165,10 @@ class Fuzzer:
             result = RouteResult(route.method, route.template, search=RouteStats(route.name))
             self.report.routes.append(result)
             if self.stopped is not None:
-                result.inconclusive = Inconclusive(f"not run: {self.stopped}",
-                                                   "fix the finding that stopped the workflow, then run again")
+                result.inconclusive = Inconclusive(
+                    f"not run: {self.stopped}",
+                    "a bug of cwtest's: please report it, with the workflow"
+                    if self.stopped_by_cwtest else "fix the finding that stopped the workflow, then run again")
                 continue
             try:
                 self._route(route, generator, result)
@@ -261,8 +265,12 @@ class Fuzzer:
                                         query=dict(request.query) or None,
                                         form=dict(request.form) if request.form is not None else None,
                                         files=dict(request.files) if request.files else None)
-        except Exception as exc:  # the target's own failure (it stopped earlier): the run ends
+        except Exception as exc:  # the target's own failure (it stopped earlier, or cwtest's bug): the run ends
             self.stopped = str(exc) or type(exc).__name__
+            if type(exc).__name__ != "WorkflowStopped":  # not the workflow's doing: say so, with the request
+                self.stopped_by_cwtest = True
+                self.stopped = (f"cwtest could not send {request.method} {request.path} "
+                                f"({type(exc).__name__}: {self.stopped})")
             raise TargetStopped(self.stopped) from exc
         self._sent += 1
         if response.stopped is not None:

@@ -136,7 +136,7 @@ class Strategies:
             if where == "path":
                 path = path.replace("{" + name + "}", quote(_text(value), safe=""))
             elif where == "header":
-                headers.append((name, _text(value)))
+                headers.append((name, _header_text(value)))
             else:
                 query.append((name, value))
         for name, param in by_name.items():
@@ -592,6 +592,16 @@ def _within_float(value: float, low: float | None, high: float | None, ex_low: b
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+#: What no HTTP header value can hold (controls but tab; DEL): a client cannot send them at all.
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _header_text(value: Any) -> str:
+    """A header parameter's value as HTTP can carry it: without the characters no header may hold, and
+    without surrounding whitespace (which servers strip)."""
+    return _NOT_IN_HEADERS.sub("", _text(value)).strip(" \t")
 
 
 def _text(value: Any) -> str:

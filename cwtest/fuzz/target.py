@@ -279,7 +279,7 @@ class InProcessTarget:
         captured: list[ExceptionInfo] = []
         self._current = captured
         self._standins = []
-        kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query_params(query)}
+        kwargs: dict[str, Any] = {"headers": header_values(headers), "params": query_params(query)}
         request_body(kwargs, json_body, form, files)
         started = time.perf_counter()
         try:
@@ -465,6 +465,12 @@ def request_body(kwargs: dict[str, Any], json_body: Any, form: Mapping[str, str]
     elif form is not None or files:
         kwargs["data"] = dict(form or {}) or None
         kwargs["files"] = dict(files) if files else None
+
+
+def header_values(headers: Mapping[str, str] | None) -> dict[str, str | bytes]:
+    """Header values as a client puts them on the wire: ASCII as text, anything else as its UTF-8
+    bytes (obs-text, which servers read as latin-1); httpx itself would refuse non-ASCII text."""
+    return {name: value if value.isascii() else value.encode("utf-8") for name, value in (headers or {}).items()}
 
 
 def query_params(query: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from cwtest.fuzz.target import exception_info, query_params, request_body
+from cwtest.fuzz.target import exception_info, header_values, query_params, request_body
 from cwtest.harness.child import protocol
 from cwtest.harness.collect import stack_of
 from cwtest.harness.process import RunDir, WorkflowProcess
@@ -107,7 +107,7 @@ class BootedWorkflow:
             raise WorkflowStopped(self.dead)
         process = self.process
         mark = len(process.events.items)
-        kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query_params(query)}
+        kwargs: dict[str, Any] = {"headers": header_values(headers), "params": query_params(query)}
         request_body(kwargs, json_body, form, files)
         try:
             try:

@@ -216,3 +216,31 @@ def test_a_module_level_client_keeps_working_across_requests() -> None:
 
     with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
         assert [target.send("GET", "/loop").body for _ in range(3)] == [{"same": True}] * 3
+
+
+def test_any_generated_header_value_is_sent_never_stopping_the_run() -> None:
+    """A header parameter's generated text (non-ASCII, controls) is sent as HTTP can carry it; the
+    run reaches every route (a public workflow's 28 routes were once left 'not run' by one header)."""
+    from fastapi import FastAPI, Header
+
+    from cwtest.fuzz.engine import FuzzConfig, fuzz
+    from cwtest.fuzz.schema import _header_text
+    from cwtest.simulator import SimulatedRuntime
+
+    app = FastAPI()
+    seen: list[str] = []
+
+    @app.get("/me")
+    async def me(x_session: str = Header(...)) -> dict:
+        seen.append(x_session)
+        return {"ok": True}
+
+    @app.get("/after")
+    async def after() -> dict:
+        return {"ok": True}
+
+    assert _header_text("\U00073efc\r\n\x00 ab\x7f ") == "\U00073efc ab"
+    with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
+        report = fuzz(target, FuzzConfig(examples=40, seed=3, checks=("fuzz",)))
+    assert [r.inconclusive for r in report.routes] == [None, None]
+    assert any(not value.isascii() for value in seen)  # non-ASCII text reached the workflow
