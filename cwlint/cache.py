@@ -15,8 +15,8 @@ An entry holds the file's findings, fixes and edits included (files *with* findi
 cached too, unlike ruff), and is valid only for the exact bytes it was computed from (a
 BLAKE2 digest of the content, never an mtime), the file's effective rule set (after
 ``per-file-ignores``) and the names of importable modules beside the file that its text
-mentions (CW208 treats sibling modules as local imports). Anything else a rule may read is
-fixed by the code key. A rule whose findings depend on anything more must extend
+mentions (CW402 treats them as local imports; both read the run's one
+:class:`~cwlint.modules.ModuleIndex`). Anything else a rule may read is fixed by the code key. A rule whose findings depend on anything more must extend
 :func:`Cache.context`.
 
 Secrets are not written: a diagnostic's secret values are stored as offsets into the text
@@ -41,6 +41,7 @@ from typing import Any
 
 from cwlint import __version__
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
+from cwlint.modules import DirectoryIndex, ModuleIndex
 from cwlint.source import write_atomic
 
 #: Bumped whenever the entry layout changes.
@@ -165,7 +166,7 @@ def _write_atomic(path: Path, data: str) -> None:
 class Cache:
     """One run's view of the cache: bound to a code key, then to settings and rules."""
 
-    def __init__(self, directory: Path, root: Path, code_key: str | None = None) -> None:
+    def __init__(self, directory: Path, root: Path, code_key: str | None = None, modules: ModuleIndex | None = None) -> None:
         self.directory = directory
         self.root = root
         self._root_prefix = os.path.join(os.path.abspath(root), "")
@@ -173,7 +174,9 @@ class Cache:
         self.code_dir = directory / self.code_key
         self.run_dir: Path | None = None
         self._ready = False
-        self._listings: dict[str, frozenset[bytes]] = {}
+        #: What lies beside each file: the same index the linter reads (a fresh listing by default).
+        self.modules: ModuleIndex = modules if modules is not None else DirectoryIndex()
+        self._encoded: dict[frozenset[str], frozenset[bytes]] = {}
         #: Counters for tests and --verbose-style diagnostics: hits, misses, writes, errors.
         self.stats = {"hits": 0, "misses": 0, "writes": 0, "errors": 0}
 
@@ -262,21 +265,11 @@ class Cache:
         return absolute.replace(os.sep, "/")
 
     def _siblings(self, path: str) -> frozenset[bytes]:
-        folder = os.path.dirname(os.path.abspath(path))
-        names = self._listings.get(folder)
-        if names is None:
-            try:
-                entries = os.listdir(folder)
-            except OSError:
-                entries = []
-            found = set()
-            for entry in entries:
-                if entry.endswith(".py"):
-                    found.add(entry[:-3].encode("utf-8", "surrogateescape"))
-                elif entry.isidentifier():
-                    found.add(entry.encode("utf-8", "surrogateescape"))
-            names = self._listings[folder] = frozenset(found)
-        return names
+        names = self.modules.beside(path)
+        encoded = self._encoded.get(names)
+        if encoded is None:
+            encoded = self._encoded[names] = frozenset(n.encode("utf-8", "surrogateescape") for n in names)
+        return encoded
 
     def context(self, path: str, data: bytes, enabled: Iterable[str]) -> str:
         """What besides the bytes an entry depends on: the rules on, and local module names."""
@@ -309,7 +302,7 @@ class Cache:
             self.stats["misses"] += 1
             return None
         self.stats["hits"] += 1
-        return entry["diagnostics"]  # type: ignore[index]
+        return entry["diagnostics"]
 
     def store(self, path: str, data: bytes, enabled: Iterable[str], diagnostics: list[Diagnostic], text: str | None) -> None:
         if self.run_dir is None or not self._prepare(self.run_dir):

@@ -1,13 +1,16 @@
 """``[tool.cwlint]`` in pyproject.toml (or a ``cwlint.toml``): which rules, which files.
 
 Validation is by hand so that a mistake reads as one line naming the key, and so that
-starting the CLI does not import pydantic.
+starting the CLI does not import pydantic. :class:`Selection` turns the settings into the
+codes on for each file; the runner, the engine and the API share it, and it needs the codes
+only, never the rule classes, so a warm run can select without importing a rule.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -39,7 +42,11 @@ class Settings:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     bare_noqa: bool = False
     respect_gitignore: bool = True
-    root: Path = field(default_factory=Path.cwd)
+    #: The project root: ``per-file-ignores`` patterns, excludes and the cache are relative to
+    #: it. The configuration's folder when loaded from a file; the CLI passes its working
+    #: directory otherwise. None (the default): paths are matched as they are given, and
+    #: nothing depends on the working directory.
+    root: Path | None = None
     source: str | None = None  #: the file the settings came from
 
     def enabled(self, codes: list[str]) -> set[str]:
@@ -74,11 +81,42 @@ class Settings:
         )
 
 
+class Selection:
+    """The codes a run enables (resolved once), and, per file, those its per-file ignores leave on."""
+
+    def __init__(self, settings: Settings, codes: Iterable[str]) -> None:
+        codes = list(codes)
+        self.settings = settings
+        self.enabled = settings.enabled(codes)
+        #: Selectors (select, extend-select, ignore) that name no rule: a configuration error.
+        self.unknown = [
+            selector
+            for selector in settings.select + settings.extend_select + settings.ignore
+            if selector != "ALL" and not any(code.startswith(selector) for code in codes)
+        ]
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for the first selector that names no rule."""
+        if self.unknown:
+            raise ConfigError(f"unknown rule selector '{self.unknown[0]}' (see `cwlint rules`)")
+
+    def for_file(self, path: str) -> set[str]:
+        """The codes on for ``path``: the enabled ones minus its ``per-file-ignores``."""
+        if not self.settings.per_file_ignores:
+            return self.enabled
+        ignored = self.settings.ignored_for(path)
+        if not ignored:
+            return self.enabled
+        return {code for code in self.enabled if not any(code.startswith(s) or s == "ALL" for s in ignored)}
+
+
 def _matches(selector: str, code: str) -> bool:
     return selector == "ALL" or code.startswith(selector)
 
 
-def _relative(path: str, root: Path) -> str:
+def _relative(path: str, root: Path | None) -> str:
+    if root is None:
+        return Path(path).as_posix()
     try:  # abspath, not resolve(): a symlink loop must not raise here
         return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:

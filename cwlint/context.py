@@ -12,7 +12,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -24,18 +24,20 @@ from cwlint.source import SourceFile, line_starts
 if TYPE_CHECKING:
     from cwlint.catalog import Catalog
     from cwlint.config import Settings
+    from cwlint.modules import ModuleIndex
 
 _CLIENT_IMPORT = re.compile(r"^\s*(?:from|import)\s+codewords_client\b", re.MULTILINE)
 CLIENT_CLASSES = frozenset({"AsyncCodewordsClient", "CodewordsClient"})
 
 
 class FileContext:
-    def __init__(self, source: SourceFile, module: cst.Module, settings: Settings) -> None:
+    def __init__(self, source: SourceFile, module: cst.Module, settings: Settings, modules: ModuleIndex | None = None) -> None:
         self.source = source
         self.path = source.path
         self.text = source.text
         self.module = module
         self.settings = settings
+        self.modules = modules
         self.ancestors: list[cst.CSTNode] = []
         self.imports = Imports(self)
         self.clients = Clients(self)
@@ -58,6 +60,11 @@ class FileContext:
         return pinned or self.settings.target_client_version
 
     @functools.cached_property
+    def local_modules(self) -> frozenset[str]:
+        """Module names importable from beside the file (none when no index was given)."""
+        return self.modules.beside(self.path) if self.modules is not None else frozenset()
+
+    @functools.cached_property
     def catalog(self) -> Catalog:
         from cwlint.catalog import default_catalog
 
@@ -69,15 +76,18 @@ class FileContext:
 
     # -- positions -----------------------------------------------------------------------
     def _range(self, node: cst.CSTNode) -> CodeRange:
-        if self._positions is None:
+        positions = self._positions
+        if positions is None:
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
             try:
                 # resolve() also runs an empty visit of the whole module: half the cost.
-                # _gen is private, but libcst is pinned exactly (pyproject.toml).
-                self._positions = PositionProvider()._gen(wrapper)  # type: ignore[assignment]
+                # _gen is private, but libcst is pinned exactly (pyproject.toml). LibCST types
+                # its values as any provider's metadata; this provider's are CodeRange.
+                positions = cast("dict[cst.CSTNode, CodeRange]", PositionProvider()._gen(wrapper))
             except AttributeError:  # pragma: no cover - another libcst
-                self._positions = dict(wrapper.resolve(PositionProvider))
-        return self._positions[node]
+                positions = dict(wrapper.resolve(PositionProvider))
+            self._positions = positions
+        return positions[node]
 
     def range(self, node: cst.CSTNode) -> tuple[Position, Position]:
         """1-based start and exclusive end of ``node``, columns in code points."""
@@ -116,10 +126,6 @@ class FileContext:
         start, end = self.span(node)
         return Edit(start, end, content)
 
-    def insert_before(self, node: cst.CSTNode, content: str) -> Edit:
-        start, _ = self.span(node)
-        return Edit(start, start, content)
-
     def insert_after(self, node: cst.CSTNode, content: str) -> Edit:
         _, end = self.span(node)
         return Edit(end, end, content)
@@ -152,21 +158,14 @@ class FileContext:
                 return node
         return None
 
-    def in_async_function(self) -> bool:
-        func = self.enclosing(cst.FunctionDef, cst.Lambda, cst.ClassDef)
-        return isinstance(func, cst.FunctionDef) and func.asynchronous is not None
-
     def in_import_error_handler(self) -> bool:
         """Inside ``try: ... except ImportError`` (either branch): a deliberate fallback."""
-        for index, node in enumerate(self.ancestors):
+        for node in self.ancestors:
             if isinstance(node, cst.Try):
                 for handler in node.handlers:
                     if handler.type is not None and _names_import_error(handler.type):
                         return True
         return False
-
-    def in_main_guard(self) -> bool:
-        return any(isinstance(node, cst.If) and is_main_guard(node) for node in self.ancestors)
 
 
 def _names_import_error(expr: cst.BaseExpression) -> bool:
@@ -213,8 +212,8 @@ def string_value(expr: cst.BaseExpression | None) -> str | None:
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     if isinstance(expr, cst.ConcatenatedString):
-        value = expr.evaluated_value
-        return value if isinstance(value, str) else None
+        joined = expr.evaluated_value
+        return joined if isinstance(joined, str) else None
     return None
 
 
@@ -381,7 +380,7 @@ def service_call(ctx: FileContext, node: cst.Call) -> ServiceCall | None:
         first = string_value(positional[0]) if positional else None
         if first is None or first not in ctx.catalog:
             return None
-    values = dict(zip(_RUN_POSITIONS, positional))
+    values = dict(zip(_RUN_POSITIONS, positional, strict=False))  # extra positionals: not ours
     values.update({k: v for k, v in keywords.items() if k in _RUN_POSITIONS})
     service_node = values.get("service_id")
     path_node = values.get("path")

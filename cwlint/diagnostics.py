@@ -2,7 +2,8 @@
 
 Positions are 1-based lines and 1-based columns counted in code points, everywhere (terminal,
 JSON, SARIF). An ``end`` is exclusive: it points at the first character after the range, like
-ruff's ``end_location``. Edits address the decoded text by offsets, so applying them needs no
+ruff's ``end_location``. A language server counts from 0 and in UTF-16 code units
+(:meth:`Position.to_lsp`). Edits address the decoded text by offsets, so applying them needs no
 re-parse and several rules' edits can be merged in one pass.
 """
 
@@ -27,8 +28,21 @@ class Severity(str, enum.Enum):
 
 @dataclass(frozen=True, order=True)
 class Position:
+    """1-based line, 1-based column in code points."""
+
     line: int
     column: int
+
+    def to_lsp(self, line_text: str) -> tuple[int, int]:
+        """LSP's ``(line, character)``: both 0-based, the character in UTF-16 code units.
+
+        ``line_text`` is the text of this position's line (its line ending may be included:
+        a column never points past it). A character outside the BMP (an emoji) is one code
+        point here and two UTF-16 units there.
+        """
+        before = line_text[: max(0, self.column - 1)]
+        # UTF-16 needs two units for every code point above U+FFFF, one for every other.
+        return self.line - 1, len(before) + sum(1 for char in before if ord(char) > 0xFFFF)
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,7 @@ class Diagnostic:
     end: Position
     severity: Severity = Severity.ERROR
     fix: Fix | None = None
-    #: The line whose ``# noqa`` suppresses this diagnostic (its start line unless set).
+    #: The line whose noqa comment suppresses this diagnostic (its start line unless set).
     noqa_line: int | None = None
     #: Source values this diagnostic must never echo whole (hard-coded secrets).
     secrets: tuple[str, ...] = field(default=(), repr=False)

@@ -53,7 +53,7 @@ def _read_gitignore(folder: Path) -> pathspec.PathSpec | None:
 class _Ignorer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.root = settings.root.resolve()
+        self.root = (settings.root if settings.root is not None else Path.cwd()).resolve()
         self.excludes = _spec(settings.exclude + settings.extend_exclude)
         self.gitignores: dict[Path, pathspec.PathSpec | None] = {}
 

@@ -64,7 +64,7 @@ def forbid_linting(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(self, path, data):  # type: ignore[no-untyped-def]
         raise AssertionError(f"{path} was linted, not replayed from the cache")
 
-    monkeypatch.setattr(runner._Linter, "lint", refuse)
+    monkeypatch.setattr(runner._FileLinter, "lint", refuse)
 
 
 @pytest.mark.parametrize("fmt", ["full", "concise", "json", "sarif", "github", "junit"])
@@ -213,13 +213,13 @@ def test_fix_uses_the_cache_only_for_files_without_fixes(tmp_path: Path, capsys,
     (tmp_path / "ok.py").write_text(BAD.replace("data=", "inputs="))
     assert run(["."], capsys)[0] == 1
     calls: list[str] = []
-    original = runner._Linter.lint
+    original = runner._FileLinter.lint
 
     def spy(self, path, data):  # type: ignore[no-untyped-def]
         calls.append(Path(path).name)
         return original(self, path, data)
 
-    monkeypatch.setattr(runner._Linter, "lint", spy)
+    monkeypatch.setattr(runner._FileLinter, "lint", spy)
     code, out, _ = run([".", "--fix"], capsys)
     assert code == 0 and "1 fixed, 0 remaining" in out
     assert calls == ["bad.py"]  # ok.py replayed: nothing to fix
@@ -359,10 +359,20 @@ def test_timings_by_stage(tmp_path: Path) -> None:
     assert json.loads(target.read_text())["stages"]["fix"] > 0
 
 
-def test_timings_off_wraps_nothing() -> None:
-    probe = "import cwlint.engine as e, libcst.metadata as m; print(hasattr(e._parse, '__cwlint_timed__'), hasattr(m.MetadataWrapper.resolve, '__cwlint_timed__'))"
+def test_timings_off_wraps_nothing(tmp_path: Path) -> None:
+    """Importing the engine wraps nothing, whatever the environment; a run with timings on wraps it."""
+    (tmp_path / "w.py").write_text("x = 1\n")
+    probe = (
+        "import sys, contextlib, io, cwlint.engine as e, libcst.metadata as m\n"
+        "timed = lambda: (hasattr(e._parse, '__cwlint_timed__'), hasattr(m.MetadataWrapper.resolve, '__cwlint_timed__'))\n"
+        "imported = timed()\n"
+        "from cwlint.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    main(['w.py', '--no-cache'])\n"
+        "print(*imported, *timed())\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "CWLINT_TIMINGS"}
-    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
-    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**env, "CWLINT_TIMINGS": "1"})
-    assert off.stdout.split() == ["False", "False"]
-    assert on.stdout.split() == ["True", "True"]
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**env, "CWLINT_TIMINGS": "1"}, cwd=tmp_path)
+    assert off.stdout.split() == ["False", "False", "False", "False"], off.stderr
+    assert on.stdout.split() == ["False", "False", "True", "True"], on.stderr
