@@ -108,7 +108,7 @@ def add_noqa(text: str, diagnostics: list[Diagnostic], bare_noqa: bool = False) 
         line_start = starts[line - 1]
         content = text[line_start : starts[line] if line < len(starts) else len(text)].rstrip("\r\n")
         code_end = line_start + len(content.rstrip(" \t\f"))
-        # Trailing blanks are replaced: "x = 1   " becomes "x = 1  # noqa: CW101".
+        # Trailing blanks are replaced: "x = 1   " becomes "x = 1", two spaces, the directive.
         edits.append(Edit(code_end, line_start + len(content), f"  {directive_text}"))
     if not edits:
         return outcome

@@ -35,7 +35,7 @@ class Valid:
     #: ``[tool.cwlint]`` keys for this example (e.g. ``{"max-file-size": 64}``).
     config: dict[str, Any] | None = None
     #: Makes the file at the given path instead of writing ``code`` (bytes, a FIFO...).
-    make: Callable[[Path], None] | None = None
+    make: Callable[[Path], object] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
@@ -56,7 +56,7 @@ class Invalid:
     path: str = "workflow.py"
     message: str | None = None  #: a substring the first finding's message must contain
     config: dict[str, Any] | None = None
-    make: Callable[[Path], None] | None = None
+    make: Callable[[Path], object] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))

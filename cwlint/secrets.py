@@ -176,11 +176,11 @@ def redact(text: str, known: tuple[str, ...] | list[str] = ()) -> str:
     spans: list[tuple[int, int]] = []
     for match in find_credentials(text):
         spans.append((match.start, match.end))
-    for match in _ASSIGNED_SECRET.finditer(text):
-        value = match.group("value")
-        kind = secret_kind(match.group("name"))
+    for assigned in _ASSIGNED_SECRET.finditer(text):
+        value = assigned.group("value")
+        kind = secret_kind(assigned.group("name"))
         if kind and looks_like_password(value, kind):
-            spans.append(match.span("value"))
+            spans.append(assigned.span("value"))
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start < merged[-1][1]:

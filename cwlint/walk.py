@@ -36,7 +36,7 @@ _SKIP = frozenset(
         "whitespace_after_nonlocal", "whitespace_after_raise", "whitespace_after_return",
         "whitespace_before_value", "whitespace_after_value", "whitespace_after_while", "whitespace_after_with",
         "whitespace_after_yield", "whitespace_between", "whitespace_after_param", "whitespace_after_lambda",
-        "whitespace_after_del", "whitespace_before_else", "whitespace_after_bitor", "whitespace_before_bitor",
+        "whitespace_after_del", "whitespace_after_bitor", "whitespace_before_bitor",
         "whitespace_after_type", "whitespace_after_equals", "whitespace_before_equals",
         "trailing_whitespace", "leading_whitespace", "leading_lines", "lines_after_decorators",
         "header", "footer", "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace",

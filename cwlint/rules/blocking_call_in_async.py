@@ -369,7 +369,7 @@ class BlockingCallInAsync(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.frames: list[_Frame] = []
         self.classes: list[str] = []
@@ -553,7 +553,7 @@ class BlockingCallInAsync(Rule):
                 )
             return
 
-    def _sleep_fix(self, call: cst.Call, awaited: bool):  # type: ignore[no-untyped-def]
+    def _sleep_fix(self, call: cst.Call, awaited: bool):
         ctx = self.ctx
         local = ctx.imports.local_name("asyncio")
         edits = []
