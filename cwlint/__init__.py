@@ -6,12 +6,13 @@ first use, so that ``import cwlint`` (every CLI start) stays free of LibCST and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 __all__ = ["Linter", "__version__"]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import cwlint` stays cheap
 if TYPE_CHECKING:
+    from typing import Any
+
     from cwlint.linter import Linter
 
 

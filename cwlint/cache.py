@@ -37,12 +37,15 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from cwlint import __version__
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
 from cwlint.modules import DirectoryIndex, ModuleIndex
 from cwlint.source import write_atomic
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Bumped whenever the entry layout changes.
 FORMAT = 1

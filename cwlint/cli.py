@@ -17,11 +17,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from cwlint import __version__
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
+    from typing import Any, NoReturn, TextIO
+
     from cwlint.config import Settings
     from cwlint.diagnostics import Diagnostic
     from cwlint.results import FileResult

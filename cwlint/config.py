@@ -9,15 +9,16 @@ only, never the rule classes, so a warm run can select without importing a rule.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
 
-from cwlint.header import parse_version
+from cwlint.records import Record
 from cwlint.source import DEFAULT_MAX_FILE_SIZE
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_EXCLUDE = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d", ".pytype",
@@ -30,24 +31,45 @@ class ConfigError(Exception):
     """A configuration problem, one line, naming the file and the key."""
 
 
-@dataclass
-class Settings:
-    select: list[str] = field(default_factory=lambda: ["CW"])
-    extend_select: list[str] = field(default_factory=list)
-    ignore: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
-    extend_exclude: list[str] = field(default_factory=list)
-    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
-    target_client_version: tuple[int, ...] | None = None
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    bare_noqa: bool = False
-    respect_gitignore: bool = True
-    #: The project root: ``per-file-ignores`` patterns, excludes and the cache are relative to
-    #: it. The configuration's folder when loaded from a file; the CLI passes its working
-    #: directory otherwise. None (the default): paths are matched as they are given, and
-    #: nothing depends on the working directory.
-    root: Path | None = None
-    source: str | None = None  #: the file the settings came from
+class Settings(Record):
+    """``[tool.cwlint]``, validated: which rules, which files, and the project root."""
+
+    __slots__ = (
+        "select", "extend_select", "ignore", "exclude", "extend_exclude", "per_file_ignores",
+        "target_client_version", "max_file_size", "bare_noqa", "respect_gitignore", "root", "source",
+    )
+
+    def __init__(
+        self,
+        select: list[str] | None = None,
+        extend_select: list[str] | None = None,
+        ignore: list[str] | None = None,
+        exclude: list[str] | None = None,
+        extend_exclude: list[str] | None = None,
+        per_file_ignores: dict[str, list[str]] | None = None,
+        target_client_version: tuple[int, ...] | None = None,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        bare_noqa: bool = False,
+        respect_gitignore: bool = True,
+        root: Path | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.select: list[str] = select if select is not None else ["CW"]
+        self.extend_select: list[str] = extend_select if extend_select is not None else []
+        self.ignore: list[str] = ignore if ignore is not None else []
+        self.exclude: list[str] = exclude if exclude is not None else list(DEFAULT_EXCLUDE)
+        self.extend_exclude: list[str] = extend_exclude if extend_exclude is not None else []
+        self.per_file_ignores: dict[str, list[str]] = per_file_ignores if per_file_ignores is not None else {}
+        self.target_client_version = target_client_version
+        self.max_file_size = max_file_size
+        self.bare_noqa = bare_noqa
+        self.respect_gitignore = respect_gitignore
+        #: The project root: ``per-file-ignores`` patterns, excludes and the cache are relative to
+        #: it. The configuration's folder when loaded from a file; the CLI passes its working
+        #: directory otherwise. None (the default): paths are matched as they are given, and
+        #: nothing depends on the working directory.
+        self.root = root
+        self.source = source  #: the file the settings came from
 
     def enabled(self, codes: list[str]) -> set[str]:
         """Codes switched on: the most specific matching selector decides (ruff's rule)."""
@@ -158,6 +180,8 @@ def settings_from_table(table: dict[str, Any], where: str, root: Path) -> Settin
         settings.per_file_ignores = {k: _str_list(f"per-file-ignores.{k}", v, where) for k, v in value.items()}
     if "target-client-version" in table:
         value = table["target-client-version"]
+        from cwlint.header import parse_version
+
         version = parse_version(value) if isinstance(value, str) else None
         if version is None:
             raise ConfigError(f"{where}: 'target-client-version' must be a version string such as \"0.4.11\"")
@@ -183,6 +207,8 @@ def _suggest(key: str, options: set[str]) -> str:
 
 
 def load_file(path: Path) -> Settings:
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -209,8 +235,16 @@ def discover(start: Path) -> Settings:
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+                text = pyproject.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "cwlint" not in text:  # no [tool.cwlint] table: no need to parse (or import tomllib)
+                continue
+            import tomllib
+
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError:
                 continue
             if "cwlint" in data.get("tool", {}):
                 return load_file(pyproject)

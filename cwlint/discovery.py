@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cwlint.config import Settings
+from cwlint.records import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
     import pathspec
 
@@ -24,13 +24,17 @@ class PathError(Exception):
     """A path given on the command line does not exist (exit code 2)."""
 
 
-@dataclass
-class Discovery:
-    files: list[str] = field(default_factory=list)
-    #: Files that exist but cannot be walked into or stat'ed: (path, reason).
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    #: Directories given that held no Python file.
-    empty: list[str] = field(default_factory=list)
+class Discovery(Record):
+    """The files to lint, in order; what could not be walked; the folders that held no file."""
+
+    __slots__ = ("files", "problems", "empty")
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+        #: Files that exist but cannot be walked into or stat'ed: (path, reason).
+        self.problems: list[tuple[str, str]] = []
+        #: Directories given that held no Python file.
+        self.empty: list[str] = []
 
 
 #: A pattern that is a plain name (no glob, no slash, no negation) matches, as gitignore says,

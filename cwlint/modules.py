@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Protocol
 
 
-class ModuleIndex(Protocol):
-    """The names of the modules importable from the folder of a file."""
+class ModuleIndex:
+    """The names of the modules importable from the folder of a file (subclass and implement
+    :meth:`beside`; a plain base class, not a Protocol, so that no run imports ``typing``)."""
 
     def beside(self, path: str) -> frozenset[str]:
         """Top-level module names beside ``path``: ``x.py`` files and package folders."""
-        ...
+        raise NotImplementedError
 
 
-class DirectoryIndex:
+class DirectoryIndex(ModuleIndex):
     """Reads each folder from disk once: ``x.py`` gives ``x``; a folder with an identifier name
     (a package, or a namespace package) gives its name. A folder that cannot be read holds nothing."""
 
@@ -38,7 +38,7 @@ class DirectoryIndex:
         return names
 
 
-class FixedIndex:
+class FixedIndex(ModuleIndex):
     """The same names for every file (a workspace an editor knows, a test)."""
 
     def __init__(self, names: Iterable[str] = ()) -> None:

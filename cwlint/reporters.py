@@ -14,13 +14,15 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO
 
 from cwlint.diagnostics import Applicability, Diagnostic
 from cwlint.secrets import redact
 from cwlint.source import line_starts
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from cwlint.results import FileResult
 
 FORMATS = ("full", "concise", "json", "sarif", "github", "junit")

@@ -9,36 +9,49 @@ importing the engine (and with it LibCST and the rules).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from cwlint.diagnostics import Applicability, Diagnostic, Position, Severity
+from cwlint.records import Record
 from cwlint.source import FileProblem, SourceFile, line_starts
 
 #: The engine's code for fixes that had to be discarded (the file is left unchanged).
 FIX_FAILED = "CW907"
 
 
-@dataclass
-class FileResult:
+class FileResult(Record):
     """One file's findings, and when fixing, what the fixes did."""
 
-    path: str
-    #: Sorted by position; after fixing, the findings left in the fixed text.
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    #: The text the diagnostics' positions refer to (the fixed text when fixing), with the
-    #: file's encoding and BOM; None when the file could not be read or decoded.
-    source: SourceFile | None = None
-    #: The text after fixes; None when nothing changed (or when only diffing).
-    fixed_text: str | None = None
-    #: How many fixes were applied, and which: (code, fix message) each, for --show-fixes.
-    fixed_count: int = 0
-    applied: list[tuple[str, str]] = field(default_factory=list)
-    #: --diff: the unified diff of the fixes, secrets masked ("" when nothing would change).
-    diff: str = ""
-    #: Replayed from the cache rather than linted.
-    cached: bool = False
-    #: CWLINT_TIMINGS: the stages of the process that linted this file, if it was a worker.
-    timings: dict[str, float] | None = None
+    __slots__ = ("path", "diagnostics", "source", "fixed_text", "fixed_count", "applied", "diff", "cached", "timings")
+
+    def __init__(
+        self,
+        path: str,
+        diagnostics: list[Diagnostic] | None = None,
+        source: SourceFile | None = None,
+        fixed_text: str | None = None,
+        fixed_count: int = 0,
+        applied: list[tuple[str, str]] | None = None,
+        diff: str = "",
+        cached: bool = False,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        self.path = path
+        #: Sorted by position; after fixing, the findings left in the fixed text.
+        self.diagnostics: list[Diagnostic] = diagnostics if diagnostics is not None else []
+        #: The text the diagnostics' positions refer to (the fixed text when fixing), with the
+        #: file's encoding and BOM; None when the file could not be read or decoded.
+        self.source = source
+        #: The text after fixes; None when nothing changed (or when only diffing).
+        self.fixed_text = fixed_text
+        #: How many fixes were applied, and which: (code, fix message) each, for --show-fixes.
+        self.fixed_count = fixed_count
+        self.applied: list[tuple[str, str]] = applied if applied is not None else []
+        #: --diff: the unified diff of the fixes, secrets masked ("" when nothing would change).
+        self.diff = diff
+        #: Replayed from the cache rather than linted.
+        self.cached = cached
+        #: CWLINT_TIMINGS: the stages of the process that linted this file, if it was a worker.
+        self.timings = timings
 
     @property
     def text(self) -> str | None:

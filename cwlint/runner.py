@@ -18,17 +18,19 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from cwlint.config import Selection
 from cwlint.diagnostics import Diagnostic
 from cwlint.modules import DirectoryIndex, ModuleIndex
+from cwlint.records import Record
 from cwlint.results import FileResult, applicable, problem_diagnostic, problem_result
 from cwlint.source import FileProblem, SourceFile, decode, read_bytes
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from cwlint.cache import Cache
     from cwlint.config import Settings
     from cwlint.linter import Linter
@@ -43,12 +45,16 @@ POOL_THRESHOLD = 16
 FILES_PER_WORKER = 4
 
 
-@dataclass
-class RunOptions:
-    fix: bool = False
-    diff: bool = False
-    unsafe: bool = False
-    jobs: int = 1
+class RunOptions(Record):
+    """What a run does besides linting: fix (or show the diff), with unsafe fixes, in how many processes."""
+
+    __slots__ = ("fix", "diff", "unsafe", "jobs")
+
+    def __init__(self, fix: bool = False, diff: bool = False, unsafe: bool = False, jobs: int = 1) -> None:
+        self.fix = fix
+        self.diff = diff
+        self.unsafe = unsafe
+        self.jobs = jobs
 
     @property
     def fixing(self) -> bool:

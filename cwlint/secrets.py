@@ -8,21 +8,55 @@ secret never reaches the terminal, a diff or JSON whole. A prefix format beats e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+_COMPILED: dict[str, re.Pattern[str]] = {}
 
 
-@dataclass(frozen=True)
-class SecretFormat:
-    name: str
-    pattern: re.Pattern[str]
-    #: The env var the fix reads the value from when the literal's own name says nothing.
-    env_var: str
-    #: The regex group holding the secret itself (0: the whole match).
-    group: int = 0
+def _compiled(regex: str) -> re.Pattern[str]:
+    """``re.compile``, kept here for good (re's own cache may drop a pattern after 512 others)."""
+    pattern = _COMPILED.get(regex)
+    if pattern is None:
+        pattern = _COMPILED[regex] = re.compile(regex)
+    return pattern
+
+
+class SecretFormat(tuple[str, str, str, int]):
+    """A credential format: its name, its regex, the env var a fix reads it from, the group.
+
+    An immutable named tuple rather than a dataclass, and the regex compiled on first use:
+    every reporter imports this module to redact, and the substring hints below spare most
+    runs every regex (so neither ``dataclasses`` nor the compiles belong in their start-up).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, regex: str, env_var: str, group: int = 0) -> SecretFormat:
+        return tuple.__new__(cls, (name, regex, env_var, group))
+
+    def __getnewargs__(self) -> tuple[str, str, str, int]:
+        return (self[0], self[1], self[2], self[3])
+
+    @property
+    def name(self) -> str:
+        return self[0]
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self[1])
+
+    @property
+    def env_var(self) -> str:
+        """The env var the fix reads the value from when the literal's own name says nothing."""
+        return self[2]
+
+    @property
+    def group(self) -> int:
+        """The regex group holding the secret itself (0: the whole match)."""
+        return self[3]
 
 
 def _f(name: str, regex: str, env_var: str, group: int = 0) -> SecretFormat:
-    return SecretFormat(name, re.compile(regex), env_var, group)
+    return SecretFormat(name, regex, env_var, group)
 
 
 SECRET_FORMATS: tuple[SecretFormat, ...] = (
@@ -80,19 +114,37 @@ _SECRET_NAME = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Match:
-    format: SecretFormat
-    start: int  #: offsets of the secret inside the string value
-    end: int
+class Match(tuple[SecretFormat, int, int]):
+    """A credential found: its format, and its offsets inside the string value."""
+
+    __slots__ = ()
+
+    def __new__(cls, format: SecretFormat, start: int, end: int) -> Match:
+        return tuple.__new__(cls, (format, start, end))
+
+    def __getnewargs__(self) -> tuple[SecretFormat, int, int]:
+        return (self[0], self[1], self[2])
+
+    @property
+    def format(self) -> SecretFormat:
+        return self[0]
+
+    @property
+    def start(self) -> int:
+        return self[1]
+
+    @property
+    def end(self) -> int:
+        return self[2]
 
     def value(self, text: str) -> str:
         return text[self.start : self.end]
 
 
 #: Every format in one pattern: CW301 looks at every string literal of every file, and almost
-#: none holds a credential, so one scan rules most out before the per-format scans.
-_ANY_FORMAT = re.compile("|".join(f"(?:{fmt.pattern.pattern})" for fmt in SECRET_FORMATS))
+#: none holds a credential, so one scan rules most out before the per-format scans. Compiled on
+#: first use.
+_ANY_FORMAT_REGEX = "|".join(f"(?:{fmt[1]})" for fmt in SECRET_FORMATS)
 
 #: Substrings of which every match of a format holds at least one (a substring test costs a
 #: fraction of a regex scan: most text holds none, and then no pattern needs to run).
@@ -128,7 +180,7 @@ def _may_hold_credential(value: str) -> bool:
 
 def find_credentials(value: str) -> list[Match]:
     """Credentials in a known format inside ``value``, placeholders excluded."""
-    if not _may_hold_credential(value) or not _ANY_FORMAT.search(value):
+    if not _may_hold_credential(value) or not _compiled(_ANY_FORMAT_REGEX).search(value):
         return []
     found: list[Match] = []
     for fmt in SECRET_FORMATS:

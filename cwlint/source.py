@@ -12,10 +12,10 @@ import io
 import os
 import re
 import stat
-import tempfile
 import tokenize
-from dataclasses import dataclass
 from pathlib import Path
+
+from cwlint.records import Record
 
 DEFAULT_MAX_FILE_SIZE = 1_000_000
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -30,12 +30,16 @@ class FileProblem(Exception):
         self.message = message
 
 
-@dataclass
-class SourceFile:
-    path: str  #: as the user named it (or --stdin-filename)
-    text: str  #: decoded, without the BOM
-    encoding: str = "utf-8"
-    bom: bool = False
+class SourceFile(Record):
+    """A file's text as the linter sees it, and how to write it back in the same form."""
+
+    __slots__ = ("path", "text", "encoding", "bom")
+
+    def __init__(self, path: str, text: str, encoding: str = "utf-8", bom: bool = False) -> None:
+        self.path = path  #: as the user named it (or --stdin-filename)
+        self.text = text  #: decoded, without the BOM
+        self.encoding = encoding
+        self.bom = bom
 
     @property
     def newline(self) -> str:
@@ -105,6 +109,8 @@ def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Replace (or create) ``path`` with ``data`` atomically, keeping its permissions."""
+    import tempfile  # only when writing: a run that writes nothing never imports it
+
     target = Path(os.path.realpath(path))  # write through a symlink, never over it
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
