@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -59,7 +58,10 @@ except ImportError:  # pragma: no cover - CPython always has it
     from hashlib import blake2b
 
 _PACKAGE = Path(__file__).resolve().parent
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+#: Every byte that cannot be part of an identifier (ASCII other than letters, digits and ``_``) as
+#: a space: ``data.translate(_WORDS).split()`` gives words among which is every identifier of the
+#: file, non-ASCII ones whole (UTF-8), far faster than a regex.
+_WORDS = bytes(b if b >= 0x80 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256))
 
 
 def digest(data: bytes) -> str:
@@ -162,7 +164,7 @@ def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
 # -- the cache ------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: str) -> None:
+def _write_atomic(path: Path | str, data: str) -> None:
     write_atomic(str(path), data.encode("utf-8"))
 
 
@@ -180,6 +182,7 @@ class Cache:
         #: What lies beside each file: the same index the linter reads (a fresh listing by default).
         self.modules: ModuleIndex = modules if modules is not None else DirectoryIndex()
         self._encoded: dict[frozenset[str], frozenset[bytes]] = {}
+        self._enabled: tuple[object, str] = (None, "")
         #: Counters for tests and --verbose-style diagnostics: hits, misses, writes, errors.
         self.stats = {"hits": 0, "misses": 0, "writes": 0, "errors": 0}
 
@@ -275,20 +278,24 @@ class Cache:
         return encoded
 
     def context(self, path: str, data: bytes, enabled: Iterable[str]) -> str:
-        """What besides the bytes an entry depends on: the rules on, and local module names."""
+        """What besides the bytes an entry depends on: the rules on, and local module names
+        (those beside the file that occur in it as a word)."""
         siblings = self._siblings(path)
-        local = sorted(siblings.intersection(_WORD.findall(data))) if siblings else []
-        return _hash(",".join(sorted(enabled)), b"\0".join(local).decode("utf-8", "surrogateescape"))
+        local = sorted(siblings.intersection(data.translate(_WORDS).split())) if siblings else []
+        if enabled is not self._enabled[0]:  # the same set for every file without per-file ignores
+            self._enabled = (enabled, ",".join(sorted(enabled)))
+        return _hash(self._enabled[1], b"\0".join(local).decode("utf-8", "surrogateescape"))
 
-    def _entry(self, relative: str) -> Path:
+    def _entry(self, relative: str) -> str:
         assert self.run_dir is not None, "bind() the cache first"
-        return self.run_dir / f"{_hash(relative)}.json"
+        return os.path.join(self.run_dir, f"{_hash(relative)}.json")
 
     def lookup(self, path: str, data: bytes, enabled: Iterable[str]) -> list[dict[str, Any]] | None:
         """The stored records (see :func:`load_diagnostic`) of ``path`` with exactly ``data``."""
         relative = self.relative(path)
         try:
-            raw = self._entry(relative).read_bytes()
+            with open(self._entry(relative), "rb") as handle:
+                raw = handle.read()
             entry = json.loads(raw)
             valid = (
                 isinstance(entry, dict)

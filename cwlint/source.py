@@ -12,7 +12,6 @@ import io
 import os
 import re
 import stat
-import tokenize
 from pathlib import Path
 
 from cwlint.records import Record
@@ -56,16 +55,28 @@ def line_starts(text: str) -> list[int]:
     return [0] + [m.end() for m in _NEWLINE.finditer(text)]
 
 
+def _first_two_lines(data: bytes) -> bytes:
+    """What ``tokenize.detect_encoding`` reads: up to the second ``\n``."""
+    first = data.find(b"\n")
+    second = data.find(b"\n", first + 1) if first >= 0 else -1
+    return data if second < 0 else data[: second + 1]
+
+
 def decode(data: bytes, path: str) -> SourceFile:
     """Decode source bytes as CPython would, honouring a BOM and a PEP 263 declaration."""
     if b"\0" in data[:8192]:
         raise FileProblem("CW904", "binary file (contains NUL bytes), not Python source")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        if "unknown encoding" in str(exc):
-            raise FileProblem("CW903", f"cannot decode: {exc}") from None
-        encoding = "utf-8"  # invalid UTF-8 in the first lines: say which byte, below
+    if data.startswith(codecs.BOM_UTF8) or b"coding" in _first_two_lines(data):
+        import tokenize  # a BOM or a PEP 263 declaration (which says "coding"): ask CPython's reader
+
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError as exc:
+            if "unknown encoding" in str(exc):
+                raise FileProblem("CW903", f"cannot decode: {exc}") from None
+            encoding = "utf-8"  # invalid UTF-8 in the first lines: say which byte, below
+    else:
+        encoding = "utf-8"  # what detect_encoding says of every other file
     bom = encoding == "utf-8-sig"
     if bom:
         encoding = "utf-8"
