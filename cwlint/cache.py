@@ -35,7 +35,6 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from cwlint import __version__
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
@@ -45,6 +44,8 @@ from cwlint.source import write_atomic
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
     from typing import Any
+
+    from cwlint.config import StrPath
 
 #: Bumped whenever the entry layout changes.
 FORMAT = 1
@@ -57,7 +58,7 @@ try:  # the BLAKE2 module alone: hashlib would load OpenSSL first, a few ms at e
 except ImportError:  # pragma: no cover - CPython always has it
     from hashlib import blake2b
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
 #: Every byte that cannot be part of an identifier (ASCII other than letters, digits and ``_``) as
 #: a space: ``data.translate(_WORDS).split()`` gives words among which is every identifier of the
 #: file, non-ASCII ones whole (UTF-8), far faster than a regex.
@@ -80,8 +81,9 @@ def code_fingerprint() -> str:
     """
     entries: list[str] = [__version__, str(FORMAT), sys.version, sys.implementation.name]
     roots = [_PACKAGE]
-    catalog = _PACKAGE / "_catalog" if (_PACKAGE / "_catalog").is_dir() else _PACKAGE.parent / "rules"
-    if catalog.is_dir():
+    packaged = os.path.join(_PACKAGE, "_catalog")
+    catalog = packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(_PACKAGE), "rules")
+    if os.path.isdir(catalog):
         roots.append(catalog)
     for root in roots:
         for folder, dirnames, filenames in os.walk(root):
@@ -164,20 +166,20 @@ def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
 # -- the cache ------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path | str, data: str) -> None:
-    write_atomic(str(path), data.encode("utf-8"))
+def _write_atomic(path: str, data: str) -> None:
+    write_atomic(path, data.encode("utf-8"))
 
 
 class Cache:
     """One run's view of the cache: bound to a code key, then to settings and rules."""
 
-    def __init__(self, directory: Path, root: Path, code_key: str | None = None, modules: ModuleIndex | None = None) -> None:
-        self.directory = directory
-        self.root = root
+    def __init__(self, directory: StrPath, root: StrPath, code_key: str | None = None, modules: ModuleIndex | None = None) -> None:
+        self.directory = os.fspath(directory)
+        self.root = os.fspath(root)
         self._root_prefix = os.path.join(os.path.abspath(root), "")
         self.code_key = code_key or code_fingerprint()
-        self.code_dir = directory / self.code_key
-        self.run_dir: Path | None = None
+        self.code_dir = os.path.join(self.directory, self.code_key)
+        self.run_dir: str | None = None
         self._ready = False
         #: What lies beside each file: the same index the linter reads (a fresh listing by default).
         self.modules: ModuleIndex = modules if modules is not None else DirectoryIndex()
@@ -190,7 +192,8 @@ class Cache:
     def rules(self) -> dict[str, dict[str, Any]] | None:
         """The rule registry recorded by a cold run of this exact code, or None."""
         try:
-            data = json.loads((self.code_dir / "rules.json").read_text(encoding="utf-8"))
+            with open(os.path.join(self.code_dir, "rules.json"), "rb") as handle:
+                data = json.loads(handle.read())
             if data.get("format") != FORMAT or data.get("code_key") != self.code_key:
                 return None
             rules = data["rules"]
@@ -205,31 +208,31 @@ class Cache:
             return
         payload = json.dumps({"format": FORMAT, "code_key": self.code_key, "rules": rules}, ensure_ascii=False)
         try:
-            _write_atomic(self.code_dir / "rules.json", payload)
+            _write_atomic(os.path.join(self.code_dir, "rules.json"), payload)
         except OSError:
             self.stats["errors"] += 1
 
     # -- binding a run ----------------------------------------------------------------------
     def bind(self, settings_fingerprint: str, enabled: Iterable[str]) -> None:
-        self.run_dir = self.code_dir / _hash(settings_fingerprint, ",".join(sorted(enabled)))
+        self.run_dir = os.path.join(self.code_dir, _hash(settings_fingerprint, ",".join(sorted(enabled))))
 
-    def _prepare(self, target: Path) -> bool:
+    def _prepare(self, target: str) -> bool:
         """Create the cache directory (with its .gitignore) and ``target``; False if impossible."""
         try:
             if not self._ready:
-                fresh = not self.directory.is_dir()
-                self.directory.mkdir(parents=True, exist_ok=True)
-                if fresh or not (self.directory / ".gitignore").exists():
-                    _write_atomic(self.directory / ".gitignore", "# Created by cwlint automatically.\n*\n")
+                fresh = not os.path.isdir(self.directory)
+                os.makedirs(self.directory, exist_ok=True)
+                if fresh or not os.path.exists(os.path.join(self.directory, ".gitignore")):
+                    _write_atomic(os.path.join(self.directory, ".gitignore"), "# Created by cwlint automatically.\n*\n")
                     _write_atomic(
-                        self.directory / "CACHEDIR.TAG",
+                        os.path.join(self.directory, "CACHEDIR.TAG"),
                         "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cwlint.\n",
                     )
-                if not self.code_dir.is_dir():
-                    self.code_dir.mkdir(exist_ok=True)
+                if not os.path.isdir(self.code_dir):
+                    os.mkdir(self.code_dir)
                     self._prune()
                 self._ready = True
-            target.mkdir(parents=True, exist_ok=True)
+            os.makedirs(target, exist_ok=True)
             return True
         except OSError:
             self.stats["errors"] += 1
@@ -241,15 +244,16 @@ class Cache:
 
         now = time.time()
         try:
-            children = list(self.directory.iterdir())
+            names = os.listdir(self.directory)
         except OSError:
             return
-        for child in children:
-            if child == self.code_dir or not child.is_dir() or len(child.name) != 20:
+        for name in names:
+            child = os.path.join(self.directory, name)
+            if child == self.code_dir or not os.path.isdir(child) or len(name) != 20:
                 continue
-            marker = child / "rules.json"
+            marker = os.path.join(child, "rules.json")
             try:
-                used = (marker if marker.exists() else child).stat().st_mtime
+                used = os.stat(marker if os.path.exists(marker) else child).st_mtime
             except OSError:
                 continue
             if now - used > STALE_AFTER:
@@ -258,7 +262,7 @@ class Cache:
     def touch(self) -> None:
         """Mark this code key as in use (one utime per run), so pruning spares it."""
         try:
-            os.utime(self.code_dir / "rules.json")
+            os.utime(os.path.join(self.code_dir, "rules.json"))
         except OSError:
             pass
 
@@ -333,8 +337,8 @@ class Cache:
             self.stats["errors"] += 1
 
 
-def cache_directory(root: Path, override: str | None = None) -> Path:
+def cache_directory(root: StrPath, override: str | None = None) -> str:
     chosen = override or os.environ.get("CWLINT_CACHE_DIR")
     if chosen:
-        return Path(chosen).absolute()
-    return root / CACHE_DIR_NAME
+        return os.path.abspath(chosen)
+    return os.path.join(root, CACHE_DIR_NAME)

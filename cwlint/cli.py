@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from cwlint import __version__
 
@@ -41,6 +40,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _terminal_width() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (and its archive codecs)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse builds a formatter for every ``add_argument`` (to check metavars), and each one
+    imports shutil and asks for the terminal's size: this one asks once, and never imports it."""
+
+    _columns: int | None = None
+
+    def __init__(self, prog: str) -> None:
+        if _Formatter._columns is None:
+            _Formatter._columns = _terminal_width() - 2  # what HelpFormatter does with the columns
+        super().__init__(prog, width=_Formatter._columns)
+
+
 def _split_codes(values: list[str] | None) -> list[str]:
     out: list[str] = []
     for value in values or []:
@@ -51,7 +74,7 @@ def _split_codes(values: list[str] | None) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     from cwlint.reporters import FORMATS
 
-    parser = _Parser(prog="cwlint", description="Lint CodeWords workflow scripts.")
+    parser = _Parser(prog="cwlint", description="Lint CodeWords workflow scripts.", formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"cwlint {__version__}")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
     parser.add_argument("--fix", action="store_true", help="apply safe fixes")
@@ -123,12 +146,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
     try:
         if args.config:
-            path = Path(args.config)
-            if not path.is_file():
+            if not os.path.isfile(args.config):
                 raise config.ConfigError(f"{args.config}: no such configuration file")
-            settings = config.load_file(path)
+            settings = config.load_file(args.config)
         else:
-            settings = config.discover(Path.cwd())
+            settings = config.discover(os.getcwd())
     except config.ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.select:
@@ -149,7 +171,7 @@ def _check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     settings = _settings(args)
     # The project root: the configuration's folder, else (explicitly) the working directory.
-    root = settings.root = settings.root if settings.root is not None else Path.cwd()
+    root = settings.root = settings.root if settings.root is not None else os.getcwd()
     stdin = bool(args.stdin_filename or args.paths == ["-"])
     if args.add_noqa and (args.fix or args.diff):
         raise UsageError("--add-noqa cannot be combined with --fix or --diff")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from fnmatch import fnmatch
-from pathlib import Path
 
 from cwlint.records import Record
 from cwlint.source import DEFAULT_MAX_FILE_SIZE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeAlias
+
+    #: A path as the API takes it: ``pathlib`` stays out of a warm run, paths are strings inside.
+    StrPath: TypeAlias = "str | os.PathLike[str]"
 
 DEFAULT_EXCLUDE = (
     ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d", ".pytype",
@@ -51,7 +53,7 @@ class Settings(Record):
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         bare_noqa: bool = False,
         respect_gitignore: bool = True,
-        root: Path | None = None,
+        root: StrPath | None = None,
         source: str | None = None,
     ) -> None:
         self.select: list[str] = select if select is not None else ["CW"]
@@ -88,7 +90,7 @@ class Settings(Record):
         rel = _relative(path, self.root)
         out: set[str] = set()
         for pattern, codes in self.per_file_ignores.items():
-            if fnmatch(rel, pattern) or fnmatch(Path(rel).name, pattern) or rel.startswith(pattern.rstrip("/") + "/"):
+            if fnmatch(rel, pattern) or fnmatch(rel.rsplit("/", 1)[-1], pattern) or rel.startswith(pattern.rstrip("/") + "/"):
                 out.update(c.upper() for c in codes)
         return out
 
@@ -136,13 +138,26 @@ def _matches(selector: str, code: str) -> bool:
     return selector == "ALL" or code.startswith(selector)
 
 
-def _relative(path: str, root: Path | None) -> str:
+def posix(path: str) -> str:
+    """``path`` with ``/``, without empty and ``.`` parts: as ``pathlib``'s ``as_posix`` spells it."""
+    path = path.replace(os.sep, "/")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    joined = "/".join(parts)
+    if path.startswith("/"):
+        return "/" + joined
+    return joined or "."
+
+
+def _relative(path: str, root: StrPath | None) -> str:
     if root is None:
-        return Path(path).as_posix()
-    try:  # abspath, not resolve(): a symlink loop must not raise here
-        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
+        return posix(path)
+    # abspath, not resolve(): a symlink loop must not raise here
+    absolute, base = os.path.abspath(path), os.path.abspath(root)
+    if absolute == base:
+        return "."
+    if absolute.startswith(os.path.join(base, "")):
+        return posix(absolute[len(os.path.join(base, "")) :])
+    return posix(path)
 
 
 def _str_list(key: str, value: Any, where: str) -> list[str]:
@@ -157,7 +172,7 @@ _KEYS = {
 }
 
 
-def settings_from_table(table: dict[str, Any], where: str, root: Path) -> Settings:
+def settings_from_table(table: dict[str, Any], where: str, root: StrPath) -> Settings:
     settings = Settings(root=root, source=where)
     for key in table:
         if key not in _KEYS:
@@ -206,36 +221,50 @@ def _suggest(key: str, options: set[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def load_file(path: Path) -> Settings:
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def load_file(path: StrPath) -> Settings:
     import tomllib
 
+    path = os.fspath(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read(path))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    if path.name == "pyproject.toml":
+    if os.path.basename(path) == "pyproject.toml":
         table = data.get("tool", {}).get("cwlint", {})
     else:
         table = data.get("tool", {}).get("cwlint", data)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.cwlint] must be a table")
-    return settings_from_table(table, str(path), path.parent.resolve())
+    return settings_from_table(table, path, os.path.realpath(os.path.dirname(os.path.abspath(path))))
 
 
-def discover(start: Path) -> Settings:
+def _folders(start: str) -> list[str]:
+    """``start`` and every folder above it, up to the root."""
+    out = [start]
+    while (parent := os.path.dirname(out[-1])) != out[-1]:
+        out.append(parent)
+    return out
+
+
+def discover(start: StrPath) -> Settings:
     """The nearest ``cwlint.toml``/``.cwlint.toml``, or ``pyproject.toml`` with [tool.cwlint]."""
-    directory = start.resolve()
-    for folder in (directory, *directory.parents):
+    directory = os.path.realpath(start)
+    for folder in _folders(directory):
         for name in ("cwlint.toml", ".cwlint.toml"):
-            candidate = folder / name
-            if candidate.is_file():
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate):
                 return load_file(candidate)
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
+        pyproject = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(pyproject):
             try:
-                text = pyproject.read_text(encoding="utf-8")
+                text = _read(pyproject)
             except (OSError, UnicodeDecodeError):
                 continue
             if "cwlint" not in text:  # no [tool.cwlint] table: no need to parse (or import tomllib)

@@ -8,11 +8,12 @@ when excluded, unless ``--force-exclude``.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from pathlib import Path
+import stat
 
-from cwlint.config import Settings
+from cwlint.config import Settings, posix
 from cwlint.records import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
@@ -67,7 +68,7 @@ class _Ignorer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        root = settings.root if settings.root is not None else Path.cwd()
+        root = settings.root if settings.root is not None else os.getcwd()
         self.root = os.path.join(os.path.abspath(root), "")  # with a trailing separator
         patterns = settings.exclude + settings.extend_exclude
         self.names = frozenset(p for p in patterns if _PLAIN.fullmatch(p) and p not in (".", ".."))
@@ -117,6 +118,18 @@ class _Ignorer:
         return False
 
 
+def _is_dir(path: str) -> bool:
+    """``pathlib.Path.is_dir``: False when missing, not a folder, or a symlink loop; other errors raise."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return False
+        raise
+    except ValueError:  # a NUL in the path
+        return False
+
+
 def discover(paths: list[str], settings: Settings, force_exclude: bool = False) -> Discovery:
     found = Discovery()
     ignorer = _Ignorer(settings)
@@ -131,7 +144,7 @@ def discover(paths: list[str], settings: Settings, force_exclude: bool = False) 
         if not os.path.lexists(raw):
             raise PathError(f"{raw}: no such file or directory")
         try:
-            is_dir = Path(raw).is_dir()
+            is_dir = _is_dir(raw)
         except OSError as exc:  # a symlink loop
             found.problems.append((raw, exc.strerror or str(exc)))
             continue
@@ -155,7 +168,7 @@ def discover(paths: list[str], settings: Settings, force_exclude: bool = False) 
                 continue
             visited.add(key)
             # Paths as pathlib spells them ("x.py", not "./x.py"), built once per folder.
-            base = str(Path(folder))
+            base = posix(folder).replace("/", os.sep)
             prefix = "" if base == "." else base if base.endswith(os.sep) else base + os.sep
             dirnames[:] = sorted(d for d in dirnames if not ignorer.excluded(prefix + d, True))
             for name in sorted(filenames):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from pathlib import Path
 
 from cwlint.config import Selection
 from cwlint.diagnostics import Diagnostic
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from cwlint.cache import Cache
-    from cwlint.config import Settings
+    from cwlint.config import Settings, StrPath
     from cwlint.linter import Linter
     from cwlint.timing import Timer
 
@@ -391,7 +390,7 @@ def stage_totals(results: list[FileResult]) -> dict[str, float]:
     return totals
 
 
-def cache_for(root: Path, directory: str | None, modules: ModuleIndex) -> Cache:
+def cache_for(root: StrPath, directory: str | None, modules: ModuleIndex) -> Cache:
     """The cache of the project at ``root`` (``directory``: --cache-dir)."""
     from cwlint.cache import Cache, cache_directory
 

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import stat
-from pathlib import Path
 
 from cwlint.records import Record
 
@@ -122,12 +121,12 @@ def write_atomic(path: str, data: bytes) -> None:
     """Replace (or create) ``path`` with ``data`` atomically, keeping its permissions."""
     import tempfile  # only when writing: a run that writes nothing never imports it
 
-    target = Path(os.path.realpath(path))  # write through a symlink, never over it
+    target = os.path.realpath(path)  # write through a symlink, never over it
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = None  # a new file keeps mkstemp's private 0600
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".cwlint", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".cwlint", dir=os.path.dirname(target))
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

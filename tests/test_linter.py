@@ -159,3 +159,10 @@ def test_lsp_range_of_a_finding_after_astral_characters_with_crlf() -> None:
     # What an LSP client does with it: index the line's UTF-16 encoding.
     units = text.split("\r\n")[2].encode("utf-16-le")
     assert units[15 * 2 : 29 * 2].decode("utf-16-le") == "undefined_name"
+
+
+@pytest.mark.parametrize("path", ["x.py", "./x.py", "a//b/./c.py", "/abs/./x.py", ".", "./", "a/b/", "../up/x.py", "a/../b.py"])
+def test_paths_are_spelled_as_pathlib_spells_them(path: str) -> None:
+    from cwlint.config import posix
+
+    assert posix(path) == Path(path).as_posix()
