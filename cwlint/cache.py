@@ -212,6 +212,27 @@ class Cache:
         except OSError:
             self.stats["errors"] += 1
 
+    # -- the bundled catalog's data ---------------------------------------------------------
+    def catalog_data(self) -> dict[str, dict[str, Any]] | None:
+        """The catalog files' data as a cold run of this exact code read them (TOML costs more)."""
+        try:
+            with open(os.path.join(self.code_dir, "catalog.json"), "rb") as handle:
+                data = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("code_key") != self.code_key or not isinstance(data.get("services"), dict):
+            return None
+        return data["services"]
+
+    def save_catalog_data(self, services: dict[str, dict[str, Any]]) -> None:
+        if not self._prepare(self.code_dir):
+            return
+        try:
+            payload = json.dumps({"code_key": self.code_key, "services": services}, ensure_ascii=False)
+            _write_atomic(os.path.join(self.code_dir, "catalog.json"), payload)
+        except (OSError, TypeError, ValueError):  # TypeError: a TOML value JSON cannot hold (a date)
+            self.stats["errors"] += 1
+
     # -- binding a run ----------------------------------------------------------------------
     def bind(self, settings_fingerprint: str, enabled: Iterable[str]) -> None:
         self.run_dir = os.path.join(self.code_dir, _hash(settings_fingerprint, ",".join(sorted(enabled))))

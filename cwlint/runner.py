@@ -95,7 +95,7 @@ def rule_index(cache: Cache | None) -> dict[str, dict[str, Any]]:
         if rules is not None:
             cache.touch()
             return rules
-    from cwlint.catalog import CatalogError, default_catalog
+    from cwlint.catalog import CatalogError, bundled_data, default_catalog
 
     rules = registry()
     try:
@@ -103,6 +103,7 @@ def rule_index(cache: Cache | None) -> dict[str, dict[str, Any]]:
     except CatalogError as exc:
         raise CatalogProblem(str(exc)) from None
     if cache is not None:
+        cache.save_catalog_data(bundled_data())
         cache.save_rules(rules)
     return rules
 
@@ -300,6 +301,12 @@ def run(
             cache_args = (cache.directory, cache.root, cache.code_key, cache.run_dir)
         workers = workers_for(len(todo), options.jobs)
         done: dict[int, FileResult] = {}
+        if cache is not None:  # the catalog as this code's first run read it: no TOML to parse
+            catalog_data = cache.catalog_data()
+            if catalog_data is not None:
+                from cwlint.catalog import use_bundled_data
+
+                use_bundled_data(catalog_data)
         if _TIMINGS:
             _install_timings()
         if workers:
