@@ -12,13 +12,13 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from cwlint.diagnostics import Edit, Position
 from cwlint.header import Header, parse_header
+from cwlint.positions import node_offsets
 from cwlint.source import SourceFile, line_starts
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ class FileContext:
         self.ancestors: list[cst.CSTNode] = []
         self.imports = Imports(self)
         self.clients = Clients(self)
-        self._positions: dict[cst.CSTNode, CodeRange] | None = None
+        self._positions: dict[cst.CSTNode, tuple[int, int]] | None = None
+        self._code_starts: list[int] | None = None
 
     # -- the file ------------------------------------------------------------------------
     @functools.cached_property
@@ -75,40 +76,57 @@ class FileContext:
         return line_starts(self.text)
 
     # -- positions -----------------------------------------------------------------------
-    def _range(self, node: cst.CSTNode) -> CodeRange:
+    def _offsets(self, node: cst.CSTNode) -> tuple[int, int]:
+        """``node``'s offsets into LibCST's code for the module (computed for every node at once)."""
         positions = self._positions
         if positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            try:
-                # resolve() also runs an empty visit of the whole module: half the cost.
-                # _gen is private, but libcst is pinned exactly (pyproject.toml). LibCST types
-                # its values as any provider's metadata; this provider's are CodeRange.
-                positions = cast("dict[cst.CSTNode, CodeRange]", PositionProvider()._gen(wrapper))
-            except AttributeError:  # pragma: no cover - another libcst
-                positions = dict(wrapper.resolve(PositionProvider))
+            positions, code = node_offsets(self.module)
             self._positions = positions
+            self._code_starts = None if code == self.text else line_starts(code)
         return positions[node]
 
     def range(self, node: cst.CSTNode) -> tuple[Position, Position]:
-        """1-based start and exclusive end of ``node``, columns in code points."""
-        code_range = self._range(node)
-        return (
-            Position(code_range.start.line, code_range.start.column + 1),
-            Position(code_range.end.line, code_range.end.column + 1),
-        )
+        """1-based start and exclusive end of ``node``, columns in code points (LibCST's
+        PositionProvider's range, tests/test_positions.py)."""
+        start, end = self._offsets(node)
+        return self._position(start), self._position(end)
+
+    def _position(self, offset: int) -> Position:
+        starts = self._code_starts
+        if starts is None:
+            return self.source_position(offset)
+        line = bisect.bisect_right(starts, offset)
+        return Position(line, offset - starts[line - 1] + 1)
+
+    def span(self, node: cst.CSTNode) -> tuple[int, int]:
+        """``node``'s offsets in the text (end exclusive)."""
+        start, end = self._offsets(node)
+        if self._code_starts is None:  # the code is the text
+            length = len(self.text)  # a last line without a newline: LibCST counts one, the text has none
+            return min(start, length), min(end, length)
+        first, last = self.range(node)  # LibCST did not round-trip the text: go by line and column
+        return self._clamped_offset(first), self._clamped_offset(last)
+
+    def _clamped_offset(self, position: Position) -> int:
+        starts = self._line_starts
+        if position.line > len(starts):
+            return len(self.text)
+        return min(starts[position.line - 1] + position.column - 1, len(self.text))
 
     def offset(self, line: int, column: int) -> int:
         """Offset in the text of a 1-based line and 1-based column."""
         return self._line_starts[line - 1] + column - 1
 
     def source_position(self, offset: int) -> Position:
-        """The 1-based position of an offset into the text."""
+        """The 1-based position of an offset into the text.
+
+        Past the end (the newline LibCST generates, then drops, after a last line without
+        one): the start of the next line, as LibCST's PositionProvider says.
+        """
+        if offset > len(self.text):
+            return Position(len(self._line_starts) + 1, 1)
         line = bisect.bisect_right(self._line_starts, offset)
         return Position(line, offset - self._line_starts[line - 1] + 1)
-
-    def span(self, node: cst.CSTNode) -> tuple[int, int]:
-        start, end = self.range(node)
-        return self.offset(start.line, start.column), self.offset(end.line, end.column)
 
     def code(self, node: cst.CSTNode) -> str:
         """The node's source text, exactly as written."""

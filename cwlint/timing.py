@@ -9,7 +9,7 @@ variable is set, the runner calls :func:`install` before it lints, which wraps, 
 - ``analysis``: the shared analyses riding the walk (``context.Imports``/``Clients``) and
   every function and method defined in ``cwlint.analysis`` (scopes, env reads, ...);
 - ``rules``: rule visitor methods, minus the analyses and positions they ask for;
-- ``positions``: LibCST's PositionProvider, resolved lazily on the first report;
+- ``positions``: every node's offsets (``cwlint.positions``), computed on the first report;
 - ``suppress``: ``# noqa`` parsing and CW001;
 - ``fix``: applying edits and the fix loop, minus the re-lints it runs (counted above).
 
@@ -155,8 +155,6 @@ def _wrap_analysis() -> None:
 
 def install() -> None:
     """Wrap the engine's stages (called by the runner when timings are on; twice is once)."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
     from cwlint import engine
 
     if getattr(engine._parse, "__cwlint_timed__", False):
@@ -167,12 +165,10 @@ def install() -> None:
     engine.apply_edits = timed("fix", engine.apply_edits)
     original_fix = engine.fix_source
     engine.fix_source = timed("fix", original_fix)
-    # Positions: through MetadataWrapper.resolve (as FileContext asks today) or straight
-    # from the provider; both are charged to the stage.
-    if not getattr(MetadataWrapper.resolve, "__cwlint_timed__", False):
-        # Replacing LibCST's methods is what timing them takes; mypy forbids it by default.
-        MetadataWrapper.resolve = timed("positions", MetadataWrapper.resolve)  # type: ignore[method-assign]
-        PositionProvider._gen_impl = timed("positions", PositionProvider._gen_impl)  # type: ignore[method-assign]
+    # Positions: every node's offsets, computed by FileContext on the first report.
+    from cwlint import context
+
+    context.node_offsets = timed("positions", context.node_offsets)
     plain_walk = engine.walk
 
     def walk(module: Any, visitors: Any, ancestors: Any) -> None:

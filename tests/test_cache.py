@@ -363,8 +363,8 @@ def test_timings_off_wraps_nothing(tmp_path: Path) -> None:
     """Importing the engine wraps nothing, whatever the environment; a run with timings on wraps it."""
     (tmp_path / "w.py").write_text("x = 1\n")
     probe = (
-        "import sys, contextlib, io, cwlint.engine as e, libcst.metadata as m\n"
-        "timed = lambda: (hasattr(e._parse, '__cwlint_timed__'), hasattr(m.MetadataWrapper.resolve, '__cwlint_timed__'))\n"
+        "import sys, contextlib, io, cwlint.engine as e, cwlint.context as c\n"
+        "timed = lambda: (hasattr(e._parse, '__cwlint_timed__'), hasattr(c.node_offsets, '__cwlint_timed__'))\n"
         "imported = timed()\n"
         "from cwlint.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"

@@ -1,0 +1,83 @@
+"""Every node's span in the text, as offsets: LibCST's ``PositionProvider`` without its costs.
+
+``PositionProvider`` regenerates the module's code and, for every token, splits it on
+newlines with a regex to keep a line and a column, and builds two position objects per node.
+Offsets need neither: a running count of characters is every token's offset into the
+generated code (the source text, which LibCST round-trips for all but a few odd inputs), and
+line starts turn an offset into a line and a column only for the few nodes a rule reports.
+
+The ranges are LibCST's: a node's syntactic range when its codegen records one (a function
+without its decorators' lines, a name without its parentheses...), else everything it
+generates, whitespace included. tests/test_positions.py compares them with
+``PositionProvider`` on every fixture, every rule example and generated programs.
+
+``CodegenState`` and ``Module._codegen`` are LibCST internals; libcst is pinned exactly
+(pyproject.toml) and the test would catch a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+
+class _OffsetState(CodegenState):
+    """A codegen state that counts characters and records each node's (start, end) offsets."""
+
+    __slots__ = ("offset", "ranges", "_starts")
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.offset = 0
+        self.ranges: dict[cst.CSTNode, tuple[int, int]] = {}
+        self._starts: list[int] = []
+
+    def add_indent_tokens(self) -> None:
+        self.tokens.extend(self.indent_tokens)
+        for token in self.indent_tokens:
+            self.offset += len(token)
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        self.offset += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._starts.append(self.offset)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._starts.pop()
+        if node not in self.ranges:  # a syntactic range recorded during its codegen wins
+            self.ranges[node] = (start, self.offset)
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: cst.CSTNode | None = None,
+        end_node: cst.CSTNode | None = None,
+    ) -> Iterator[None]:
+        start = self.offset
+        try:
+            yield
+        finally:
+            end = self.offset
+            if start_node is not None:
+                start = self.ranges[start_node][0]
+            if end_node is not None:
+                end = self.ranges[end_node][1]
+            self.ranges[node] = (start, end)
+
+
+def node_offsets(module: cst.Module) -> tuple[dict[cst.CSTNode, tuple[int, int]], str]:
+    """Each node's (start, end) offsets into the module's code (end exclusive), and that code.
+
+    The code is the parsed text, except for a few inputs LibCST does not round-trip (stray
+    whitespace at the very end): offsets are into the code, as PositionProvider's lines are.
+    """
+    state = _OffsetState(module)
+    module._codegen(state)
+    return state.ranges, "".join(state.tokens)
