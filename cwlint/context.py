@@ -210,11 +210,15 @@ def is_main_guard(node: cst.If) -> bool:
 
 def dotted_name(expr: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
+    # Exact type tests: LibCST's node classes are ABCs, whose isinstance costs several times
+    # more, and nothing subclasses Name or Attribute. (Called for most expressions, by most rules.)
+    if type(expr) is cst.Name:
+        return expr.value
     parts = []
-    while isinstance(expr, cst.Attribute):
+    while type(expr) is cst.Attribute:
         parts.append(expr.attr.value)
         expr = expr.value
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         parts.append(expr.value)
         return ".".join(reversed(parts))
     return None

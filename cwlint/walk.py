@@ -108,15 +108,21 @@ def walk(module: cst.Module, visitors: Iterable[object], ancestors: list[cst.CST
         for attr in names:
             table = visits if attr[0] == "v" else leaves
             table.setdefault(attr[6:], []).append(getattr(visitor, attr))
-    no_calls: list[Callable[[Any], Any]] = []
+    # Per node type, once per walk: its visit and leave methods, and the fields to descend into.
+    plans: dict[type, tuple[list[Callable[[Any], Any]], list[Callable[[Any], Any]], tuple[str, ...]]] = {}
+    push, pop = ancestors.append, ancestors.pop
+
+    def plan(kind: type) -> tuple[list[Callable[[Any], Any]], list[Callable[[Any], Any]], tuple[str, ...]]:
+        name = kind.__name__
+        entry = plans[kind] = (visits.get(name, []), leaves.get(name, []), _FIELDS.get(kind) or _fields(kind))
+        return entry
 
     def visit(node: cst.CSTNode) -> None:
         kind = type(node)
-        name = kind.__name__
-        for method in visits.get(name, no_calls):
+        on_visit, on_leave, names = plans.get(kind) or plan(kind)
+        for method in on_visit:
             method(node)
-        ancestors.append(node)
-        names = _FIELDS.get(kind) or _fields(kind)
+        push(node)
         for field_name in names:
             value = getattr(node, field_name)
             value_type = type(value)
@@ -126,8 +132,8 @@ def walk(module: cst.Module, visitors: Iterable[object], ancestors: list[cst.CST
                         visit(item)
             elif _is_node(value_type):
                 visit(value)
-        ancestors.pop()
-        for method in leaves.get(name, no_calls):
+        pop()
+        for method in on_leave:
             method(node)
 
     visit(module)
