@@ -16,8 +16,11 @@ cached too, unlike ruff), and is valid only for the exact bytes it was computed 
 BLAKE2 digest of the content, never an mtime), the file's effective rule set (after
 ``per-file-ignores``) and the names of importable modules beside the file that its text
 mentions (CW402 treats them as local imports; both read the run's one
-:class:`~cwlint.modules.ModuleIndex`). Anything else a rule may read is fixed by the code key. A rule whose findings depend on anything more must extend
-:func:`Cache.context`.
+:class:`~cwlint.modules.ModuleIndex`). Anything else a rule may read is fixed by the code key.
+A rule whose findings depend on anything more must extend :meth:`Cache.lookup` and
+:meth:`Cache.store`. The entry records the local names it saw and a hash of the whole folder's
+module names: while the folder's names are unchanged (the common case), a lookup need not
+read the file's words again.
 
 Secrets are not written: a diagnostic's secret values are stored as offsets into the text
 they came from (or, when they do not occur in it verbatim, masked in the stored strings).
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
     from cwlint.config import StrPath
 
 #: Bumped whenever the entry layout changes.
-FORMAT = 1
+FORMAT = 2
 CACHE_DIR_NAME = ".cwlint_cache"
 #: Code-key directories of other cwlint versions unused for this long are removed.
 STALE_AFTER = 14 * 24 * 3600
@@ -185,6 +188,7 @@ class Cache:
         self.modules: ModuleIndex = modules if modules is not None else DirectoryIndex()
         self._encoded: dict[frozenset[str], frozenset[bytes]] = {}
         self._enabled: tuple[object, str] = (None, "")
+        self._folders: dict[frozenset[str], str] = {}
         #: Counters for tests and --verbose-style diagnostics: hits, misses, writes, errors.
         self.stats = {"hits": 0, "misses": 0, "writes": 0, "errors": 0}
 
@@ -302,14 +306,28 @@ class Cache:
             encoded = self._encoded[names] = frozenset(n.encode("utf-8", "surrogateescape") for n in names)
         return encoded
 
-    def context(self, path: str, data: bytes, enabled: Iterable[str]) -> str:
-        """What besides the bytes an entry depends on: the rules on, and local module names
-        (those beside the file that occur in it as a word)."""
+    def _rules_key(self, enabled: Iterable[str]) -> str:
+        """The codes on for a file, hashed (once per run: the same set for every file without
+        per-file ignores)."""
+        if enabled is not self._enabled[0]:
+            self._enabled = (enabled, _hash(",".join(sorted(enabled))))
+        return self._enabled[1]
+
+    def _folder_key(self, path: str) -> str:
+        """Every module name beside ``path``, hashed (once per folder)."""
+        names = self.modules.beside(path)
+        key = self._folders.get(names)
+        if key is None:
+            key = self._folders[names] = _hash(*sorted(names))
+        return key
+
+    def _local(self, path: str, data: bytes) -> list[str]:
+        """The module names beside ``path`` that ``data`` holds as a word."""
         siblings = self._siblings(path)
-        local = sorted(siblings.intersection(data.translate(_WORDS).split())) if siblings else []
-        if enabled is not self._enabled[0]:  # the same set for every file without per-file ignores
-            self._enabled = (enabled, ",".join(sorted(enabled)))
-        return _hash(self._enabled[1], b"\0".join(local).decode("utf-8", "surrogateescape"))
+        if not siblings:
+            return []
+        found = siblings.intersection(data.translate(_WORDS).split())
+        return sorted(name.decode("utf-8", "surrogateescape") for name in found)
 
     def _entry(self, relative: str) -> str:
         assert self.run_dir is not None, "bind() the cache first"
@@ -328,7 +346,9 @@ class Cache:
                 and entry.get("version") == __version__
                 and entry.get("path") == relative
                 and entry.get("digest") == digest(data)
-                and entry.get("context") == self.context(path, data, enabled)
+                and entry.get("rules") == self._rules_key(enabled)
+                # Same bytes, so the same words: the local names can differ only if the folder's did.
+                and (entry.get("folder") == self._folder_key(path) or entry.get("local") == self._local(path, data))
                 and isinstance(entry.get("diagnostics"), list)
             )
         except (OSError, ValueError, UnicodeDecodeError, RecursionError):
@@ -348,7 +368,9 @@ class Cache:
             "version": __version__,
             "path": relative,
             "digest": digest(data),
-            "context": self.context(path, data, enabled),
+            "rules": self._rules_key(enabled),
+            "folder": self._folder_key(path),
+            "local": self._local(path, data),
             "diagnostics": [dump_diagnostic(d, text) for d in diagnostics],
         }
         try:

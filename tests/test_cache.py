@@ -194,6 +194,27 @@ def test_new_sibling_module_invalidates_files_that_import_it(tmp_path: Path, cap
     assert code == 0, out  # ...until it exists beside the workflow
 
 
+def test_a_module_beside_the_files_invalidates_only_the_files_that_name_it(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "enrich_helpers.py").write_text("def normalize_domain(url):\n    return url\n")
+    (tmp_path / "wf.py").write_text(WITH_LOCAL_IMPORT)
+    (tmp_path / "other.py").write_text(BAD)
+    assert run([".", "--output-format", "concise"], capsys)[0] == 1  # other.py has a finding
+    calls: list[str] = []
+    original = runner._FileLinter.lint
+
+    def spy(self, path, data):  # type: ignore[no-untyped-def]
+        calls.append(Path(path).name)
+        return original(self, path, data)
+
+    monkeypatch.setattr(runner._FileLinter, "lint", spy)
+    (tmp_path / "unrelated.py").write_text("x = 1\n")  # named by no file: every entry still holds
+    run(["wf.py", "other.py"], capsys)
+    assert calls == []
+    (tmp_path / "enrich_helpers.py").unlink()  # named by wf.py: its entry no longer holds
+    code, out, _ = run(["wf.py", "other.py", "--output-format", "concise"], capsys)
+    assert calls == ["wf.py"] and "wf.py:4:6: CW402" in out
+
+
 def test_cache_files_hold_no_secret(tmp_path: Path, capsys, monkeypatch) -> None:
     (tmp_path / "leak.py").write_text(LEAKY)
     cold = run(["leak.py", "--output-format", "json", "--unsafe-fixes"], capsys)
