@@ -102,6 +102,17 @@ class Linter:
 
     def _source(self, text: str | bytes, path: str) -> SourceFile | FileResult:
         if isinstance(text, str):
+            # What ``decode`` says of bytes, said of text too: an editor's buffer of a binary
+            # file holds NULs, and JSON (LSP, MCP) can carry a lone surrogate, which no parser
+            # takes (LibCST raises UnicodeEncodeError on it).
+            if "\0" in text[:8192]:
+                return self.problem(path, FileProblem("CW904", "binary file (contains NUL bytes), not Python source"))
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return self.problem(
+                    path, FileProblem("CW903", f"not valid Unicode: a lone surrogate U+{ord(text[exc.start]):04X} at offset {exc.start}")
+                )
             return SourceFile(path=path, text=text)
         try:
             return decode(text, path)

@@ -166,3 +166,14 @@ def test_paths_are_spelled_as_pathlib_spells_them(path: str) -> None:
     from cwlint.config import posix
 
     assert posix(path) == Path(path).as_posix()
+
+
+def test_text_that_no_parser_takes_is_a_finding_not_an_exception() -> None:
+    """An editor's buffer of a binary file holds NULs; JSON (LSP, MCP) can carry a lone surrogate."""
+    linter = Linter()
+    binary = linter.check("\x89PNG\r\n\x1a\n\x00\x00", "image.py")
+    assert [d.code for d in binary.diagnostics] == ["CW904"] and binary.source is None
+    surrogate = linter.fix("name = '\ud800'\n", "w.py")
+    assert [d.code for d in surrogate.diagnostics] == ["CW903"] and surrogate.fixed_text is None
+    assert "U+D800 at offset 8" in surrogate.diagnostics[0].message
+    assert Linter(Settings(ignore=["CW904"])).check("\x00", "w.py").diagnostics == []
