@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from cwlint.config import Settings
     from cwlint.diagnostics import Diagnostic
     from cwlint.results import FileResult
-    from cwlint.rule import Rule
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -326,17 +325,6 @@ def _timings(results: list[FileResult], started: float) -> None:
         timing.report(stage_totals(results), time.perf_counter() - started)
 
 
-def _rule_page(rule: type[Rule]) -> str:
-    availability = {
-        None: "Fix is not available.",
-        "safe": "Fix is always available (safe).",
-        "unsafe": "Fix is sometimes available (unsafe: needs `--unsafe-fixes`).",
-        "display": "A suggested fix is shown, never applied.",
-    }[rule.fix_availability.value if rule.fix_availability else None]
-    scope = " Applies to workflows only (a PEP 723 block or an import of codewords_client)." if rule.scope == "workflow" else ""
-    return f"# {rule.name} ({rule.code})\n\n{availability}{scope}\n\n{rule.documentation()}\n"
-
-
 def _rule(argv: list[str]) -> int:
     from cwlint.rules import rule_by_code
 
@@ -345,7 +333,7 @@ def _rule(argv: list[str]) -> int:
     rule = rule_by_code(argv[0])
     if rule is None:
         raise UsageError(f"unknown rule '{argv[0]}' (see `cwlint rules`)")
-    sys.stdout.write(_rule_page(rule))
+    sys.stdout.write(rule.page())
     return EXIT_OK
 
 

@@ -128,6 +128,19 @@ class Rule:
         """The docstring, dedented (its first line is the summary)."""
         return inspect.cleandoc(cls.__doc__ or "")
 
+    @classmethod
+    def page(cls) -> str:
+        """The rule's page in Markdown: what ``cwlint rule CODE`` prints, docs/rules/CODE.md holds,
+        and the language server's hover and the MCP server's ``explain_rule`` show."""
+        availability = {
+            None: "Fix is not available.",
+            "safe": "Fix is always available (safe).",
+            "unsafe": "Fix is sometimes available (unsafe: needs `--unsafe-fixes`).",
+            "display": "A suggested fix is shown, never applied.",
+        }[cls.fix_availability.value if cls.fix_availability else None]
+        scope = " Applies to workflows only (a PEP 723 block or an import of codewords_client)." if cls.scope == "workflow" else ""
+        return f"# {cls.name} ({cls.code})\n\n{availability}{scope}\n\n{cls.documentation()}\n"
+
     def report(
         self,
         node: cst.CSTNode,

@@ -94,6 +94,11 @@ def decode(data: bytes, path: str) -> SourceFile:
     return SourceFile(path=path, text=text, encoding=encoding, bom=bom)
 
 
+def too_large(size: int, max_size: int) -> FileProblem:
+    """CW905 for a file of ``size`` bytes (on disk, or a buffer's UTF-8) over ``max-file-size``."""
+    return FileProblem("CW905", f"skipped: {size:,} bytes is over the {max_size:,}-byte limit (max-file-size)")
+
+
 def read_bytes(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
     """The file's bytes, or a FileProblem: CW905 over ``max_size``, CW906 when unreadable."""
     try:
@@ -101,10 +106,7 @@ def read_bytes(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise FileProblem("CW906", "not a regular file")
         if max_size and info.st_size > max_size:
-            raise FileProblem(
-                "CW905",
-                f"skipped: {info.st_size:,} bytes is over the {max_size:,}-byte limit (max-file-size)",
-            )
+            raise too_large(info.st_size, max_size)
         with open(path, "rb") as handle:
             return handle.read()
     except FileProblem:
