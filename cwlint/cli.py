@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rule(argv[1:])
         if argv and argv[0] == "rules":
             return _rules(argv[1:])
+        if argv and argv[0] == "server":
+            return _server(argv[1:])
         if argv and argv[0] == "check":
             argv = argv[1:]
         return _check(build_parser().parse_args(argv))
@@ -335,6 +337,22 @@ def _rule(argv: list[str]) -> int:
         raise UsageError(f"unknown rule '{argv[0]}' (see `cwlint rules`)")
     sys.stdout.write(rule.page())
     return EXIT_OK
+
+
+def _server(argv: list[str]) -> int:
+    from cwlint import lsp
+
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write("usage: cwlint server\n\nA language server over stdio (see the README's editor setup).\n")
+        return EXIT_OK
+    if argv:
+        raise UsageError("usage: cwlint server (it speaks LSP over stdin/stdout and takes no arguments)")
+    missing = lsp.missing()
+    if missing:
+        raise UsageError(f"cwlint server needs {', '.join(missing)}: pip install 'cwkit[server]'")
+    from cwlint.lsp.server import main as serve
+
+    return serve()
 
 
 def _rules(argv: list[str]) -> int:
