@@ -145,7 +145,7 @@ class Client:
             self.notify("exit", None)
             assert self.process is not None
             await asyncio.wait_for(self.process.wait(), 10)
-        except (asyncio.TimeoutError, ConnectionError, AssertionError):
+        except (TimeoutError, ConnectionError, AssertionError):
             if self.process is not None and self.process.returncode is None:
                 self.process.kill()
         if self.reader is not None:
