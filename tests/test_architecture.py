@@ -20,9 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The packages whose rows are written in the checked grammar.
-CHECKED = ("cwlint",)
+CHECKED = ("cwlint", "cwkit")
 #: Top-level names that are this project's packages (absolute when named in a row).
-OURS = ("cwlint", "cwtest")
+OURS = ("cwlint", "cwtest", "cwkit")
 
 
 @dataclass
