@@ -219,7 +219,7 @@ def _one_of(path: str | None, source: str | None) -> None:
                           else "give `path` (a file) or `source` (the text, with `filename`)")
 
 
-def _read(ws: Workspace, path: str, engine: Engine) -> bytes:
+def _read(path: str, engine: Engine) -> bytes:
     try:
         return read_bytes(path, engine.linter.settings.max_file_size)
     except FileProblem as problem:
@@ -270,7 +270,7 @@ def fix(ws: Workspace, path: str | None = None, source: str | None = None, filen
     if path is not None:
         target = ws.existing_file(path)
         engine = ws.engine(target)
-        text = _read(ws, target, engine)
+        text = _read(target, engine)
     else:
         assert source is not None
         target = ws.resolve(filename)
@@ -389,7 +389,7 @@ def test_workflow(ws: Workspace, path: str, examples: int = 10, timeout: float =
     """
     target = ws.existing_file(path)
     engine = ws.engine(target)
-    checked = engine.linter.check(_read(ws, target, engine), target)
+    checked = engine.linter.check(_read(target, engine), target)
     known = tuple(value for d in checked.diagnostics for value in d.secrets)
     broken = _unusable(checked)
     if broken is not None:
@@ -423,8 +423,8 @@ def test_workflow(ws: Workspace, path: str, examples: int = 10, timeout: float =
             "fewer `examples`"
         )
     if "error" in outcome:
-        exc = outcome["error"]
-        raise ToolProblem(f"cwtest failed on {target}: {type(exc).__name__}: {redact(str(exc), known)}")
+        failure = outcome["error"]
+        raise ToolProblem(f"cwtest failed on {target}: {type(failure).__name__}: {redact(str(failure), known)}")
     result = outcome["report"].results[0]
     if not result.booted:
         reasons = [f"[{f.kind}] {f.message}" + (f" ({f.location})" if f.location else "") for f in result.findings]
