@@ -39,6 +39,7 @@ Two protocol choices, both for correctness:
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import traceback
@@ -285,6 +286,9 @@ def build() -> CwlintServer:
             await warming
         except Exception as exc:  # noqa: BLE001 - a broken install: say so, keep serving what can be served
             ls.internal_error("loading the rules and the service catalog", exc)
+        # The modules, rules and catalog live as long as the server: out of the collector's sight,
+        # a full collection no longer walks them (it was ~8% of an edit's time, in 25 ms spikes).
+        gc.freeze()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls: CwlintServer, params: types.DidOpenTextDocumentParams) -> None:
