@@ -252,6 +252,17 @@ async def test_settings_come_from_the_workspace_and_reload_when_they_change(edit
 
 
 @pytest.mark.asyncio
+async def test_save_lints_again_with_the_settings_as_they_are_now(editor: Editor) -> None:
+    config = editor.root / "cwlint.toml"
+    config.write_text('ignore = ["CW101"]\n', encoding="utf-8")
+    uri = await editor.open("scrape.py", WORKFLOW)
+    assert await editor.diagnostics(uri) == []
+    config.write_text('ignore = ["CW2"]\n', encoding="utf-8")  # no watcher: the client cannot watch files
+    editor.client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    assert [d.code for d in await editor.diagnostics(uri)] == ["CW101"]
+
+
+@pytest.mark.asyncio
 async def test_an_invalid_configuration_is_a_message_and_the_defaults_lint(editor: Editor) -> None:
     (editor.root / "pyproject.toml").write_text('[tool.cwlint]\nselct = ["CW1"]\n', encoding="utf-8")
     uri = await editor.open("scrape.py", WORKFLOW)
