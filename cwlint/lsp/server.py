@@ -42,6 +42,7 @@ import asyncio
 import gc
 import itertools
 import os
+import sys
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,7 @@ from cwlint.diagnostics import Applicability, Diagnostic
 from cwlint.lsp import convert
 from cwlint.lsp.engines import CONFIG_NAMES, Engine, Engines
 from cwlint.results import FileResult
+from cwlint.secrets import redact
 
 FIX_ALL = f"{types.CodeActionKind.SourceFixAll.value}.cwlint"
 QUICK_FIX = types.CodeActionKind.QuickFix.value
@@ -201,12 +203,12 @@ class CwlintServer(LanguageServer):
 
     def internal_error(self, doing: str, exc: BaseException) -> None:
         self.window_log_message(
-            types.LogMessageParams(type=types.MessageType.Error, message="".join(traceback.format_exception(exc)))
+            types.LogMessageParams(type=types.MessageType.Error, message=redact("".join(traceback.format_exception(exc))))
         )
         self.window_show_message(
             types.ShowMessageParams(
                 type=types.MessageType.Error,
-                message=f"cwlint: internal error while {doing}: {type(exc).__name__}: {exc} (details in the log)",
+                message=f"cwlint: internal error while {doing}: {type(exc).__name__}: {redact(str(exc))} (details in the log)",
             )
         )
 
@@ -406,6 +408,14 @@ def build() -> CwlintServer:
 
 
 def main() -> int:
-    """Serve over stdin/stdout until the client says ``exit``."""
-    build().start_io()
+    """Serve over stdin/stdout until the client says ``exit``.
+
+    The protocol gets a private duplicate of stdout, and file descriptor 1 becomes stderr, so a
+    stray ``print`` (ours or a library's) goes to the log instead of breaking the JSON-RPC stream,
+    as the MCP SDK's stdio transport does.
+    """
+    sys.stdout.flush()
+    wire = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    build().start_io(sys.stdin.buffer, wire)
     return 0
