@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import pytest_lsp
+import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
@@ -121,48 +121,50 @@ class Editor:
         return [a for a in result or [] if isinstance(a, types.CodeAction)]
 
 
-async def _initialize(lsp_client: LanguageClient, root: Path, capabilities: types.ClientCapabilities) -> None:
-    lsp_client.initialize_result = await lsp_client.initialize_session(
+async def _start(root: Path, capabilities: types.ClientCapabilities, client: LanguageClient | None = None) -> Editor:
+    """``cwlint server`` started behind pytest-lsp's client, initialized for the workspace ``root``."""
+    client = client or await SERVER.start()
+    client.initialize_result = await client.initialize_session(
         types.InitializeParams(capabilities=capabilities, root_uri=root.as_uri(),
                                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")])
     )
+    return Editor(client, root)
 
 
-@pytest_lsp.fixture(config=SERVER)
-async def plain_client(lsp_client: LanguageClient, tmp_path: Path):
+async def _stop(editor: Editor) -> None:
+    assert editor.client.error is None, editor.client.error  # the server broke the protocol
+    await editor.client.shutdown_session()
+    await editor.client.stop()
+
+
+# pytest-lsp's pytest plugin is switched off (pyproject.toml: its runtest hook breaks items that are not
+# test functions, such as cwtest's); its client and server configuration are used directly here.
+@pytest_asyncio.fixture
+async def editor(tmp_path: Path):
     """A client that declares no optional capability: diagnostics are pushed, edits eager."""
-    await _initialize(lsp_client, tmp_path, types.ClientCapabilities())
-    yield
-    await lsp_client.shutdown_session()
+    started = await _start(tmp_path, types.ClientCapabilities())
+    yield started
+    await _stop(started)
 
 
-@pytest_lsp.fixture(config=SERVER)
-async def vscode_client(lsp_client: LanguageClient, tmp_path: Path):
+@pytest_asyncio.fixture
+async def vscode(tmp_path: Path):
     """VS Code's capabilities, plus pull diagnostics and UTF-8 offered first."""
     capabilities = client_capabilities("visual-studio-code")
     capabilities.text_document.diagnostic = types.DiagnosticClientCapabilities(dynamic_registration=False)
     capabilities.general = types.GeneralClientCapabilities(
         position_encodings=[types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16]
     )
-    lsp_client.registrations = []
+    client = await SERVER.start()
+    client.registrations = []
 
-    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def register(client: LanguageClient, params: types.RegistrationParams) -> None:
         client.registrations.extend(params.registrations)
 
-    await _initialize(lsp_client, tmp_path, capabilities)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture
-def editor(plain_client: LanguageClient, tmp_path: Path) -> Editor:
-    return Editor(plain_client, tmp_path)
-
-
-@pytest.fixture
-def vscode(vscode_client: LanguageClient, tmp_path: Path) -> Editor:
-    return Editor(vscode_client, tmp_path)
+    started = await _start(tmp_path, capabilities, client)
+    yield started
+    await _stop(started)
 
 
 # --- diagnostics -----------------------------------------------------------------------------------
