@@ -98,7 +98,7 @@ def code_fingerprint() -> str:
                         info = os.stat(path)
                     except OSError:
                         continue
-                    entries.append(f"{os.path.relpath(path, root)}:{info.st_size}:{info.st_mtime_ns}")
+                    entries.append(f"{path[len(root) + 1:]}:{info.st_size}:{info.st_mtime_ns}")
     return _hash(*entries)
 
 

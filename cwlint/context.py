@@ -41,7 +41,7 @@ class FileContext:
         self.ancestors: list[cst.CSTNode] = []
         self.imports = Imports(self)
         self.clients = Clients(self)
-        self._positions: dict[cst.CSTNode, tuple[int, int]] | None = None
+        self._positions: dict[int, tuple[int, int]] | None = None  #: by id(node)
         self._code_starts: list[int] | None = None
 
     # -- the file ------------------------------------------------------------------------
@@ -83,7 +83,7 @@ class FileContext:
             positions, code = node_offsets(self.module)
             self._positions = positions
             self._code_starts = None if code == self.text else line_starts(code)
-        return positions[node]
+        return positions[id(node)]
 
     def range(self, node: cst.CSTNode) -> tuple[Position, Position]:
         """1-based start and exclusive end of ``node``, columns in code points (LibCST's

@@ -29,7 +29,9 @@ class _OffsetState(CodegenState):
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
         self.offset = 0
-        self.ranges: dict[cst.CSTNode, tuple[int, int]] = {}
+        #: By ``id(node)``: a CSTNode's ``__hash__`` is Python code, an int's is not (the nodes
+        #: live as long as their module, so their ids stay theirs).
+        self.ranges: dict[int, tuple[int, int]] = {}
         self._starts: list[int] = []
 
     def add_indent_tokens(self) -> None:
@@ -45,9 +47,8 @@ class _OffsetState(CodegenState):
         self._starts.append(self.offset)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self._starts.pop()
-        if node not in self.ranges:  # a syntactic range recorded during its codegen wins
-            self.ranges[node] = (start, self.offset)
+        # A syntactic range recorded during its codegen wins.
+        self.ranges.setdefault(id(node), (self._starts.pop(), self.offset))
 
     def record_syntactic_position(  # type: ignore[override]  # LibCST types it as contextlib's manager; any will do
         self,
@@ -77,13 +78,14 @@ class _Syntactic:
 
     def __exit__(self, *exc: object) -> None:
         ranges = self.state.ranges
-        start = ranges[self.start_node][0] if self.start_node is not None else self.start
-        end = ranges[self.end_node][1] if self.end_node is not None else self.state.offset
-        ranges[self.node] = (start, end)
+        start = ranges[id(self.start_node)][0] if self.start_node is not None else self.start
+        end = ranges[id(self.end_node)][1] if self.end_node is not None else self.state.offset
+        ranges[id(self.node)] = (start, end)
 
 
-def node_offsets(module: cst.Module) -> tuple[dict[cst.CSTNode, tuple[int, int]], str]:
-    """Each node's (start, end) offsets into the module's code (end exclusive), and that code.
+def node_offsets(module: cst.Module) -> tuple[dict[int, tuple[int, int]], str]:
+    """Each node's (start, end) offsets into the module's code (end exclusive), by ``id(node)``,
+    and that code.
 
     The code is the parsed text, except for a few inputs LibCST does not round-trip (stray
     whitespace at the very end): offsets are into the code, as PositionProvider's lines are.

@@ -9,6 +9,7 @@ rich nor LibCST, nor anything else heavy.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from cwlint.diagnostics import Applicability, Diagnostic
-from cwlint.secrets import redact
+from cwlint.secrets import redact as _redact
 from cwlint.source import line_starts
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from cwlint.results import FileResult
 
 FORMATS = ("full", "concise", "json", "sarif", "github", "junit")
+
+#: ``secrets.redact``, remembered: the same message (a rule's, for many files) and the same
+#: source lines come back again and again in one report.
+redact = functools.lru_cache(maxsize=4096)(_redact)
 
 
 def docs_url(diagnostic: Diagnostic) -> str:

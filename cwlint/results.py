@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from cwlint.diagnostics import Applicability, Diagnostic, Position, Severity
 from cwlint.records import Record
-from cwlint.source import FileProblem, SourceFile, line_starts
+from cwlint.source import FileProblem, SourceFile, decode, line_starts
 
 #: The engine's code for fixes that had to be discarded (the file is left unchanged).
 FIX_FAILED = "CW907"
@@ -21,7 +21,8 @@ FIX_FAILED = "CW907"
 class FileResult(Record):
     """One file's findings, and when fixing, what the fixes did."""
 
-    __slots__ = ("path", "diagnostics", "source", "fixed_text", "fixed_count", "applied", "diff", "cached", "timings")
+    __slots__ = ("path", "diagnostics", "_source", "_data", "fixed_text", "fixed_count", "applied", "diff", "cached", "timings")
+    _fields = ("path", "diagnostics", "source", "fixed_text", "fixed_count", "applied", "diff", "cached", "timings")
 
     def __init__(
         self,
@@ -34,13 +35,15 @@ class FileResult(Record):
         diff: str = "",
         cached: bool = False,
         timings: dict[str, float] | None = None,
+        data: bytes | None = None,
     ) -> None:
         self.path = path
         #: Sorted by position; after fixing, the findings left in the fixed text.
         self.diagnostics: list[Diagnostic] = diagnostics if diagnostics is not None else []
-        #: The text the diagnostics' positions refer to (the fixed text when fixing), with the
-        #: file's encoding and BOM; None when the file could not be read or decoded.
-        self.source = source
+        self._source = source
+        #: The file's bytes, decoded into ``source`` only when something asks (a cached result
+        #: shown without its source lines never decodes them).
+        self._data = data
         #: The text after fixes; None when nothing changed (or when only diffing).
         self.fixed_text = fixed_text
         #: How many fixes were applied, and which: (code, fix message) each, for --show-fixes.
@@ -52,6 +55,22 @@ class FileResult(Record):
         self.cached = cached
         #: CWLINT_TIMINGS: the stages of the process that linted this file, if it was a worker.
         self.timings = timings
+
+    @property
+    def source(self) -> SourceFile | None:
+        """The text the diagnostics' positions refer to (the fixed text when fixing), with the
+        file's encoding and BOM; None when the file could not be read or decoded."""
+        if self._source is None and self._data is not None:
+            data, self._data = self._data, None
+            try:
+                self._source = decode(data, self.path)
+            except FileProblem:
+                pass
+        return self._source
+
+    @source.setter
+    def source(self, value: SourceFile | None) -> None:
+        self._source, self._data = value, None
 
     @property
     def text(self) -> str | None:

@@ -236,17 +236,16 @@ def workers_for(files: int, jobs: int) -> int:
 
 
 def replay(path: str, data: bytes, records: list[dict[str, Any]]) -> FileResult:
-    """A cached result, decoded again only when it has findings to show in context."""
+    """A cached result; its file is decoded again only when its findings are shown in context
+    (or hold secrets, stored as offsets into the text)."""
     from cwlint.cache import load_diagnostic
 
     if not records:
         return FileResult(path=path, cached=True)
-    try:
-        source: SourceFile | None = decode(data, path)
-    except FileProblem:
-        source = None
-    text = source.text if source is not None else None
-    return FileResult(path=path, source=source, diagnostics=[load_diagnostic(r, text) for r in records], cached=True)
+    result = FileResult(path=path, cached=True, data=data)  # decoded when a reporter asks
+    text = result.text if any(record["x"] for record in records) else None  # secrets: offsets into it
+    result.diagnostics = [load_diagnostic(r, text) for r in records]
+    return result
 
 
 def run(

@@ -50,9 +50,9 @@ def _check(text: str) -> int:
         line = bisect.bisect_right(starts, offset)
         return line, offset - starts[line - 1]
 
-    assert set(offsets) == set(expected)
+    assert set(offsets) == {id(node) for node in expected}
     for node, code_range in expected.items():
-        start, end = offsets[node]
+        start, end = offsets[id(node)]
         assert (position(start), position(end)) == (
             (code_range.start.line, code_range.start.column),
             (code_range.end.line, code_range.end.column),
