@@ -13,8 +13,8 @@ calls the simulated ``openai``), in one run, side by side:
   command (its start-up, about 1 s, included, as a user sees it), and also per second of its own
   reported test time.
 
-The served app and the in-process one both share httpx's SSL context (what the harness's
-bootstrap does; without it each ``AsyncCodewordsClient`` costs ~80 ms and both tools drop to the
+The served app and the in-process one both share httpx's SSL context (what the harness's child
+does (child/outbound.py); without it each ``AsyncCodewordsClient`` costs ~80 ms and both tools drop to the
 same ~12 requests/s). Run: ``/work/venv/bin/python bench/fuzz_speed.py [N]``.
 
 ``bench/harness.py`` imports ``served``, ``st_rate`` and ``cwtest_rate`` from here (the same
@@ -75,8 +75,8 @@ class HttpTarget:
     workflow_file = property(lambda self: str(WORKFLOW))
 
     def send(self, method: str, path: str, json_body: Any = None, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Any:
-        from cwtest.fuzz.target import NO_BODY, Outcome
+             *, query: Mapping[str, Any] | None = None, form: Any = None, files: Any = None) -> Any:
+        from cwtest.results import NO_BODY, Response
 
         started = time.perf_counter()
         kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query}
@@ -92,7 +92,7 @@ class HttpTarget:
             body = response.json()
         except ValueError:
             body = response.text
-        return Outcome(response.status_code, body, time.perf_counter() - started, (), dict(response.headers),
+        return Response(response.status_code, body, time.perf_counter() - started, (), dict(response.headers),
                        response.text)
 
 
@@ -101,8 +101,8 @@ def cwtest_rate(target: Any, examples: int, seed: int) -> tuple[float, int]:
     from cwtest.fuzz import FuzzConfig, fuzz
 
     report = fuzz(target, FuzzConfig(seed=seed, examples=examples, checks=("fuzz",), shrink_time=0))
-    [stats] = report.routes
-    return stats.fuzz_requests / stats.fuzz_seconds, len(report.failures)
+    stats = report.routes[0].search
+    return stats.fuzz_requests / stats.fuzz_seconds, len(report.findings)
 
 
 @contextmanager
@@ -176,7 +176,7 @@ def main() -> None:
     rows.append(("cwtest, in-process (ASGI), fuzz check, no shrinking",
                  f"{statistics.median(rates):.0f} examples/s (median of 3 runs of {examples})"))
     rows.append(("cwtest, in-process, default run (50 examples, 3 bugs shrunk)",
-                 f"{to_result:.1f} s, {report.requests} requests, {len(report.failures)} failures"))
+                 f"{to_result:.1f} s, {report.requests} requests, {len(report.findings)} findings"))
 
     # the served app, for cwtest over HTTP and for st run
     with served() as (base, runtime, tmp):

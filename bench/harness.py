@@ -12,7 +12,7 @@ their uv environments are built (or found in the cache) first, untimed:
    harness's dummy values, no sandbox, no server), wall time of the whole process; and
    ``python -I -B -c pass`` of that environment beside it; (b) ``Harness(sandbox="auto").boot(path)``:
    wall time from the call until the context yields a ready workflow (cached environment, fresh
-   simulator, run directory, sandbox, bootstrap, imports, uvicorn serving), and the harness's own
+   simulator, run directory, sandbox, child, imports, uvicorn serving), and the harness's own
    ``boot_seconds`` (process start to "ready"). Overhead = (b) - (a). Target: < 0.5 s (median).
 2. **The 10th of ten workflows sharing one environment.** Ten distinct copies of one workflow
    (same header, each with a function of its own) in one ``Harness.run`` with ``jobs=1``: each
@@ -21,11 +21,11 @@ their uv environments are built (or found in the cache) first, untimed:
    (no process is shared: isolation first), so the imports of the workflow's libraries are paid
    every time; they are measured in that environment (``python -c "import ..."`` and
    ``-X importtime`` by top-level package) to say what dominates.
-3. **Sandbox overhead.** The same boot, and a fixed fuzz workload (``fuzz(SandboxTarget(booted),
+3. **Sandbox overhead.** The same boot, and a fixed fuzz workload (``fuzz(booted,
    FuzzConfig(examples=100, checks=("fuzz",), shrink_time=0, seed=0))`` on planted_bugs.py), with
    ``Harness(sandbox="off")`` (audit hook, seccomp, rlimits) against ``sandbox="auto"`` (the
    strongest layer here). Target: < 15%.
-4. **Examples per second.** cwtest through the sandbox (``SandboxTarget``, fuzz check only, no
+4. **Examples per second.** cwtest through the sandbox (the booted workflow, fuzz check only, no
    shrinking, N valid examples) against ``st run`` (Schemathesis) on the same app served by
    uvicorn from the workflow's own environment; launcher and command from ``bench/fuzz_speed.py``.
    Target: >= 2x ``st run``.
@@ -61,8 +61,10 @@ import fuzz_speed
 import run as run_bench
 
 from cwlint.header import parse_header
+from cwtest.harness import fuzzing
 from cwtest.harness.env import Environment, EnvManager, default_cache_dir, spec_for
-from cwtest.harness.runner import Harness, module_name, workflow_env
+from cwtest.harness.runner import SIM_BASE, Harness, module_name
+from cwtest.workflow_env import workflow_env
 
 WORKFLOWS = sorted((REPO / "fixtures" / "design").glob("*.py")) + sorted((REPO / "fixtures" / "fuzz").glob("*.py"))
 PLANTED = REPO / "fixtures" / "fuzz" / "planted_bugs.py"
@@ -72,10 +74,10 @@ BOOT_TARGET = 0.5
 TENTH_TARGET = 0.5
 SANDBOX_TARGET = 0.15
 RATE_TARGET = 2.0
-#: What the workflow's process imports besides the workflow (the bootstrap: httpx, uvicorn, fastapi).
+#: What the workflow's process imports besides the workflow (the child: httpx, uvicorn, fastapi).
 LIBRARIES = ("codewords_client", "fastapi", "uvicorn", "httpx", "pydantic")
 
-#: The bare import: what the bootstrap does to import the workflow, and nothing else.
+#: The bare import: what the child does to import the workflow, and nothing else.
 BARE_IMPORT = """
 import importlib.util, sys, time
 spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
@@ -188,14 +190,14 @@ def bare_env(path: Path, home: Path) -> dict[str, str]:
     """The variables the harness gives the workflow (the header's, with dummy values), no sandbox."""
     header = parse_header(path.read_text(encoding="utf-8"))
     assert header is not None
-    return workflow_env(header, "cwtest-bench-dummy-key", home)
+    return workflow_env(header, api_key="cwtest-bench-dummy-key", runtime_url=SIM_BASE, home=home)
 
 
 def bare_command(environment: Environment, path: Path) -> list[str]:
     header = parse_header(path.read_text(encoding="utf-8"))
     assert header is not None
     name = module_name(path, header.distribution_names())
-    # -I -B: as the bootstrap runs (isolated, no bytecode written for the workflow)
+    # -I -B: as the child runs (isolated, no bytecode written for the workflow)
     return [str(environment.python), "-I", "-B", "-c", BARE_IMPORT, str(path), name]
 
 
@@ -361,7 +363,7 @@ def _phases(harness: Harness, path: Path, runs: int, out: dict[str, list[float]]
         try:
             with harness.boot(path) as booted:
                 ready = time.perf_counter()
-                booted.smoke()
+                fuzzing.exercise(booted, None)  # the smoke calls
                 smoked = time.perf_counter()
         except RuntimeError as exc:
             log(f"    ! {path.name} did not boot: {str(exc).splitlines()[0]}")
@@ -427,12 +429,11 @@ def importtime(stderr: str) -> tuple[dict[str, float], float]:
 
 def fuzz_workload(booted: Any) -> dict[str, float]:
     from cwtest.fuzz import FuzzConfig, fuzz
-    from cwtest.fuzz.sandbox_target import SandboxTarget
 
     started = time.perf_counter()
-    report = fuzz(SandboxTarget(booted), FuzzConfig(examples=100, checks=("fuzz",), shrink_time=0, seed=0))
+    report = fuzz(booted, FuzzConfig(examples=100, checks=("fuzz",), shrink_time=0, seed=0))
     wall = time.perf_counter() - started
-    return {"wall": wall, "requests": report.requests, "failures": len(report.failures)}
+    return {"wall": wall, "requests": report.requests, "failures": len(report.findings)}
 
 
 def section_sandbox(harnesses: dict[str, Harness], runs: int) -> dict[str, dict[str, list[float]]]:
@@ -458,15 +459,13 @@ def section_sandbox(harnesses: dict[str, Harness], runs: int) -> dict[str, dict[
 # --- 4. examples per second ---------------------------------------------------------------------
 
 def section_rate(harness: Harness, environment: Environment, examples: int, repeats: int) -> dict[str, Any]:
-    from cwtest.fuzz.sandbox_target import SandboxTarget
 
     cwtest_rates: list[float] = []
     failures: list[int] = []
     with harness.boot(PLANTED) as booted:
-        target = SandboxTarget(booted)
-        fuzz_speed.cwtest_rate(target, 20, 0)  # warm-up
+        fuzz_speed.cwtest_rate(booted, 20, 0)  # warm-up
         for seed in range(repeats):
-            rate, found = fuzz_speed.cwtest_rate(target, examples, seed)
+            rate, found = fuzz_speed.cwtest_rate(booted, examples, seed)
             cwtest_rates.append(rate)
             failures.append(found)
     log(f"  cwtest through the sandbox: {median(cwtest_rates):.0f} examples/s")
@@ -584,7 +583,7 @@ def render(info: dict[str, Any], args: argparse.Namespace, layer: str, off_layer
     out.append("Wall = the whole workflow in `Harness.run` (environment lookup, simulator, sandbox, boot, "
                "smoke calls, teardown). The same workflow through `Harness.boot`, by phase (medians of "
                f"{len(split['boot'])}): boot (call to ready) {fmt_ms(median(split['boot']))}, smoke calls "
-               f"(`booted.smoke()`: GET /openapi.json and one POST) {fmt_ms(median(split['smoke']))}, teardown (the "
+               f"(`fuzzing.exercise(booted, None)`: GET /openapi.json and one POST) {fmt_ms(median(split['smoke']))}, teardown (the "
                f"context's exit: stop the process, collect, stop the simulator) {fmt_ms(median(split['teardown']))}, "
                f"of which stopping the simulator's uvicorn server (`UnixServer.stop`) "
                f"{fmt_ms(median(split['simulator_stop']))}.")
@@ -623,7 +622,7 @@ def render(info: dict[str, Any], args: argparse.Namespace, layer: str, off_layer
     out.append("")
     out.append("| Tool | examples/s |")
     out.append("| --- | ---: |")
-    out.append(f"| cwtest through the sandbox (`SandboxTarget`, fuzz check, no shrinking) | {cw:.0f} |")
+    out.append(f"| cwtest through the sandbox (the booted workflow, fuzz check, no shrinking) | {cw:.0f} |")
     out.append(f"| `{rate['st_command']}`, app under uvicorn from the workflow's env, wall | {st_w:.0f} |")
     if st_i:
         out.append(f"| the same `st run`, per second of its own reported test time | {st_i:.0f} |")

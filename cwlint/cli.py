@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--extend-select", action="append", metavar="CODES", help="codes to enable on top")
     parser.add_argument("--ignore", action="append", metavar="CODES", help="codes or prefixes to disable")
     parser.add_argument("--output-format", choices=FORMATS, default=None, help="default: full")
+    parser.add_argument("--sarif-category", metavar="NAME", help="SARIF: the analysis' category (runAutomationDetails.id "
+                        "NAME/): code scanning keeps one analysis per category, so each CI shard needs its own")
     parser.add_argument("--statistics", action="store_true", help="count findings per rule instead of listing them")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     parser.add_argument("--exit-non-zero-on-fix", action="store_true", help="exit 1 when anything was fixed, even if nothing remains")
@@ -176,6 +178,8 @@ def _check(args: argparse.Namespace) -> int:
     stdin = bool(args.stdin_filename or args.paths == ["-"])
     if args.add_noqa and (args.fix or args.diff):
         raise UsageError("--add-noqa cannot be combined with --fix or --diff")
+    if args.sarif_category is not None and (args.output_format != "sarif" or not args.sarif_category.strip("/ ")):
+        raise UsageError("--sarif-category needs --output-format sarif and a non-empty NAME")
     if args.add_noqa and stdin:
         raise UsageError("--add-noqa needs files, not standard input")
     options = runner.RunOptions(fix=args.fix, diff=args.diff, unsafe=args.unsafe_fixes, jobs=runner.resolve_jobs(args.jobs))
@@ -288,7 +292,7 @@ def _finish(
     elif output_format == "concise":
         reporters.write_concise(results, out, args.unsafe_fixes)
     elif output_format == "sarif":
-        reporters.write_sarif(results, out, rules, str(settings.root), __version__)
+        reporters.write_sarif(results, out, rules, str(settings.root), __version__, category=args.sarif_category)
     elif output_format == "github":
         reporters.write_github(results, out)
     elif output_format == "junit":

@@ -144,6 +144,10 @@ class FileContext:
         start, end = self.span(node)
         return Edit(start, end, content)
 
+    def insert_before(self, node: cst.CSTNode, content: str) -> Edit:
+        start, _ = self.span(node)
+        return Edit(start, start, content)
+
     def insert_after(self, node: cst.CSTNode, content: str) -> Edit:
         _, end = self.span(node)
         return Edit(end, end, content)

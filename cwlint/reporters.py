@@ -373,11 +373,15 @@ def _region(starts: list[int], start: int, end: int) -> dict[str, int]:
     return {"startLine": begin["row"], "startColumn": begin["column"], "endLine": stop["row"], "endColumn": stop["column"]}
 
 
-def sarif_log(results: Iterable[FileResult], rules: dict[str, dict[str, Any]], root: str, version: str) -> dict[str, Any]:
+def sarif_log(results: Iterable[FileResult], rules: dict[str, dict[str, Any]], root: str, version: str,
+              category: str | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run, the rules that fired as ``tool.driver.rules``, fixes included.
 
     Columns count code points (``columnKind``), ends are exclusive as SARIF wants them.
     Messages and inserted text are redacted like every other format; no snippet is included.
+    ``category`` becomes ``runAutomationDetails.id`` (``category/``, the form GitHub reads as a
+    category): code scanning keeps one analysis per tool and category, so logs of several CI
+    shards each need their own or the last upload replaces the others.
     """
     from pathlib import Path
 
@@ -451,13 +455,15 @@ def sarif_log(results: Iterable[FileResult], rules: dict[str, dict[str, Any]], r
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
                 "columnKind": "unicodeCodePoints",
                 "results": sarif_results,
+                **({"automationDetails": {"id": category.strip("/ ") + "/"}} if category else {}),
             }
         ],
     }
 
 
-def write_sarif(results: Iterable[FileResult], out: TextIO, rules: dict[str, dict[str, Any]], root: str, version: str) -> None:
-    json.dump(sarif_log(results, rules, root, version), out, indent=2, ensure_ascii=False)
+def write_sarif(results: Iterable[FileResult], out: TextIO, rules: dict[str, dict[str, Any]], root: str, version: str,
+                category: str | None = None) -> None:
+    json.dump(sarif_log(results, rules, root, version, category), out, indent=2, ensure_ascii=False)
     out.write("\n")
 
 

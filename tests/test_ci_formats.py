@@ -120,6 +120,25 @@ def test_sarif_of_a_clean_run_validates(tmp_path: Path, capsys) -> None:
     assert not list(sarif_validator().iter_errors(log))
 
 
+def test_each_shards_sarif_carries_its_own_category(tmp_path: Path, capsys) -> None:
+    """Code scanning keeps one analysis per category: shards that upload without one replace each other."""
+    (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "b.py").write_text(BAD)
+    logs = []
+    for shard, path in ((1, "a.py"), (2, "b.py")):
+        code, out, _ = run([path, "--output-format", "sarif", "--sarif-category", f"cwlint-shard-{shard}"], capsys)
+        assert code == 1
+        log = json.loads(out)
+        assert not list(sarif_validator().iter_errors(log))
+        logs.append(log)
+    assert [log["runs"][0]["automationDetails"] for log in logs] == [{"id": "cwlint-shard-1/"}, {"id": "cwlint-shard-2/"}]
+    # Without the option there is no category of cwlint's own (the upload step's `category:` then names it).
+    assert "automationDetails" not in json.loads(run(["a.py", "--output-format", "sarif"], capsys)[1])["runs"][0]
+    for bad in (["--sarif-category", "x"], ["--output-format", "sarif", "--sarif-category", "/"]):
+        code, out, err = run(["a.py", *bad], capsys)
+        assert code == 2 and "--sarif-category needs --output-format sarif" in err and "Traceback" not in err
+
+
 def test_sarif_validator_rejects_a_broken_log(tmp_path: Path, capsys) -> None:
     (tmp_path / "bad.py").write_text(BAD)
     log = json.loads(run(["bad.py", "--output-format", "sarif"], capsys)[1])

@@ -70,8 +70,8 @@ def test_defaults_are_not_shared_between_instances() -> None:
         FileResult("a.py", [_diagnostic()], SourceFile("a.py", "x = 1\n", "latin-1", True), fixed_count=1),
         Settings(select=["CW1"], per_file_ignores={"x.py": ["CW2"]}),
         RunOptions(fix=True, jobs=2),
-        secrets.SECRET_FORMATS[0],
-        secrets.Match(secrets.SECRET_FORMATS[0], 1, 9),
+        secrets.secret_formats()[0],
+        secrets.Match(secrets.secret_formats()[0], 1, 9),
     ],
     ids=lambda v: type(v).__name__,
 )
@@ -82,6 +82,6 @@ def test_values_survive_pickling(value: object) -> None:
 def test_severity_and_fields() -> None:
     diagnostic = _diagnostic()
     assert diagnostic.severity is Severity.ERROR and diagnostic.sort_key == (2, 5, "CW101")
-    fmt = secrets.SECRET_FORMATS[0]
+    fmt = secrets.secret_formats()[0]
     assert fmt.pattern is fmt.pattern  # compiled once
-    assert (fmt.name, fmt.env_var, fmt.group) == ("CodeWords API key", "CODEWORDS_API_KEY", 0)
+    assert (fmt.id, fmt.name, fmt.env_var, fmt.group) == ("codewords-api-key", "CodeWords API key", "CODEWORDS_API_KEY", 0)

@@ -132,11 +132,34 @@ def test_distribution_data_is_normalised_and_not_stdlib() -> None:
     for module, names in distributions.IMPORT_TO_DISTRIBUTIONS.items():
         assert module.split(".")[0] not in distributions.STDLIB or module.startswith("google"), module
         assert all(normalize_distribution(name) == name for name in names), module
-    for name in distributions.CLIENT_PROVIDES:
-        assert normalize_distribution(name) == name
-    for name, brought in distributions.BRINGS.items():
-        assert normalize_distribution(name) == name
-        assert all(normalize_distribution(b) == b for b in brought)
+    for key, brought in distributions.closures().items():
+        name, _, extra = key.partition("[")
+        assert normalize_distribution(name) == name, key
+        assert all(normalize_distribution(b) == b for b in brought), key
+
+
+def test_closure_without_the_client() -> None:
+    """fastapi brings starlette and pydantic whether codewords-client is declared or not."""
+    installed = distributions.provided({"fastapi"}, with_client=False)
+    assert {"fastapi", "starlette", "pydantic", "anyio"} <= installed
+    assert "httpx" not in installed and "redis" not in installed
+
+
+def test_requirement_data_is_generated_with_its_source() -> None:
+    """The closures come from scripts/generate_requirements.py, which says how in [source]."""
+    from cwlint.analysis.data import load
+
+    data = load(distributions.REQUIRES_FILE)
+    assert data["source"]["generator"] == "scripts/generate_requirements.py"
+    assert "uv" in data["source"]["resolver"]
+    closures = distributions.closures()
+    # Facts the generated data must hold (fastapi brings starlette and pydantic; the client
+    # brings uvicorn[standard]'s pyyaml; pandas brings numpy), whatever the release.
+    assert {"starlette", "pydantic"} <= closures["fastapi"]
+    assert {"httpx", "fastapi", "pydantic", "structlog", "redis", "uvicorn", "pyyaml", "starlette"} <= closures["codewords-client"]
+    assert "numpy" in closures["pandas"]
+    assert "openai" in closures["codewords-client[openai]"]
+    assert not data.get("unresolved"), data.get("unresolved")
 
 
 @pytest.mark.parametrize(

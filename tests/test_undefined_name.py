@@ -406,7 +406,7 @@ CASES = {
         """,
         [],
     ),
-    "once per scope, at the first read": (
+    "every read, in every scope (as pyflakes and ruff)": (
         """
         def a():
             os.getcwd()
@@ -415,7 +415,23 @@ CASES = {
         def b():
             return os.sep
         """,
-        [("os", 2, 5), ("os", 6, 12)],
+        [("os", 2, 5), ("os", 3, 5), ("os", 6, 12)],
+    ),
+    "every read of a weak local, a handler name only outside its handler": (
+        """
+        def a(n):
+            total += n
+            return total
+
+        def b():
+            try:
+                pass
+            except Exception as e:
+                print(e, e)
+            print(e)
+            return e
+        """,
+        [("total", 2, 5), ("total", 3, 12), ("e", 10, 11)],
     ),
     "__all__ entries": (
         """

@@ -97,6 +97,9 @@ class Scope:
     #: The first unguarded read of each name (a Name node, or the string of a string
     #: annotation); ``del x`` separately, since it needs a binding in this very scope.
     loads: dict[str, cst.CSTNode] = field(default_factory=dict)
+    #: Every later unguarded read, in source order: (name, node). Only searched for the
+    #: names that turn out unresolved, so a clean file pays one append per read.
+    later_loads: list[tuple[str, cst.CSTNode]] = field(default_factory=list)
     deletes: dict[str, cst.CSTNode] = field(default_factory=dict)
     #: Names read under ``try: ... except NameError:``: probed for, so expected to be missing
     #: at times (``try: get_ipython except NameError: return False`` then ``get_ipython()``).
@@ -381,7 +384,9 @@ class ScopeCollector:
                 self.first_parents[id(node)] = parent
                 if self._handlers and self._in_handler_of(name, scope):
                     scope.inside_handler.add(name)
-            elif name in scope.inside_handler and not self._in_handler_of(name, scope):
+                return
+            scope.later_loads.append((name, node))
+            if name in scope.inside_handler and not self._in_handler_of(name, scope):
                 scope.inside_handler.discard(name)
                 scope.outside_handler[name] = node
             return
@@ -405,6 +410,8 @@ class ScopeCollector:
                 scope.probed.add(name)
             elif name not in scope.loads:
                 scope.loads[name] = node
+            else:
+                scope.later_loads.append((name, node))
         elif role == ANNOTATE:
             scope.weak.setdefault(name, (node, role))
         elif role == DELETE:
@@ -532,6 +539,8 @@ class ScopeCollector:
                 scope.probed.add(name)
             elif name not in scope.loads:
                 scope.loads[name] = node
+            else:
+                scope.later_loads.append((name, node))
 
     # -- __all__ ---------------------------------------------------------------------------------
     def _all_binding(self, target: cst.BaseExpression, value: cst.BaseExpression | None, augmented: bool) -> None:
@@ -559,7 +568,9 @@ class ScopeCollector:
         return names
 
     def unresolved(self) -> Iterator[Unresolved]:
-        """Every read no binding satisfies, once per name and scope, in scope order."""
+        """Every read no binding satisfies, in scope order: each read of a name that nothing
+        binds (as pyflakes and ruff report them: each one is a NameError); for a name bound
+        only by ``except ... as``, its first read outside the handler."""
         module_names = self.global_names()
         dynamic = self.dynamic_globals is not None
         self._bind_nonlocals()
@@ -591,6 +602,10 @@ class ScopeCollector:
                     node = scope.outside_handler.get(name, node)
                 if verdict is not None:
                     yield Unresolved(name, node, scope, verdict)
+                    if verdict != "handler":
+                        for other, later in scope.later_loads:
+                            if other == name:
+                                yield Unresolved(name, later, scope, verdict)
             for name, node in scope.deletes.items():
                 if name in scope.loads and self._resolve(scope, name, global_ok) is not None:
                     continue  # already reported in this scope

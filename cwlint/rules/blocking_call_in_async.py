@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 
 import libcst as cst
 
+from cwlint.analysis.data import load, load_dir
 from cwlint.analysis.execution import chain, executing_scope, is_async
 from cwlint.context import dotted_name
 from cwlint.diagnostics import Applicability, Severity
@@ -12,47 +14,7 @@ from cwlint.rule import Invalid, Rule, Valid
 
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 
-_USE_HTTPX = "use `httpx.AsyncClient` (`async with httpx.AsyncClient() as http: await http.get(...)`)"
 _USE_THREAD = "or run it with `await asyncio.to_thread(...)`"
-
-#: Blocking callables by qualified name: what to use instead.
-BLOCKING: dict[str, str] = {
-    **{f"requests.{verb}": _USE_HTTPX for verb in HTTP_VERBS},
-    **{f"requests.api.{verb}": _USE_HTTPX for verb in HTTP_VERBS},
-    "requests.Session": _USE_HTTPX,
-    "requests.session": _USE_HTTPX,
-    **{f"httpx.{verb}": _USE_HTTPX for verb in (*HTTP_VERBS, "stream")},
-    "httpx.Client": "use `httpx.AsyncClient`",
-    "urllib.request.urlopen": _USE_HTTPX,
-    "time.sleep": "use `await asyncio.sleep(...)`",
-    "subprocess.run": f"use `asyncio.create_subprocess_exec` {_USE_THREAD}",
-    "subprocess.call": f"use `asyncio.create_subprocess_exec` {_USE_THREAD}",
-    "subprocess.check_call": f"use `asyncio.create_subprocess_exec` {_USE_THREAD}",
-    "subprocess.check_output": f"use `asyncio.create_subprocess_exec` {_USE_THREAD}",
-    "subprocess.getoutput": f"use `asyncio.create_subprocess_shell` {_USE_THREAD}",
-    "subprocess.getstatusoutput": f"use `asyncio.create_subprocess_shell` {_USE_THREAD}",
-    "os.system": f"use `asyncio.create_subprocess_shell` {_USE_THREAD}",
-    "codewords_client.CodewordsClient": "use `AsyncCodewordsClient` (`async with AsyncCodewordsClient() as client`)",
-    "pymysql.connect": f"use an async driver (aiomysql) {_USE_THREAD}",
-    "pymysql.Connect": f"use an async driver (aiomysql) {_USE_THREAD}",
-    "pymysql.connections.Connection": f"use an async driver (aiomysql) {_USE_THREAD}",
-    "mysql.connector.connect": f"use an async driver (aiomysql) {_USE_THREAD}",
-    "psycopg2.connect": f"use an async driver (asyncpg, psycopg's AsyncConnection) {_USE_THREAD}",
-    "psycopg.connect": "use `await psycopg.AsyncConnection.connect(...)`",
-    "psycopg.Connection.connect": "use `await psycopg.AsyncConnection.connect(...)`",
-    "pymongo.MongoClient": f"use motor's `AsyncIOMotorClient` {_USE_THREAD}",
-    "redis.Redis": "use `redis.asyncio` or the client's `redis_client()`",
-    "redis.StrictRedis": "use `redis.asyncio` or the client's `redis_client()`",
-    "redis.from_url": "use `redis.asyncio.from_url` or the client's `redis_client()`",
-    "redis.client.Redis": "use `redis.asyncio` or the client's `redis_client()`",
-    "openai.OpenAI": "use `AsyncOpenAI`",
-    "anthropic.Anthropic": "use `AsyncAnthropic`",
-    "slack_sdk.WebClient": "use `slack_sdk.web.async_client.AsyncWebClient`",
-    "slack_sdk.web.WebClient": "use `slack_sdk.web.async_client.AsyncWebClient`",
-    "smtplib.SMTP": f"use aiosmtplib {_USE_THREAD}",
-    "smtplib.SMTP_SSL": f"use aiosmtplib {_USE_THREAD}",
-    "googleapiclient.discovery.build": f"build and call it {_USE_THREAD.removeprefix('or ')}",
-}
 
 #: Reported as warnings: a local file read or write is short, but still stalls the loop.
 FILE_CALLS = frozenset({"open", "io.open"})
@@ -70,30 +32,33 @@ class ClientKind:
     nested: frozenset[str] = frozenset()
 
 
-_HTTP = ClientKind("HTTP", _USE_HTTPX, frozenset({*HTTP_VERBS, "send", "stream"}))
-CLIENT_KINDS: dict[str, ClientKind] = {
-    "requests.Session": _HTTP,
-    "requests.session": _HTTP,
-    "httpx.Client": _HTTP,
-    "codewords_client.CodewordsClient": ClientKind(
-        "CodeWords",
-        "use `AsyncCodewordsClient`",
-        frozenset({"run", "poll_result", "get_request_details", "get_logs", "create_file_upload",
-                   "upload_file", "upload_file_content", "provision_request"}),
-    ),
-    **{
-        name: ClientKind("Redis", "use `redis.asyncio` or the client's `redis_client()`", None,
-                         quiet=frozenset({"pipeline", "lock", "pubsub", "register_script", "get_connection_kwargs"}))
-        for name in ("redis.Redis", "redis.StrictRedis", "redis.from_url", "redis.client.Redis")
-    },
-    **{
-        name: ClientKind("OpenAI" if name.startswith("openai") else "Anthropic",
-                         "use `AsyncOpenAI`" if name.startswith("openai") else "use `AsyncAnthropic`",
-                         frozenset(), nested=frozenset({"create", "parse", "stream", "retrieve", "list"}))
-        for name in ("openai.OpenAI", "anthropic.Anthropic")
-    },
-    "slack_sdk.WebClient": ClientKind("Slack", "use `AsyncWebClient`", None, quiet=frozenset({"headers"})),
-}
+@functools.cache
+def blocking_calls() -> dict[str, tuple[str, str]]:
+    """Qualified callable -> (kind of blocking, what to use instead), from ``rules/blocking/``."""
+    out: dict[str, tuple[str, str]] = {}
+    for stem, data in load_dir("blocking"):
+        for entry in data.get("call", ()):
+            for name in entry["names"]:
+                out[name] = (entry["kind"], entry["instead"])
+    return out
+
+
+@functools.cache
+def client_kinds() -> dict[str, ClientKind]:
+    """Constructor -> the kind of sync client it makes, from ``rules/blocking/clients.toml``."""
+    out: dict[str, ClientKind] = {}
+    for entry in load("blocking/clients.toml").get("client", ()):
+        methods = entry.get("methods", "*")
+        kind = ClientKind(
+            entry["label"],
+            entry["instead"],
+            None if methods == "*" else frozenset(methods),
+            frozenset(entry.get("quiet", ())),
+            frozenset(entry.get("nested", ())),
+        )
+        for name in entry["constructors"]:
+            out[name] = kind
+    return out
 
 
 @dataclass
@@ -103,6 +68,9 @@ class _Frame:
     function: cst.FunctionDef | cst.Lambda | cst.ClassDef
     local: set[str]
     pending: list[tuple[cst.Call, str, str]]  #: the call, the receiver's dotted name, the method chain
+    #: Local names bound to a sync client in this function (`composio = Composio()`,
+    #: `conn = _get_conn()` through a factory of this file, `with httpx.Client() as http`).
+    clients: dict[str, ClientKind] = field(default_factory=dict)
 
 
 class BlockingCallInAsync(Rule):
@@ -110,26 +78,33 @@ class BlockingCallInAsync(Rule):
 
     ## What it does
     Reports, in code that runs in an `async def` (not in a nested `def` or `lambda`, which
-    is how work is handed to a thread), calls of:
-    - `requests.get/post/...`, `requests.Session()`, `httpx.get/post/...`, `httpx.Client()`,
-      `urllib.request.urlopen`;
-    - `time.sleep`;
-    - `subprocess.run/call/check_call/check_output/getoutput`, `os.system`;
-    - the sync `CodewordsClient()`;
-    - sync SDK clients: `pymysql`, `psycopg2`/`psycopg` and `mysql.connector` connections,
-      `pymongo.MongoClient`, `redis.Redis`, `openai.OpenAI`, `anthropic.Anthropic`,
-      slack's `WebClient`, `smtplib.SMTP`, `googleapiclient.discovery.build`;
-    - methods of such a client bound at module level or on `self` in the same class
-      (`session.get(...)`, `r.set(...)`, `self.ai.chat.completions.create(...)`), unless the
-      name is local to the function or is bound to something else elsewhere;
+    is how work is handed to a thread), calls that block, as listed in the data files
+    `rules/blocking/*.toml` (each entry with its kind of blocking and its source):
+    - sync HTTP: `requests.*`, `httpx.get/post/...`, `httpx.Client()`, `urllib.request`,
+      `urllib3`, `http.client`;
+    - the standard library: `time.sleep`, `subprocess.*`, `os.system`, `smtplib`,
+      `shutil` copies, `sqlite3`;
+    - database drivers: PyMySQL, MySQL Connector, psycopg2/psycopg's sync API, PyMongo,
+      the sync redis client;
+    - cloud SDKs: boto3, `googleapiclient.discovery.build`, google-cloud-* clients;
+    - vendor SDKs' sync clients: `CodewordsClient`, `OpenAI`, `Anthropic`, Slack's
+      `WebClient`, Composio's `tools.execute`, firecrawl's `FirecrawlApp`;
+    - CPU- and disk-heavy calls: Pillow `Image.open` and an image's `resize`/`save`,
+      `bcrypt`, pandas `read_*`, openpyxl `load_workbook` and `save`, PyPDF2/pypdf, OpenCV;
+    - methods of a sync client bound at module level, on `self` in the same class, or in
+      the function itself (`session.get(...)`, `self.ai.chat.completions.create(...)`,
+      `composio.tools.execute(...)`), also through a factory function of the file
+      (`def _composio(): return Composio()`);
     - `open(...)` (a warning: a local file is usually quick, but a large one is not).
 
-    Names are resolved through the imports, so `import requests as rq` and
-    `from time import sleep` are caught, and `asyncio.sleep`, `trio.sleep`, `aiofiles.open`
-    or a `.get()` on a dict are not. Passing the function itself to
-    `asyncio.to_thread`, `loop.run_in_executor` or `run_in_threadpool` is the fix, not a
-    finding; calling it inside their parentheses (`to_thread(requests.get(url))`) still
-    runs it on the event loop and is reported.
+    It also follows the file's own helpers: a module-level sync `def` (or `@contextmanager`)
+    that makes such a call, or calls another helper that does, called from an `async def`
+    is reported at the call site with the blocking call it makes (`with db() as cur:` on
+    PyMySQL, `fetch_unread_leads()` calling `composio.tools.execute`).
+
+    ruff's ASYNC rules (ASYNC210 HTTP, ASYNC220/221/222 subprocess, ASYNC230 `open`,
+    ASYNC251 `time.sleep`) see direct calls of about a dozen standard and HTTP APIs; this
+    rule sees those, the libraries above, client methods and the file's helpers.
 
     ## Why is this bad?
     A workflow is one process with one event loop. While a blocking call waits on the
@@ -208,6 +183,36 @@ class BlockingCallInAsync(Rule):
                         fh.write(page.text)
 
                 await asyncio.to_thread(write)
+            """
+        ),
+        # Helpers handed to a thread, or that do not block; a helper named like a blocking one
+        # but defined in another class.
+        Valid(
+            """
+            import asyncio
+            from contextlib import contextmanager
+
+            import pymysql
+
+            @contextmanager
+            def db():
+                conn = pymysql.connect(host="db", user="app", password="", database="app")
+                try:
+                    yield conn.cursor()
+                finally:
+                    conn.close()
+
+            def count_users() -> int:
+                with db() as cur:
+                    cur.execute("SELECT COUNT(*) FROM users")
+                    return cur.fetchone()[0]
+
+            def slug(text: str) -> str:
+                return text.lower().replace(" ", "-")
+
+            async def stats() -> dict:
+                users = await asyncio.to_thread(count_users)
+                return {"users": users, "slug": slug("Weekly Stats")}
             """
         ),
         # Look-alikes: trio and asyncio sleeps, aiofiles.open, dict.get, an async redis.
@@ -319,7 +324,7 @@ class BlockingCallInAsync(Rule):
                 cache.set(email, profile["name"])
                 return profile
             """,
-            expected=(("CW203", 10, 14), ("CW203", 12, 10), ("CW203", 14, 5), ("CW203", 15, 5)),
+            expected=(("CW203", 10, 14), ("CW203", 11, 13), ("CW203", 12, 10), ("CW203", 13, 19), ("CW203", 14, 5), ("CW203", 15, 5)),
         ),
         # Called inside to_thread's parentheses: it runs first, on the loop.
         Invalid(
@@ -350,6 +355,59 @@ class BlockingCallInAsync(Rule):
                 return out
             """,
         ),
+        # The file's own helpers: a @contextmanager over PyMySQL (through a factory), a helper
+        # calling Composio's tools.execute through a factory, a bcrypt helper.
+        Invalid(
+            """
+            from contextlib import contextmanager
+
+            import bcrypt
+            import pymysql
+            from composio import Composio
+
+            def _conn():
+                return pymysql.connect(host="db", user="app", password="", database="app")
+
+            @contextmanager
+            def db():
+                conn = _conn()
+                try:
+                    yield conn.cursor()
+                finally:
+                    conn.close()
+
+            def _composio():
+                return Composio()
+
+            def fetch_unread() -> list:
+                return _composio().tools.execute("GMAIL_FETCH_EMAILS", user_id="me", arguments={})["data"]
+
+            def _hash(password: str) -> str:
+                return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+            async def register(email: str, password: str) -> dict:
+                with db() as cur:
+                    cur.execute("INSERT INTO users VALUES (%s, %s)", (email, _hash(password)))
+                return {"unread": len(fetch_unread())}
+            """,
+            expected=(("CW203", 28, 10), ("CW203", 29, 66), ("CW203", 30, 27)),
+            message="`with db()` enters a sync context manager of this file",
+        ),
+        # A factory of the file: the call on the client it makes is reported, not the factory.
+        Invalid(
+            """
+            from openai import OpenAI
+
+            def get_client():
+                return OpenAI()
+
+            async def answer(q: str) -> str:
+                client = get_client()
+                reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": q}])
+                return reply.choices[0].message.content
+            """,
+            expected=(("CW203", 8, 13),),
+        ),
         # A sync OpenAI client on self, used from an async method.
         Invalid(
             """
@@ -379,6 +437,16 @@ class BlockingCallInAsync(Rule):
         self.rebound: set[str] = set()
         self.pending: list[tuple[cst.Call, str, str]] = []
         self.sleeps: list[tuple[cst.Call, bool]] = []  #: time.sleep calls, and whether already awaited
+        #: Module-level sync helpers (and @contextmanager functions) that block: name -> the
+        #: blocking call inside, as written; their method calls to resolve at the end; and the
+        #: calls of bare names from async code: (call, name, the async function's name).
+        self.helper_blocking: dict[str, str] = {}
+        self.helper_pending: list[tuple[str, cst.Call, str, str]] = []
+        self.helper_calls: list[tuple[cst.Call, str, str, bool]] = []  #: ..., and entered by `with`
+        #: Helpers calling helpers (caller, callee): a helper that calls a blocking one blocks.
+        self.helper_edges: list[tuple[str, str]] = []
+        #: Module-level sync functions returning a sync client (`def _composio(): return Composio()`).
+        self.factories: dict[str, ClientKind] = {}
 
     # -- scopes and local names -------------------------------------------------------------
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -414,6 +482,13 @@ class BlockingCallInAsync(Rule):
 
     def _leave(self) -> None:
         frame = self.frames.pop()
+        function = frame.function
+        if not self.frames and not self.classes and isinstance(function, cst.FunctionDef) and function.asynchronous is None:
+            # A module-level sync helper: its calls on sync clients make it blocking.
+            for call, receiver, method in frame.pending:
+                if ".self." in receiver or receiver.split(".", 1)[0] not in frame.local:
+                    self.helper_pending.append((function.name.value, call, receiver, method))
+            return
         outer = self.frames[-1].pending if self.frames else self.pending
         for call, receiver, method in frame.pending:
             if ".self." in receiver or receiver.split(".", 1)[0] not in frame.local:
@@ -461,13 +536,46 @@ class BlockingCallInAsync(Rule):
             if name:
                 self._bind_local(cst.Name(name.split(".")[0]))
 
+    def _client_of(self, value: cst.BaseExpression) -> ClientKind | None:
+        """The sync client kind a call makes: a constructor, or a factory of this file."""
+        if not isinstance(value, cst.Call):
+            return None
+        kind = client_kinds().get(self.ctx.imports.qualified(value.func) or "")
+        if kind is None and isinstance(value.func, cst.Name):
+            kind = self.factories.get(value.func.value)
+        return kind
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if self.frames and node.asname is not None and isinstance(node.asname.name, cst.Name):
+            kind = self._client_of(node.item)
+            if kind is not None:
+                self.frames[-1].clients[node.asname.name.value] = kind
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if len(self.frames) == 1 and not self.classes and node.value is not None:
+            function = self.frames[0].function
+            if isinstance(function, cst.FunctionDef) and function.asynchronous is None:
+                value = node.value
+                kind = self._client_of(value)
+                if kind is None and isinstance(value, cst.Name):
+                    kind = self.frames[0].clients.get(value.value)
+                if kind is not None:
+                    self.factories[function.name.value] = kind
+
     def _bind_client(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         name = dotted_name(target)
+        if self.frames and isinstance(target, cst.Name):
+            kind = self._client_of(value)
+            if kind is not None:
+                self.frames[-1].clients[target.value] = kind
+            else:
+                self.frames[-1].clients.pop(target.value, None)
+            return
         if name is None or (self.frames and not name.startswith("self.")):
             return
         kind = None
         if isinstance(value, cst.Call):
-            kind = CLIENT_KINDS.get(self.ctx.imports.qualified(value.func) or "")
+            kind = client_kinds().get(self.ctx.imports.qualified(value.func) or "")
         key = self._key(name)
         if kind is None:
             self.rebound.add(key)
@@ -478,23 +586,78 @@ class BlockingCallInAsync(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if not self.frames:
             return
-        nodes = chain(self.ctx, node)
-        if not is_async(executing_scope(nodes)):
-            return
+        scope = executing_scope(chain(self.ctx, node))
+        helper = None
+        if not is_async(scope):
+            helper = self._helper_name(scope)
+            if helper is None:
+                return
         qualified = self.ctx.imports.qualified(node.func)
-        if qualified in BLOCKING:
-            self._report_blocking(node, qualified)
+        if qualified in blocking_calls():
+            if helper is not None:
+                self.helper_blocking.setdefault(helper, self.ctx.code(node.func))
+            else:
+                self._report_blocking(node, qualified)
             return
-        if qualified is None and isinstance(node.func, cst.Name) and node.func.value in FILE_CALLS:
+        if helper is None and (
+            qualified in FILE_CALLS or (qualified is None and isinstance(node.func, cst.Name) and node.func.value in FILE_CALLS)
+        ):
             self._report_file(node)
             return
-        if qualified in FILE_CALLS:
-            self._report_file(node)
+        if isinstance(node.func, cst.Name) and qualified is None:
+            if helper is None:
+                parent = self.ctx.ancestors[-1] if self.ctx.ancestors else None
+                entered = isinstance(parent, cst.WithItem) and parent.item is node
+                self.helper_calls.append((node, node.func.value, self._function_name(), entered))
+            elif node.func.value != helper:
+                self.helper_edges.append((helper, node.func.value))
+        kind = self._local_client_call(node)
+        if kind is not None:
+            if helper is not None:
+                self.helper_blocking.setdefault(helper, self.ctx.code(node.func))
+            else:
+                self.report(
+                    node.func,
+                    f"`{self.ctx.code(node.func)}()` is a call on a sync {kind.label} client: it blocks the"
+                    f" event loop inside `async def {self._function_name()}`; {kind.instead}",
+                )
             return
         name = dotted_name(node.func)
         if name is not None and "." in name:
             receiver, _, method = name.rpartition(".")
             self.frames[-1].pending.append((node, self._key(receiver), method))
+
+    def _local_client_call(self, node: cst.Call) -> ClientKind | None:
+        """``client.method(...)`` on a client local to this function, or on a factory's
+        result (``_composio().tools.execute(...)``), when the method does I/O."""
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        method = func.attr.value
+        depth = 0
+        base: cst.BaseExpression = func.value
+        while isinstance(base, cst.Attribute):
+            base, depth = base.value, depth + 1
+        if isinstance(base, cst.Name):
+            kind = self.frames[-1].clients.get(base.value)
+        else:
+            kind = self._client_of(base)
+        if kind is None:
+            return None
+        if depth == 0:
+            blocking = method not in kind.quiet and (kind.methods is None or method in kind.methods)
+        else:
+            blocking = method in kind.nested
+        return kind if blocking else None
+
+    def _helper_name(self, scope: cst.CSTNode | None) -> str | None:
+        """The name of a module-level sync ``def`` (a helper, or a ``@contextmanager``) whose
+        body runs the current node; None elsewhere (a method, a nested function)."""
+        if self.classes or len(self.frames) != 1 or not isinstance(scope, cst.FunctionDef):
+            return None
+        if self.frames[0].function is not scope:
+            return None
+        return scope.name.value
 
     def _report_blocking(self, node: cst.Call, qualified: str) -> None:
         if qualified == "time.sleep":
@@ -505,7 +668,7 @@ class BlockingCallInAsync(Rule):
         shown = self.ctx.code(node.func)
         self.report(
             node.func,
-            f"`{shown}()` blocks the event loop inside `async def {function}`: {BLOCKING[qualified]}",
+            f"`{shown}()` blocks the event loop inside `async def {function}` ({blocking_calls()[qualified][0]}): {blocking_calls()[qualified][1]}",
         )
 
     def _report_file(self, node: cst.Call) -> None:
@@ -531,8 +694,36 @@ class BlockingCallInAsync(Rule):
             )
         for call, receiver, method in self.pending:
             self._check_method(call, receiver, method)
+        for helper, call, receiver, method in self.helper_pending:
+            if helper not in self.helper_blocking and self._method_kind(receiver, method) is not None:
+                self.helper_blocking[helper] = self.ctx.code(call.func)
+        changed = True
+        while changed:  # a helper calling a blocking helper blocks (`db()` -> `_get_conn()`)
+            changed = False
+            for caller, callee in self.helper_edges:
+                if caller not in self.helper_blocking and callee in self.helper_blocking:
+                    self.helper_blocking[caller] = callee
+                    changed = True
+        for call, name, function, entered in self.helper_calls:
+            inner = self.helper_blocking.get(name)
+            if inner is None or name in self.factories:
+                continue  # a factory only makes the client: the calls on it are reported
+            if entered:
+                message = (
+                    f"`with {name}()` enters a sync context manager of this file that calls `{inner}()`, which blocks:"
+                    f" inside `async def {function}` it stalls the event loop; move the `with` block into a function"
+                    " run with `await asyncio.to_thread(...)`, or use an async driver"
+                )
+            else:
+                message = (
+                    f"`{name}()` is a sync function of this file that calls `{inner}()`, which blocks: called from"
+                    f" `async def {function}`, it stalls the event loop; run it with `await asyncio.to_thread({name}, ...)`"
+                    " or make it async"
+                )
+            self.report(call.func, message)
 
-    def _check_method(self, call: cst.Call, receiver: str, method: str) -> None:
+    def _method_kind(self, receiver: str, method: str) -> ClientKind | None:
+        """The sync client kind when ``receiver.method(...)`` is one of its blocking calls."""
         for split in range(receiver.count(".") + 1):
             parts = receiver.split(".")
             base = ".".join(parts[: len(parts) - split]) if split else receiver
@@ -540,18 +731,22 @@ class BlockingCallInAsync(Rule):
             if kind is None:
                 continue
             if base in self.rebound:
-                return
+                return None
             if split == 0:
                 blocking = method not in kind.quiet and (kind.methods is None or method in kind.methods)
             else:
                 blocking = method in kind.nested
-            if blocking:
-                self.report(
-                    call.func,
-                    f"`{self.ctx.code(call.func)}()` is a call on a sync {kind.label} client: it blocks the"
-                    f" event loop inside an `async def`; {kind.instead}",
-                )
-            return
+            return kind if blocking else None
+        return None
+
+    def _check_method(self, call: cst.Call, receiver: str, method: str) -> None:
+        kind = self._method_kind(receiver, method)
+        if kind is not None:
+            self.report(
+                call.func,
+                f"`{self.ctx.code(call.func)}()` is a call on a sync {kind.label} client: it blocks the"
+                f" event loop inside an `async def`; {kind.instead}",
+            )
 
     def _sleep_fix(self, call: cst.Call, awaited: bool):
         ctx = self.ctx

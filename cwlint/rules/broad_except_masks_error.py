@@ -67,8 +67,11 @@ class BroadExceptMasksError(Rule):
       status of 300 or more. Elsewhere it is a dict or model call that says it succeeded
       (`"success": True`, `status="completed"`) without an error key.
 
-    Logging and falling back is fine, and so is `except Exception: continue` or a helper
-    returning `None`, `[]` or `False` as its documented failure value. A `try` around a
+    Logging and falling back is fine, and so is a helper returning `None`, `[]` or `False`
+    as its documented failure value. A handler that returns nothing and does nothing
+    (`except Exception: pass`, `...` or `continue`) is CW209's (swallowed-exception): this
+    rule reports the handlers that *return* a success-shaped value, CW209 those that *do
+    nothing*, so the code after the `try` runs on as if it had worked. A `try` around a
     parse or a conversion only (`json.loads`, `int(...)`) is not judged: falling back to
     the raw value there is a decision, not a hidden failure. Nor is a bare `return True`
     outside a route: predicates answer `True` on error on purpose ("assume it is fine

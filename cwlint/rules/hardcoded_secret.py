@@ -29,13 +29,24 @@ class HardcodedSecret(Rule):
     ## What it does
     Reports a string literal holding a credential in a known format wherever it stands
     (an assignment, a call argument, a dict value, an `os.getenv` default, inside a URL or
-    an f-string): CodeWords `cwk-` keys, OpenAI `sk-`/`sk-proj-`, Anthropic `sk-ant-`,
-    Slack `xox?-` tokens and webhooks, GitHub `ghp_`/`github_pat_`, Stripe `sk_live_`/
-    `rk_live_`, Google `AIza`, AWS `AKIA`, Telegram bot tokens, JWTs, PEM private keys and
-    URLs with a password. Also reports a password-like literal bound to a secret-named
-    target (`*_PASSWORD`, `*_SECRET`, `*_TOKEN`, `*_KEY`, `password=`). Empty strings,
-    placeholders (`"your-api-key"`, `"sk-..."`), digests, UUIDs, env var names, header names
-    and field names are not secrets.
+    an f-string). The formats are data (`rules/secrets/formats.toml`, 53 of them, each with
+    its source, most from gitleaks' rule set): CodeWords `cwk-` keys; OpenAI, Anthropic,
+    Perplexity, Hugging Face, Groq and Replicate keys; AWS, Google, Azure AD, DigitalOcean,
+    Heroku, Databricks, Vault and other cloud credentials; Stripe, Square, Shopify and other
+    payment keys; Slack, Telegram, Twilio, SendGrid, Brevo, Mailchimp tokens and Slack,
+    Discord and Teams webhooks; GitHub, GitLab, npm, PyPI, Linear, Notion, Airtable, HubSpot,
+    Atlassian tokens; JWTs, PEM private keys and URLs with a password.
+
+    Also reports a literal bound to a secret-named target when it looks like a password or a
+    random key: the names of the one list every secrets rule shares, in any case, as a
+    variable, an attribute, a keyword argument or a dict key (`*_PASSWORD`, `*_PASS`,
+    `*_PASSWD`, `*_PWD`, `*_PASSPHRASE`, `*_SECRET*`, `*_TOKEN`, `*_API_KEY`, `*_APIKEY`,
+    `*_PRIVATE_KEY`, `*_SIGNING_KEY`, `*_KEY`, `*_CREDENTIALS`, `*_AUTH`; `password=`,
+    `{"api_key": ...}`, `apiKey`). Hex strings count when the name says key, token, secret or
+    password (the 32- and 40-character keys weather and data APIs issue); bound to another
+    name they are digests. Empty strings, placeholders (`"your-api-key"`, `"sk-..."`),
+    UUIDs, env var names, header names, field names, lookup keys (`CACHE_KEY`) and counts
+    (`MAX_TOKENS`) are not secrets.
 
     ## Why is this bad?
     Workflows are shared, copied into templates and pasted into chats; a key in the source
@@ -95,6 +106,18 @@ class HardcodedSecret(Rule):
             ETAG_KEY = "5d41402abc4b2a76b9719d911017c592"
             REQUEST_TOKEN = "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a3b"
             headers = {"Authorization": f"Bearer {os.environ['CODEWORDS_API_KEY']}"}
+            """
+        ),
+        # Digests bound to names that do not say key/token/secret/password; lookup keys;
+        # counts and cursors; names about a secret rather than the secret.
+        Valid(
+            """
+            CONTENT_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            ETAG_KEY = "5d41402abc4b2a76b9719d911017c592"
+            MAX_TOKENS = "4096"
+            SECRET_NAME = "prod/openai-api-key"
+            password_hint = "the name of your first pet"
+            settings = {"api_key_header": "X-Api-Key", "tokenizer": "cl100k_base"}
             """
         ),
         # A redis key built from a secret-looking name is still just a key name.
@@ -216,6 +239,33 @@ class HardcodedSecret(Rule):
             OPENAI_API_KEY = os.environ["OPENAI_API_KEY"]
             SLACK_TOKEN = os.environ["SLACK_TOKEN"]
             CODEWORDS_API_KEY = "{_CWK}"  # noqa: CW301 - revoked demo key
+            """,
+        ),
+        # The shared names: `*_PASS`, a hex key bound to `*_API_KEY`, a dict key, camelCase,
+        # and a provider format from the data file (SendGrid).
+        Invalid(
+            """
+            import httpx
+
+            ROOT_PASS = "Adm1nPa55"
+            WEATHER_API_KEY = "3b1f9a7c5e2d4b6a8c0e1f2a3b4c5d6e"
+            GITHUB_API_KEY = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
+            payload = {"user": "ops", "api_key": "Zq8Vw3Nr6Tx1Ly4Pm7Kd0Hs"}
+            client = httpx.AsyncClient(headers={"X-Mail": "SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"})
+            config = dict(apiKey="Rt5Ym2Qw9Xc4Vb7Nz1Lk8Jh3")
+            """,
+            expected=(("CW301", 3, 13), ("CW301", 4, 19), ("CW301", 5, 18), ("CW301", 6, 38), ("CW301", 7, 47), ("CW301", 8, 22)),
+            unsafe=True,
+            fixed="""
+            import httpx
+            import os
+
+            ROOT_PASS = os.environ["ROOT_PASS"]
+            WEATHER_API_KEY = os.environ["WEATHER_API_KEY"]
+            GITHUB_API_KEY = os.environ["GITHUB_API_KEY"]
+            payload = {"user": "ops", "api_key": os.environ["API_KEY"]}
+            client = httpx.AsyncClient(headers={"X-Mail": os.environ["SENDGRID_API_KEY"]})
+            config = dict(apiKey=os.environ["APIKEY"])
             """,
         ),
         # A password bound to a secret-named key, and one inside a URL (no fix there).

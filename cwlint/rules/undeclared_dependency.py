@@ -39,12 +39,15 @@ class UndeclaredDependency(Rule):
     `pillow`, `yaml` -> `pyyaml`, `dateutil` -> `python-dateutil`, `sklearn` ->
     `scikit-learn`, `googleapiclient` -> `google-api-python-client`, `google.cloud.storage` ->
     `google-cloud-storage`, ...); other names must match a declared distribution's name.
-    Counted as installed: the standard library, modules next to the file, what
-    `codewords-client` always installs (httpx, fastapi, pydantic, structlog, redis,
-    `uvicorn[standard]` and theirs: starlette, anyio, yaml, dotenv, websockets, ...), and the
-    hard requirements of a few common distributions (`pandas` brings `numpy`, `requests`
-    brings `urllib3`), and what declared extras add (`codewords-client[openai]`,
-    `pydantic[email]`). Imports under `try: ... except ImportError` and `if TYPE_CHECKING:`
+    Counted as installed: the standard library, modules next to the file, and everything a
+    declared distribution installs with it, the same way for every distribution: its
+    dependency closure (`codewords-client` brings httpx, fastapi, pydantic, structlog, redis,
+    `uvicorn[standard]` and theirs; `fastapi` brings `starlette` and `pydantic`; `pandas`
+    brings `numpy`), and what declared extras add (`codewords-client[openai]`,
+    `pydantic[email]`). The closures are generated data with their source
+    (`rules/distributions/requires.toml`, from `uv pip compile` of each distribution by
+    `scripts/generate_requirements.py`). A transitive import is counted as installed rather
+    than warned about (deptry's DEP003): it is there whenever the declared one is. Imports under `try: ... except ImportError` and `if TYPE_CHECKING:`
     are optional and not reported.
 
     ## Why is this bad?
@@ -140,6 +143,16 @@ class UndeclaredDependency(Rule):
 
             if TYPE_CHECKING:
                 from openai import AsyncOpenAI
+            """
+        ),
+        # fastapi brings starlette and pydantic, with or without codewords-client.
+        Valid(
+            """
+            # /// script
+            # dependencies = ["fastapi==0.116.1", "uvicorn==0.35.0"]
+            # ///
+            from pydantic import BaseModel
+            from starlette.requests import Request
             """
         ),
         # What a declared distribution requires is installed with it, and so are its extras.

@@ -100,8 +100,10 @@ class UndefinedName(ScopeCollector, Rule):
     `nonlocal` redirect a name, `x += 1` or `del x` in a function makes `x` local without
     giving it a value, and `except E as e` unbinds `e` when the handler ends. Reads inside
     `try: ... except NameError:` are deliberate and not reported, nor are globals in a
-    module with `from m import *` or with writes through `globals()`. Each name is reported
-    once per scope, at its first read; a string in the module's `__all__` that names nothing
+    module with `from m import *` or with writes through `globals()`. Every read is reported,
+    as pyflakes and ruff (F821) do: each one raises, and an editor shows each (a name bound
+    only by `except ... as` is reported at its first read outside the handler); the fix, when
+    there is one, goes with the first. A string in the module's `__all__` that names nothing
     is reported as well.
 
     ## Why is this bad?
@@ -282,7 +284,7 @@ class UndefinedName(ScopeCollector, Rule):
             expected=(("CW207", 5, 19),),
             message="did you mean `fetch_linkedin_profile`",
         ),
-        # A class attribute read from a method, reported once although read twice.
+        # A class attribute read from a method: each read is reported.
         Invalid(
             """
             class Client:
@@ -292,7 +294,7 @@ class UndefinedName(ScopeCollector, Rule):
                     url = base_url + path
                     return url.rstrip("/") or base_url
             """,
-            expected=(("CW207", 5, 15),),
+            expected=(("CW207", 5, 15), ("CW207", 6, 35)),
             message="class attribute",
         ),
         # `+=` on a module counter without `global`: UnboundLocalError.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from cwlint.context import string_value
+from cwlint.context import _names_import_error, dotted_name, string_value
 from cwlint.diagnostics import Applicability, Edit
 from cwlint.edits import import_from
 from cwlint.rule import Invalid, Rule, Valid
@@ -16,7 +16,12 @@ class UvicornRun(Rule):
 
     ## What it does
     Reports a call of `uvicorn.run` (however uvicorn or `run` was imported), except in an
-    `ImportError` fallback for running the file where `codewords_client` is not installed.
+    `ImportError` fallback for running the file where `codewords_client` is not installed:
+    inside the `except ImportError` handler itself, or in the branch of an `if` that runs
+    only when the import failed, told by a flag the handler sets (`HAS_CODEWORDS = False`,
+    or `run_service = None`) and the `try` body leaves set: `if HAS_CODEWORDS:
+    run_service(app) else: uvicorn.run(app)`, `if not HAS_CODEWORDS: uvicorn.run(app)`,
+    `if run_service is None: ...`.
 
     ## Why is this bad?
     The platform starts a workflow on the port it puts in `PORT`; `run_service(app)` reads
@@ -72,6 +77,32 @@ class UvicornRun(Rule):
 
                 def run_service(app):
                     uvicorn.run(app, host="0.0.0.0", port=8000)
+            """
+        ),
+        # A flag set by the ImportError handler picks the fallback branch.
+        Valid(
+            """
+            import uvicorn
+            from fastapi import FastAPI
+
+            try:
+                from codewords_client import logger, run_service
+                HAS_CODEWORDS = True
+            except ImportError:
+                HAS_CODEWORDS = False
+                run_service = None
+
+            app = FastAPI()
+
+            if __name__ == "__main__":
+                if HAS_CODEWORDS:
+                    run_service(app)
+                else:
+                    uvicorn.run(app, host="0.0.0.0", port=8000)
+                if not HAS_CODEWORDS:
+                    uvicorn.run(app)
+                if run_service is None:
+                    uvicorn.run(app)
             """
         ),
         # Another object's run().
@@ -173,6 +204,30 @@ class UvicornRun(Rule):
                 run_service(app)
             """,
         ),
+        # A flag that says nothing about the import (an env var), and the branch of a client
+        # flag that runs when the client *is* there: both still start uvicorn on the platform.
+        Invalid(
+            """
+            import os
+
+            import uvicorn
+
+            try:
+                from codewords_client import run_service
+                HAS_CODEWORDS = True
+            except ImportError:
+                HAS_CODEWORDS = False
+
+            LOCAL = os.getenv("LOCAL_DEV") == "1"
+
+            if __name__ == "__main__":
+                if LOCAL:
+                    uvicorn.run("main:app", reload=True)
+                if HAS_CODEWORDS:
+                    uvicorn.run("main:app", port=8000)
+            """,
+            expected=(("CW201", 15, 9), ("CW201", 17, 9)),
+        ),
         # The string form: reported, not fixed.
         Invalid(
             """
@@ -191,6 +246,30 @@ class UvicornRun(Rule):
         self.calls: list[cst.Call] = []
         self.uses: dict[str, int] = {}
         self.import_lines: list[tuple[cst.SimpleStatementLine, str]] = []
+        #: Names whose truth says the client imported (`HAS_CODEWORDS`, `run_service` set to
+        #: None by the handler), and names whose truth says it did not (`LOCAL_MODE = True`).
+        self.present_flags: set[str] = set()
+        self.missing_flags: set[str] = set()
+        #: Each call, with the `if` branches around it: (the If, in its body?).
+        self.branches: dict[int, list[tuple[cst.If, bool]]] = {}
+
+    def visit_Try(self, node: cst.Try) -> None:
+        """A `try` importing codewords_client with an ImportError handler: the flags it sets."""
+        if not any(handler.type is not None and _names_import_error(handler.type) for handler in node.handlers):
+            return
+        if not _imports_client(node.body):
+            return
+        tried = _constants(node.body)
+        if node.orelse is not None:
+            tried.update(_constants(node.orelse.body))
+        for handler in node.handlers:
+            if handler.type is None or not _names_import_error(handler.type):
+                continue
+            for name, value in _constants(handler.body).items():
+                if value in ("False", "None") and tried.get(name) != value:
+                    self.present_flags.add(name)
+                elif value == "True" and tried.get(name) != "True":
+                    self.missing_flags.add(name)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(node.body) != 1:
@@ -213,10 +292,41 @@ class UvicornRun(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if self.ctx.imports.qualified(node.func) == "uvicorn.run" and not self.ctx.in_import_error_handler():
             self.calls.append(node)
+            ancestors = self.ctx.ancestors
+            branches = []
+            for index, ancestor in enumerate(ancestors[:-1]):
+                if isinstance(ancestor, cst.If):
+                    branches.append((ancestor, ancestors[index + 1] is ancestor.body))
+            self.branches[id(node)] = branches
 
     def leave_Module(self, node: cst.Module) -> None:
         for call in self.calls:
+            if any(self._only_without_client(test, body) for test, body in self.branches.get(id(call), ())):
+                continue
             self._check(call)
+
+    def _only_without_client(self, node: cst.If, in_body: bool) -> bool:
+        """Whether this branch of ``node`` runs only when the client failed to import."""
+        test: cst.BaseExpression = node.test
+        truthy = True  # the branch runs when `test` is true
+        if not in_body:
+            truthy = False
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, truthy = test.expression, not truthy
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            if isinstance(target.comparator, cst.Name) and target.comparator.value in ("None", "False"):
+                if isinstance(target.operator, (cst.Is, cst.Equal)):
+                    test, truthy = test.left, not truthy
+                elif isinstance(target.operator, (cst.IsNot, cst.NotEqual)):
+                    test = test.left
+        if not isinstance(test, cst.Name):
+            return False
+        if test.value in self.present_flags:
+            return not truthy
+        if test.value in self.missing_flags:
+            return truthy
+        return False
 
     def _check(self, call: cst.Call) -> None:
         positional = [arg for arg in call.args if arg.keyword is None]
@@ -265,3 +375,31 @@ class UvicornRun(Rule):
                 start, end = ctx.statement_line_span(statement)
                 edits.append(Edit(start, end, ""))
         return edits
+
+
+def _imports_client(body: cst.BaseSuite) -> bool:
+    for statement in body.body if isinstance(body, cst.IndentedBlock) else ():
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.ImportFrom) and small.module is not None:
+                if (dotted_name(small.module) or "").split(".")[0] == "codewords_client":
+                    return True
+            elif isinstance(small, cst.Import):
+                if any((dotted_name(alias.name) or "").split(".")[0] == "codewords_client" for alias in small.names):
+                    return True
+    return False
+
+
+def _constants(body: cst.BaseSuite) -> dict[str, str]:
+    """``NAME = True/False/None`` statements directly in ``body``: name -> constant."""
+    out: dict[str, str] = {}
+    for statement in body.body if isinstance(body, cst.IndentedBlock) else ():
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Name) and small.value.value in ("True", "False", "None"):
+                for target in small.targets:
+                    if isinstance(target.target, cst.Name):
+                        out[target.target.value] = small.value.value
+    return out

@@ -34,284 +34,28 @@ import copy
 import json
 import math
 import re
-import string
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from cwtest.fuzz.target import NO_BODY
+from cwtest.fuzz.formats import (
+    FORMATS,
+    NON_ASCII,
+    WHITESPACE,
+    fit_length,
+    json_values,
+    weighted,
+)
+from cwtest.openapi import JSON, Resolver, Route, Unsupported
+from cwtest.results import NO_BODY, Request
 from cwtest.schema_hints import with_implied_format
 from cwtest.simulator.validation import json_type_name
 
-METHODS = ("get", "post", "put", "patch", "delete")
 #: How deep a recursive model is unrolled before only its terminal forms are generated.
 MAX_REF_DEPTH = 3
-#: Share of scalar draws, in percent, taken from the boundary values.
-BOUNDARY_PERCENT = 30
 #: Arrays and free-form objects without a maximum get at most this many items.
 DEFAULT_MAX_ITEMS = 5
-
-
-class Unsupported(Exception):
-    """The schema asks for something the generator does not build; the message says what."""
-
-
-# --- the routes of a document --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    location: str  #: path, query or header
-    required: bool
-    schema: Any
-
-
-@dataclass
-class Route:
-    """One operation of the OpenAPI document."""
-
-    method: str
-    template: str
-    params: tuple[Param, ...] = ()
-    body: Any = None  #: the JSON body's schema, None when the route takes none
-    body_required: bool = False
-    responses: dict[str, Any] = field(default_factory=dict)
-    unsupported: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.template}"
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    """A concrete request: what the engine sends and what a report prints."""
-
-    method: str
-    template: str
-    path: str
-    query: tuple[tuple[str, Any], ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
-    json_body: Any = NO_BODY
-    #: For an invalid request: which defect it carries.
-    defect: str | None = None
-
-    @property
-    def route(self) -> str:
-        return f"{self.method} {self.template}"
-
-    @property
-    def has_body(self) -> bool:
-        return self.json_body is not NO_BODY
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"method": self.method, "path": self.path}
-        if self.query:
-            data["query"] = dict(self.query)
-        if self.headers:
-            data["headers"] = dict(self.headers)
-        if self.has_body:
-            data["json"] = self.json_body
-        if self.defect:
-            data["defect"] = self.defect
-        return data
-
-
-def routes_of(document: dict[str, Any]) -> list[Route]:
-    """Every operation of the document, in its order; ``unsupported`` says why one cannot be fuzzed."""
-    resolver = Resolver(document)
-    routes = []
-    for template, item in (document.get("paths") or {}).items():
-        if not isinstance(item, dict):
-            continue
-        shared = item.get("parameters", [])
-        for method in METHODS:
-            spec = item.get(method)
-            if not isinstance(spec, dict):
-                continue
-            route = Route(method.upper(), template, responses=spec.get("responses") or {})
-            try:
-                _fill_route(route, resolver, [*shared, *spec.get("parameters", [])], spec.get("requestBody"))
-            except Unsupported as exc:
-                route.unsupported = str(exc)
-            routes.append(route)
-    return routes
-
-
-def _fill_route(route: Route, resolver: Resolver, parameters: list[Any], body: Any) -> None:
-    params = []
-    for raw in parameters:
-        param = resolver.resolve(raw)
-        where = param.get("in")
-        if where == "cookie":
-            if param.get("required"):
-                raise Unsupported(f"the required cookie {param.get('name')!r}")
-            continue
-        params.append(Param(param["name"], where, bool(param.get("required") or where == "path"),
-                            param.get("schema", {})))
-    route.params = tuple(params)
-    if not body:
-        return
-    body = resolver.resolve(body)
-    content = body.get("content") or {}
-    media = next((t for t in content if t == "application/json" or t.endswith("+json")), None)
-    if media is None:
-        if body.get("required"):
-            raise Unsupported(f"a request body of type {', '.join(content) or 'unknown'} (only JSON bodies)")
-        return
-    route.body = content[media].get("schema", {})
-    route.body_required = bool(body.get("required"))
-
-
-# --- $ref ------------------------------------------------------------------------------------------
-
-class Resolver:
-    """Resolves local ``$ref`` against the document, merging keywords beside the reference."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-
-    def target(self, ref: str) -> Any:
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise Unsupported(f"the external reference {ref!r}")
-        node: Any = self.document
-        for part in ref[1:].split("/"):
-            if not part:
-                continue
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, dict) or part not in node:
-                raise Unsupported(f"the unresolvable reference {ref!r}")
-            node = node[part]
-        return node
-
-    def resolve(self, schema: Any) -> Any:
-        seen = 0
-        while isinstance(schema, dict) and "$ref" in schema:
-            target = self.target(schema["$ref"])
-            extra = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = {**target, **extra} if extra and isinstance(target, dict) else target
-            seen += 1
-            if seen > 32:
-                raise Unsupported("a reference cycle")
-        return schema
-
-
-# --- valid values ----------------------------------------------------------------------------------
-
-NON_ASCII = ["é", "Ünïcödé", "日本語", "🙂", "ß", "İ", "\u00a0", "Ω≈ç√", "שלום", "e\u0301"]
-WHITESPACE = [" ", "\t", "\n"]
-
-
-def _fit(sample: str, low: int, high: int | None) -> str | None:
-    """``sample`` repeated up to ``low`` code points and cut at ``high``; None when that is impossible."""
-    text = sample
-    if low and len(text) < low:
-        text = (sample * (low // max(len(sample), 1) + 1))[:max(low, len(sample))]
-    if high is not None and len(text) > high:
-        text = text[:high]
-    if len(text) < low or (high is not None and len(text) > high):
-        return None
-    return text
-
-
-def weighted(boundaries: list[Any], general: st.SearchStrategy[Any],
-             percent: int = BOUNDARY_PERCENT) -> st.SearchStrategy[Any]:
-    """Boundary values for ``percent`` of the draws, ``general`` for the rest; shrinks towards the boundaries."""
-    unique: list[Any] = []
-    for value in boundaries:
-        if value not in unique or type(value) is not type(unique[unique.index(value)]):
-            unique.append(value)
-    if not unique:
-        return general
-    pick = st.sampled_from([copy.deepcopy(v) for v in unique])
-
-    @st.composite
-    def draw(draw_: Any) -> Any:
-        if draw_(st.integers(0, 99)) < percent:
-            return copy.deepcopy(draw_(pick))
-        return draw_(general)
-
-    return draw()
-
-
-#: Special-use and reserved top-level names email-validator refuses in EmailStr.
-_SPECIAL_TLDS = ("arpa", "invalid", "local", "localhost", "onion", "test", "example", "internal", "home", "lan")
-
-
-_LABEL_CHARS = string.ascii_lowercase + string.digits
-_LOCAL_CHARS = string.ascii_letters + string.digits + "_+-"
-
-
-def _labels() -> st.SearchStrategy[str]:
-    """DNS labels: letters and digits, single inner hyphens (``a--b`` is reserved for punycode)."""
-    return st.builds(lambda head, tail: head + ("-" + tail if tail else ""),
-                     st.text(_LABEL_CHARS, min_size=1, max_size=10), st.text(_LABEL_CHARS, max_size=6))
-
-
-def domains() -> st.SearchStrategy[str]:
-    tld = st.sampled_from(["com", "org", "net", "io", "de", "fr", "jp", "co.uk", "dev", "app"])
-    return st.builds(lambda labels, t: ".".join([*labels, t]), st.lists(_labels(), min_size=1, max_size=2), tld)
-
-
-def emails() -> st.SearchStrategy[str]:
-    atom = st.text(_LOCAL_CHARS, min_size=1, max_size=12)
-    local = st.lists(atom, min_size=1, max_size=3).map(".".join)
-    general = st.builds(lambda l, d: f"{l}@{d}", local, domains())
-    return weighted(["a@b.co", "josé@example.com", "ü@münchen.de", "first.last+tag@sub.example.org",
-                     ("x" * 64) + "@example.com", "user@xn--mnchen-3ya.de"], general)
-
-
-def urls(max_length: int | None = None) -> st.SearchStrategy[str]:
-    segment = st.text(string.ascii_letters + string.digits + "._~-", min_size=1, max_size=12).filter(
-        lambda seg: seg not in (".", ".."))
-    general = st.builds(
-        lambda scheme, host, port, path, query: f"{scheme}://{host}{port}/{'/'.join(path)}{query}",
-        st.sampled_from(["https", "http"]), domains(), st.sampled_from(["", "", ":8080", ":443"]),
-        st.lists(segment, max_size=3),
-        st.sampled_from(["", "?q=1", "?a=b&c=d", "#top"]),
-    )
-    edges = ["https://example.com", "http://localhost:8080/", "https://例え.jp/パス?q=ü",
-             "https://example.com/a%20b?x=%C3%A9", "http://127.0.0.1/"]
-    if max_length:
-        long_url = "https://example.com/" + "a" * max(0, min(max_length, 4000) - len("https://example.com/"))
-        edges.append(long_url)
-        general = general.filter(lambda u: len(u) <= max_length)
-        edges = [e for e in edges if len(e) <= max_length]
-    return weighted(edges, general)
-
-
-def _datetimes() -> st.SearchStrategy[str]:
-    zones = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)), None])
-    general = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=zones).map(
-        lambda d: d.isoformat())
-    return weighted(["1970-01-01T00:00:00Z", "2024-02-29T23:59:59+00:00", "2038-01-19T03:14:08Z",
-                     "9999-12-31T23:59:59Z", "2024-01-01T00:00:00"], general)
-
-
-FORMATS: dict[str, Any] = {
-    "email": emails,
-    "idn-email": emails,
-    "uri": urls,
-    "url": urls,
-    "iri": urls,
-    "uri-reference": urls,
-    "multi-host-uri": urls,
-    "date": lambda: weighted(["2024-02-29", "1970-01-01", "0001-01-01", "9999-12-31"],
-                             st.dates().map(date.isoformat)),
-    "date-time": _datetimes,
-    "time": lambda: weighted(["00:00:00", "23:59:59.999999"], st.times().map(time.isoformat)),
-    "duration": lambda: weighted(["PT0S", "P1D", "PT0.5S"],
-                                 st.integers(0, 10**7).map(lambda s: f"PT{s}S")),
-    "uuid": lambda: weighted(["00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"],
-                             st.uuids().map(str)),
-    "ipv4": lambda: st.ip_addresses(v=4).map(str),
-    "ipv6": lambda: st.ip_addresses(v=6).map(str),
-    "ipvanyaddress": lambda: st.ip_addresses().map(str),
-    "hostname": domains,
-}
 
 
 class Strategies:
@@ -323,10 +67,12 @@ class Strategies:
 
     # --- requests --------------------------------------------------------------------------------
 
-    def request(self, route: Route) -> st.SearchStrategy[RequestSpec]:
+    def request(self, route: Route) -> st.SearchStrategy[Request]:
         """Valid requests for the route (raises Unsupported when none can be built)."""
         if route.unsupported:
             raise Unsupported(route.unsupported)
+        if route.body_media not in (None, JSON):
+            raise Unsupported(f"a {route.body_media} body (the search generates JSON bodies only)")
         params = {p.name: self.named(p.name, p.schema) if p.location == "query" else self.value(p.schema)
                   for p in route.params if p.required}
         optional = {p.name: self.named(p.name, p.schema) if p.location == "query" else self.value(p.schema)
@@ -338,15 +84,15 @@ class Strategies:
         return st.fixed_dictionaries(parts).map(lambda drawn: self._spec(route, drawn.get("params", {}),
                                                                          drawn.get("body", NO_BODY)))
 
-    def invalid_requests(self, route: Route) -> list[tuple[str, st.SearchStrategy[RequestSpec]]]:
+    def invalid_requests(self, route: Route) -> list[tuple[str, st.SearchStrategy[Request]]]:
         """One (defect, strategy) per way a request can be invalid: each strategy's requests carry that defect.
 
         Empty when nothing the route rejects can be sent (no body, no parameters).
         """
-        if route.unsupported:
+        if route.unsupported or route.body_media not in (None, JSON):
             return []
         valid_params = {p.name: self.value(p.schema) for p in route.params if p.required}
-        options: list[tuple[str, st.SearchStrategy[RequestSpec]]] = []
+        options: list[tuple[str, st.SearchStrategy[Request]]] = []
         for param in route.params:
             if param.location not in ("query", "path"):
                 continue
@@ -368,17 +114,12 @@ class Strategies:
                 options.append((label, params.map(lambda p: self._spec(route, p, NO_BODY, label))))
         return options
 
-    def invalid_request(self, route: Route) -> st.SearchStrategy[RequestSpec] | None:
-        """Any of :meth:`invalid_requests` (None when there is none)."""
-        options = self.invalid_requests(route)
-        return st.one_of([strategy for _label, strategy in options]) if options else None
-
     def _with_params(self, route: Route, others: dict[str, Any], name: str | None, bad: Any,
-                     label: str) -> st.SearchStrategy[RequestSpec]:
+                     label: str) -> st.SearchStrategy[Request]:
         body = self.value(route.body) if route.body is not None else st.just(NO_BODY)
         bad_strategy = bad if isinstance(bad, st.SearchStrategy) else st.just(bad)
 
-        def build(drawn: tuple[dict[str, Any], Any, Any]) -> RequestSpec:
+        def build(drawn: tuple[dict[str, Any], Any, Any]) -> Request:
             params = dict(drawn[0])
             if name is not None:
                 params[name] = drawn[2]
@@ -386,7 +127,7 @@ class Strategies:
 
         return st.tuples(st.fixed_dictionaries(others), body, bad_strategy).map(build)
 
-    def _spec(self, route: Route, params: dict[str, Any], body: Any, defect: str | None = None) -> RequestSpec:
+    def _spec(self, route: Route, params: dict[str, Any], body: Any, defect: str | None = None) -> Request:
         path = route.template
         query, headers = [], []
         by_name = {p.name: p for p in route.params}
@@ -401,7 +142,7 @@ class Strategies:
         for name, param in by_name.items():
             if param.location == "path" and "{" + name + "}" in path:
                 path = path.replace("{" + name + "}", "cwtest")  # only an invalid request lacks one
-        return RequestSpec(route.method, route.template, path, tuple(query), tuple(headers), body, defect)
+        return Request(route.method, route.template, path, tuple(query), tuple(headers), body, defect)
 
     # --- values ----------------------------------------------------------------------------------
 
@@ -525,7 +266,7 @@ class Strategies:
         general = st.text(min_size=low, max_size=high if high is not None else max(low + 40, 40))
         edges = ["a" * low, "a" * min(high, 5000) if high is not None else "a" * max(low, 1000)]
         for sample in [*NON_ASCII, *WHITESPACE, "0", "null", "<b>&amp;</b>", "' OR 1=1 --", "{}"]:
-            fitted = _fit(sample, low, high)
+            fitted = fit_length(sample, low, high)
             if fitted is not None:
                 edges.append(fitted)
         # Shortest first: shrinking ends on the first boundary that still fails.
@@ -859,12 +600,3 @@ def _text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
-
-
-def json_values() -> st.SearchStrategy[Any]:
-    """Any small JSON value (for ``{}`` and free-form objects)."""
-    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
-                        st.floats(allow_nan=False, allow_infinity=False, width=32), st.text(max_size=20))
-    return st.recursive(scalars, lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=8), inner,
-                                                     max_size=3)), max_leaves=6)

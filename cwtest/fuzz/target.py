@@ -1,7 +1,7 @@
 """What the fuzzer drives: a ``Target`` (a booted workflow), and ``InProcessTarget`` for tests.
 
 The engine never touches a workflow directly. It asks a target for the app's OpenAPI document,
-sends it one request at a time, and reads back an :class:`Outcome`: the status, the body, and the
+sends it one request at a time, and reads back a :class:`~cwtest.results.Response`: the status, the body, and the
 exceptions the workflow let escape while answering, already trimmed to the workflow's own frames.
 The target also exposes the workflow's :class:`~cwtest.simulator.SimulatedRuntime`, which the
 engine scripts (faults) and reads (the service calls of each request).
@@ -10,7 +10,9 @@ Two targets meet the contract:
 
 * :class:`InProcessTarget` (here): the workflow imported into this process, its FastAPI app
   driven through ``httpx.ASGITransport``, its httpx traffic to the runtime routed to
-  ``runtime.app`` in-process. For tests and benchmarks: no subprocess, no sandbox.
+  ``runtime.app`` in-process. For tests and benchmarks: no subprocess, no sandbox. It shares the
+  sandboxed child's code where the two must behave alike (``cwtest.harness.child``): the httpx
+  routing (``outbound``), the exception report (``stacks``), which object is the app (``serve``).
 * :class:`~cwtest.fuzz.sandbox_target.SandboxTarget`: a workflow booted by the sandboxed harness
   (``cwtest run``, the pytest plugin): the app in its own process, reached over a Unix socket,
   exceptions sent back over the event socket. ``docs/cwtest/fuzz.md`` lists what it must do to
@@ -20,134 +22,57 @@ Two targets meet the contract:
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import json
 import os
 import sys
-import threading
 import time
-import sysconfig
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
+from cwtest.fuzz.routing import ROUTER
+from cwtest.harness.child import protocol, serve, stacks
+from cwtest.harness.child.outbound import FAULT_HEADER
+from cwtest.harness.child.stacks import package_of
+from cwtest.results import NO_BODY, ExceptionInfo, Frame, Response
+from cwtest.workflow_env import header_of, workflow_env
+
 if TYPE_CHECKING:
+    from cwtest.outbound import ExternalResponse
     from cwtest.simulator.runtime import SimulatedRuntime
 
-#: Marks "send no body" (``None`` is a JSON body: ``null``).
-NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY", "__bool__": lambda self: False})()
-
-#: The response header the simulator sets on a scripted timeout (see :func:`timeout_fault`); the
-#: target's transport turns such an answer into the client's own ``httpx.ReadTimeout`` at once.
-FAULT_HEADER = "x-cwtest-fault"
-
-
-# --- what a request produced ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Frame:
-    """One traceback frame: where, in which function, and the source line."""
-
-    file: str
-    line: int
-    function: str
-    source: str = ""
-
-    def render(self) -> str:
-        text = f"{_short_path(self.file)}:{self.line} in {self.function}"
-        return f"{text}\n    {self.source}" if self.source else text
-
-    def as_json(self) -> list[Any]:
-        return [self.file, self.line, self.function, self.source]
+def exception_of(exc: BaseException, workflow_file: str | None) -> ExceptionInfo:
+    """The report the sandboxed child would send for ``exc`` (``stacks.exception_report``),
+    decoded as the sandbox target decodes it: one path for both targets."""
+    message = protocol.ExceptionReport(**stacks.exception_report(exc, workflow_file or ""))
+    decoded = protocol.decode(protocol.encode(message).rstrip(b"\n"), protocol.CHILD)
+    assert isinstance(decoded, protocol.ExceptionReport)
+    return exception_info(decoded)
 
 
-@dataclass(frozen=True)
-class ExceptionInfo:
-    """An exception the workflow did not handle, as the engine classifies and reports it.
+def exception_info(report: protocol.ExceptionReport) -> ExceptionInfo:
+    """The checks' view of an ``exception`` message (``stacks.exception_report``), from either target.
 
-    ``type`` is the display name (``KeyError``, ``httpx.ReadTimeout``); ``mro`` the class and its
-    bases as ``<top-level package>.<name>`` (``httpx.HTTPError``, ``builtins.LookupError``), so a
-    target in another process can send it as text and the engine can still tell the client's own
-    errors from the workflow's. ``frames`` are the workflow's frames, plus the innermost frame
-    when that one is a library's (where it was raised). ``location`` is ``file:line`` of the
-    innermost workflow frame, the key failures are deduplicated by.
+    The report has the class hierarchy (``mro``), the frames with their source lines and the
+    packages passed through (``via``); its message is ``format_exception_only``'s text, whose head
+    (``json.decoder.JSONDecodeError: ``) is dropped here.
     """
-
-    type: str
-    message: str
-    frames: tuple[Frame, ...] = ()
-    mro: tuple[str, ...] = ()
-    location: str | None = None
-    #: The packages the exception passed through below the workflow's innermost frame
-    #: (``contextlib``, ``codewords_client``, ``json``): where a library raised it.
-    via: tuple[str, ...] = ()
-
-    @classmethod
-    def from_exception(cls, exc: BaseException, workflow_file: str | None) -> ExceptionInfo:
-        if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-            exc = _first_leaf(exc)
-        summary = traceback.extract_tb(exc.__traceback__)
-        frames = [Frame(f.filename, f.lineno or 0, f.name, (f.line or "").strip()) for f in summary]
-        own = [f for f in frames if workflow_file and _same_file(f.file, workflow_file)]
-        kept = list(own)
-        if frames and (not kept or kept[-1] != frames[-1]):
-            kept.append(frames[-1])
-        location = f"{own[-1].file}:{own[-1].line}" if own else None
-        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        message = text.partition(": ")[2] if ": " in text.splitlines()[0] else str(exc)
-        below = frames[frames.index(own[-1]) + 1:] if own else frames
-        via = tuple(dict.fromkeys(package_of(f.file) for f in below))
-        return cls(type=qualified_name(type(exc)), message=message[:2000], frames=tuple(kept or frames[-3:]),
-                   mro=tuple(qualified_name(c, builtins_prefix=True) for c in type(exc).__mro__), location=location,
-                   via=via)
-
-    def is_a(self, name: str) -> bool:
-        """True when ``name`` (``httpx.HTTPError``, ``KeyError``) is the class or one of its bases."""
-        wanted = name if "." in name else f"builtins.{name}"
-        return wanted in self.mro or name == self.type
-
-    def render(self) -> str:
-        lines = [f"{self.type}: {self.message}" if self.message else self.type]
-        lines += ["  " + frame.render().replace("\n", "\n  ") for frame in self.frames]
-        return "\n".join(lines)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "message": self.message, "location": self.location,
-                "frames": [f.as_json() for f in self.frames], "mro": list(self.mro), "via": list(self.via)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ExceptionInfo:
-        """The inverse of :meth:`as_json`: what a target in another process sends back."""
-        frames = tuple(Frame(str(f[0]), int(f[1]), str(f[2]), str(f[3]) if len(f) > 3 else "")
-                       for f in data.get("frames", []))
-        return cls(type=str(data["type"]), message=str(data.get("message", "")), frames=frames,
-                   mro=tuple(data.get("mro", ())), location=data.get("location"), via=tuple(data.get("via", ())))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one request produced: the answer, how long it took, and the escaped exceptions.
-
-    ``status`` is None when no answer came at all (the app died or the connection broke);
-    ``body`` is the parsed JSON, else the text; ``exceptions`` are those raised while this request
-    was handled (including background tasks that ran after the answer), oldest first.
-    """
-
-    status: int | None
-    body: Any
-    elapsed: float
-    exceptions: tuple[ExceptionInfo, ...] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
-    text: str = ""
-    #: Set when no answer came: what the transport said.
-    error: str | None = None
+    short = report.exc_type or "Exception"
+    text = report.message or short
+    mro = report.mro or (f"builtins.{short}",)
+    head, sep, rest = text.partition(": ")
+    if sep and head.rsplit(".", 1)[-1] == short:
+        message = rest
+    else:  # no message (``httpx.ReadTimeout``), or a text cut at its start (its last 2,000 characters)
+        message = "" if text.rsplit(".", 1)[-1] == short else text
+    return ExceptionInfo(type=mro[0].removeprefix("builtins."), message=message.strip(),
+                         frames=tuple(Frame(*frame) for frame in report.frames), mro=tuple(mro),
+                         location=report.location, via=tuple(report.via))
 
 
 # --- the contract -------------------------------------------------------------------------------
@@ -177,7 +102,8 @@ class Target(Protocol):
         ...
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         """One request, synchronously; never raises for the workflow's faults."""
         ...
 
@@ -196,10 +122,15 @@ class InProcessTarget:
 
     * ``CODEWORDS_API_KEY``, ``CODEWORDS_RUNTIME_URI`` and ``RUNTIME_URI`` point at the runtime
       (a host of its own, ``http://runtime-N.cwtest.invalid``), set again before every request;
-    * ``httpx.AsyncHTTPTransport`` and ``httpx.HTTPTransport`` send requests for that host to
-      ``runtime.app`` in-process; an answer carrying ``x-cwtest-fault: timeout`` becomes an
-      ``httpx.ReadTimeout`` at once, and a dropped connection an ``httpx.RemoteProtocolError``;
-      any other host is answered 599 and recorded in ``external`` (never sent, like the harness);
+      ``from_path`` sets the variables the header declares, as the sandbox does
+      (``cwtest.workflow_env``: these three only where declared, so a sync ``CodewordsClient``
+      whose ``RUNTIME_URI`` is not declared calls the real runtime's URL in both targets);
+    * httpx is routed by the sandboxed child's own code (``cwtest.harness.child.outbound``):
+      requests for that host go to ``runtime.app`` in-process; an answer carrying
+      ``x-cwtest-fault: timeout`` becomes an ``httpx.ReadTimeout`` at once, and a dropped
+      connection an ``httpx.RemoteProtocolError``; a relative URL or another scheme raises
+      ``httpx.UnsupportedProtocol``; any other request is never sent: answered by a mock
+      (``mock_external``, the longest URL prefix wins) or with a 599, and recorded in ``external``;
     * httpx's SSL contexts are shared (each costs ~80 ms and the client builds one per
       ``AsyncCodewordsClient``);
     * the app's lifespan runs (startup at open, shutdown at close) on one event loop that lives
@@ -215,7 +146,8 @@ class InProcessTarget:
 
     def __init__(self, app: Any, runtime: SimulatedRuntime | None = None, *, workflow_file: str | Path | None = None,
                  base_url: str = "http://127.0.0.1:8000", env: Mapping[str, str] | None = None,
-                 module: ModuleType | None = None, lifespan: bool = True, runtime_host: str | None = None) -> None:
+                 module: ModuleType | None = None, lifespan: bool = True, runtime_host: str | None = None,
+                 exact_env: bool = False) -> None:
         from cwtest.simulator.runtime import SimulatedRuntime
 
         self.app = app
@@ -225,17 +157,22 @@ class InProcessTarget:
         self.module = module
         self.runtime_host = runtime_host or f"runtime-{next(_counter)}.cwtest.invalid"
         self.runtime_url = f"http://{self.runtime_host}"
-        self.env = {**(env or {}), "CODEWORDS_API_KEY": self._runtime.api_key,
-                    "CODEWORDS_RUNTIME_URI": self.runtime_url, "RUNTIME_URI": self.runtime_url}
-        #: Outbound requests to anything but the runtime: answered 599, never sent.
+        #: The workflow's variables: exactly ``env`` with ``exact_env`` (``from_path``: the header's),
+        #: else ``env`` and the runtime's three.
+        self.env = dict(env or {}) if exact_env else {
+            **(env or {}), "CODEWORDS_API_KEY": self._runtime.api_key, "CODEWORDS_RUNTIME_URI": self.runtime_url,
+            "RUNTIME_URI": self.runtime_url}
+        #: Outbound requests to anything but the runtime, never sent: ``{"method", "url", "mocked"}``.
         self.external: list[dict[str, Any]] = []
+        #: The answers for outbound requests (``mock_external``).
+        self.mocks: list[protocol.Mock] = []
         self._schema: dict[str, Any] | None = None
         self._current: list[ExceptionInfo] | None = None
         self._stray: list[ExceptionInfo] = []
         self._closed = False
         self._saved_env: dict[str, str | None] = {}
         self._apply_env()
-        _ROUTER.add(self)
+        ROUTER.add(self)
         self._runner = asyncio.Runner()
         self._loop = self._runner.get_loop()
         self._loop.set_exception_handler(self._loop_exception)
@@ -258,14 +195,23 @@ class InProcessTarget:
 
         path = Path(path).resolve()
         runtime = runtime if runtime is not None else SimulatedRuntime()
-        env = {**declared_env(path), **kwargs.pop("env", {})}
         host = f"runtime-{next(_counter)}.cwtest.invalid"
-        env.update({"CODEWORDS_API_KEY": runtime.api_key, "CODEWORDS_RUNTIME_URI": f"http://{host}",
-                    "RUNTIME_URI": f"http://{host}"})
+        env = {**workflow_env(header_of(path), api_key=runtime.api_key, runtime_url=f"http://{host}"),
+               **kwargs.pop("env", {})}
         with _environ(env):
             module = import_workflow(path)
         app = find_app(module, app_name)
-        return cls(app, runtime, workflow_file=path, env=env, module=module, runtime_host=host, **kwargs)
+        return cls(app, runtime, workflow_file=path, env=env, module=module, runtime_host=host, exact_env=True,
+                   **kwargs)
+
+    def mock_external(self, url: str, response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes,
+                      method: str | None = None) -> None:
+        """Answer outbound httpx requests whose URL starts with ``url``, as the harness's
+        ``mock_external`` does (a dict or list is a 200 JSON body, a str a text body, bytes a raw
+        body; ``ExternalResponse`` sets the status and headers; the longest prefix wins)."""
+        from cwtest.outbound import external_response
+
+        self.mocks.append(external_response(response).as_mock(url, method))
 
     # --- the contract ----------------------------------------------------------------------------
 
@@ -291,11 +237,12 @@ class InProcessTarget:
         return self._schema
 
     def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         if self._closed:
             raise RuntimeError("the target is closed")
         self._apply_env()
-        return self._runner.run(self._send(method, path, json_body, headers, query))
+        return self._runner.run(self._send(method, path, json_body, headers, query, form, files))
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -309,7 +256,7 @@ class InProcessTarget:
             self._runner.run(self._client.aclose())
         finally:
             self._runner.close()
-            _ROUTER.remove(self)
+            ROUTER.remove(self)
             self._restore_env()
             if self.module is not None:
                 sys.modules.pop(self.module.__name__, None)
@@ -323,20 +270,19 @@ class InProcessTarget:
     # --- internals -------------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, json_body: Any, headers: Mapping[str, str] | None,
-                    query: Mapping[str, Any] | None) -> Outcome:
+                    query: Mapping[str, Any] | None, form: Mapping[str, str] | None = None,
+                    files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         captured: list[ExceptionInfo] = []
         self._current = captured
         kwargs: dict[str, Any] = {"headers": dict(headers or {}), "params": query_params(query)}
-        if json_body is not NO_BODY:
-            kwargs["content"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
-            kwargs["headers"].setdefault("content-type", "application/json")
+        request_body(kwargs, json_body, form, files)
         started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the app failed before answering; the outcome says so
             self._current = None
-            return Outcome(None, None, time.perf_counter() - started, tuple(captured + self._take_stray()),
-                           error=f"{type(exc).__name__}: {exc}")
+            return Response(None, None, time.perf_counter() - started, tuple(captured + self._take_stray()),
+                            error=f"{type(exc).__name__}: {exc}")
         # Let tasks the request scheduled without awaiting run a step, so their failures count here.
         await asyncio.sleep(0)
         self._current = None
@@ -346,7 +292,7 @@ class InProcessTarget:
             body: Any = response.json() if text else None
         except ValueError:
             body = text
-        return Outcome(response.status_code, body, elapsed, tuple(captured + self._take_stray()),
+        return Response(response.status_code, body, elapsed, tuple(captured + self._take_stray()),
                        dict(response.headers), text)
 
     async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -368,7 +314,7 @@ class InProcessTarget:
                 await send({"type": "http.response.body", "body": b"Internal Server Error"})
 
     def _record(self, exc: BaseException) -> None:
-        info = ExceptionInfo.from_exception(exc, self._workflow_file)
+        info = exception_of(exc, self._workflow_file)
         if self._current is not None:
             self._current.append(info)
         else:
@@ -413,117 +359,8 @@ class InProcessTarget:
         except ConnectionDropped:
             raise httpx.RemoteProtocolError("peer closed connection without sending complete message body "
                                             "(cwtest: DropConnection)", request=request) from None
-        if response.headers.get(FAULT_HEADER) == "timeout":
-            raise httpx.ReadTimeout("cwtest: simulated timeout (the service did not answer in time)",
-                                    request=request)
         return httpx.Response(response.status_code, headers=response.headers, content=content, request=request,
                               extensions=response.extensions)
-
-
-# --- routing httpx to the in-process runtimes -----------------------------------------------------
-
-class _Router:
-    """Patches httpx's transports while at least one target is open; routes by runtime host."""
-
-    def __init__(self) -> None:
-        self.targets: dict[str, InProcessTarget] = {}
-        self.lock = threading.Lock()
-        self.saved: tuple[Any, ...] | None = None
-        self.bridge: _BridgeLoop | None = None
-
-    def add(self, target: InProcessTarget) -> None:
-        with self.lock:
-            self.targets[target.runtime_host] = target
-            if self.saved is None:
-                self._install()
-
-    def remove(self, target: InProcessTarget) -> None:
-        with self.lock:
-            self.targets.pop(target.runtime_host, None)
-            if not self.targets and self.saved is not None:
-                self._uninstall()
-
-    def _install(self) -> None:
-        from httpx._transports import default
-
-        original_async = httpx.AsyncHTTPTransport.handle_async_request
-        original_sync = httpx.HTTPTransport.handle_request
-        original_ssl = default.create_ssl_context
-        self.saved = (original_async, original_sync, original_ssl)
-        contexts: dict[Any, Any] = {}
-        router = self
-
-        def create_ssl_context(*args: Any, **kwargs: Any) -> Any:
-            try:
-                key = (args, tuple(sorted(kwargs.items())))
-                hash(key)
-            except TypeError:
-                return original_ssl(*args, **kwargs)
-            if key not in contexts:
-                contexts[key] = original_ssl(*args, **kwargs)
-            return contexts[key]
-
-        async def handle_async_request(transport: Any, request: httpx.Request) -> httpx.Response:
-            target = router.targets.get(request.url.host)
-            if target is not None:
-                return await target._to_runtime(request)
-            return router.external(request)
-
-        def handle_request(transport: Any, request: httpx.Request) -> httpx.Response:
-            target = router.targets.get(request.url.host)
-            if target is not None:
-                request.read()
-                return router.bridge_loop().run(target._to_runtime(request))
-            return router.external(request)
-
-        httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]
-        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
-        default.create_ssl_context = create_ssl_context
-
-    def _uninstall(self) -> None:
-        from httpx._transports import default
-
-        assert self.saved is not None
-        original_async, original_sync, original_ssl = self.saved
-        httpx.AsyncHTTPTransport.handle_async_request = original_async  # type: ignore[method-assign]
-        httpx.HTTPTransport.handle_request = original_sync  # type: ignore[method-assign]
-        default.create_ssl_context = original_ssl
-        self.saved = None
-        if self.bridge is not None:
-            self.bridge.stop()
-            self.bridge = None
-
-    def bridge_loop(self) -> _BridgeLoop:
-        with self.lock:
-            if self.bridge is None:
-                self.bridge = _BridgeLoop()
-            return self.bridge
-
-    def external(self, request: httpx.Request) -> httpx.Response:
-        for target in list(self.targets.values()):
-            target.external.append({"method": request.method, "url": str(request.url)})
-        body = json.dumps({"detail": f"cwtest: the request to {request.url} was not sent (tests have no network)"})
-        return httpx.Response(599, headers={"content-type": "application/json"}, content=body.encode(),
-                              request=request)
-
-
-class _BridgeLoop:
-    """An event loop in a thread of its own, for sync httpx clients calling the in-process runtime."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="cwtest-fuzz-bridge", daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=2)
-
-
-_ROUTER = _Router()
 
 
 class _Lifespan:
@@ -571,46 +408,13 @@ class _Lifespan:
 def import_workflow(path: Path) -> ModuleType:
     """Import the file as a module of its own name (never ``__main__``, so ``run_service`` never runs)."""
     name = f"cwtest_fuzz_{path.stem if path.stem.isidentifier() else 'workflow'}_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return serve.load_module(name, str(path))
 
 
 def find_app(module: ModuleType, name: str | None = None) -> Any:
-    """The module's FastAPI object: ``name`` if given, else ``app``, else the first one."""
-    from fastapi import FastAPI
-
-    if name is not None:
-        return getattr(module, name)
-    candidate = getattr(module, "app", None)
-    if isinstance(candidate, FastAPI):
-        return candidate
-    for value in vars(module).values():
-        if isinstance(value, FastAPI):
-            return value
-    raise LookupError(f"{module.__file__} defines no FastAPI app")
-
-
-def declared_env(path: Path) -> dict[str, str]:
-    """The variables the workflow's header declares, with test values (as the harness sets them)."""
-    from cwlint.header import parse_header
-
-    header = parse_header(path.read_text(encoding="utf-8", errors="replace"))
-    env: dict[str, str] = {}
-    for var in header.env_vars if header is not None else []:
-        if var.default is not None:
-            env[var.name] = var.default
-        else:
-            env[var.name] = f"cwtest-{var.name.lower().replace('_', '-')}"
-    return env
+    """The module's FastAPI object: ``name`` if given, else ``app``, else the first (the child's rule,
+    ``serve.find_app``); ``LookupError`` when there is none."""
+    return serve.find_app(module, name)[1]
 
 
 @contextmanager
@@ -637,38 +441,6 @@ def qualified_name(cls: type, builtins_prefix: bool = False) -> str:
     return f"{top}.{cls.__name__}"
 
 
-def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def package_of(path: str, stdlib: str | None = None) -> str:
-    """The top-level package of a source file: ``codewords_client`` for ``.../site-packages/
-    codewords_client/redis.py``, ``json`` for the standard library's ``json/decoder.py``, the
-    module's name for anything else. The bootstrap repeats this (it imports nothing of ours)."""
-    parts = path.replace("\\", "/").split("/")
-    for marker in ("site-packages", "dist-packages"):
-        if marker in parts[:-1]:
-            return parts[parts.index(marker) + 1].removesuffix(".py")
-    root = (stdlib or sysconfig.get_paths()["stdlib"]).replace("\\", "/").rstrip("/") + "/"
-    if path.replace("\\", "/").startswith(root):
-        return path.replace("\\", "/")[len(root):].split("/")[0].removesuffix(".py")
-    return Path(path).stem
-
-
-def _same_file(a: str, b: str) -> bool:
-    return a == b or os.path.realpath(a) == os.path.realpath(b)
-
-
-def _short_path(path: str) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path
-
-
 def _endpoint_file(app: Any) -> str | None:
     """The file of the app's first endpoint function: the workflow, for an app given directly."""
     for route in getattr(app, "routes", []):
@@ -677,6 +449,17 @@ def _endpoint_file(app: Any) -> str | None:
         if code is not None and getattr(route, "include_in_schema", False):
             return str(Path(code.co_filename).resolve())
     return None
+
+
+def request_body(kwargs: dict[str, Any], json_body: Any, form: Mapping[str, str] | None,
+                 files: Mapping[str, tuple[str, bytes]] | None) -> None:
+    """httpx's keyword arguments for a JSON body (sent as given, non-ASCII kept) or a form."""
+    if json_body is not NO_BODY:
+        kwargs["content"] = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+        kwargs["headers"].setdefault("content-type", "application/json")
+    elif form is not None or files:
+        kwargs["data"] = dict(form or {}) or None
+        kwargs["files"] = dict(files) if files else None
 
 
 def query_params(query: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -708,7 +491,6 @@ def timeout_fault() -> Any:
 
 
 __all__ = [
-    "FAULT_HEADER", "NO_BODY", "ExceptionInfo", "Frame", "InProcessTarget", "Outcome", "Target", "declared_env",
-    "find_app", "import_workflow", "qualified_name", "query_params", "timeout_fault",
+    "FAULT_HEADER", "NO_BODY", "InProcessTarget", "Target", "exception_info", "exception_of", "find_app",
+    "import_workflow", "package_of", "qualified_name", "query_params", "request_body", "timeout_fault",
 ]
-

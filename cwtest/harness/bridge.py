@@ -7,7 +7,7 @@ uvicorn on a Unix socket in the run's ``ctl/`` directory, which is bind-mounted 
 
 Relays copy bytes both ways between a listening socket and a connector:
 
-* ``ctl/redis.sock`` -> the simulator's TLS redis-server on 127.0.0.1 (the bootstrap relays a
+* ``ctl/redis.sock`` -> the simulator's TLS redis-server on 127.0.0.1 (the child relays a
   loopback port inside the sandbox to this socket, so TLS runs end to end, unchanged);
 * for ``cwtest boot``: a free 127.0.0.1 port -> the app's socket, for trying the workflow by hand.
 """

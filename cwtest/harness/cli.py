@@ -1,7 +1,8 @@
 """``cwtest run`` and ``cwtest boot``: ``run_main(argv)`` and ``boot_main(argv)`` return the exit code.
 
-Exit codes of ``run``: 0 no finding, 1 findings, 2 usage or harness error (a sandbox that
-``--sandbox strict`` cannot have, a file that does not exist, a bug in the harness).
+Exit codes of ``run``: 0 no finding, 1 findings (and, with ``--strict``, inconclusive workflows), 2
+usage or harness error (a sandbox that ``--sandbox strict`` cannot have, a file that does not exist,
+a bug in the harness).
 ``cwtest run`` searches every route after the smoke calls unless ``--examples 0``
 (``cwtest.harness.fuzzing``).
 """
@@ -9,6 +10,7 @@ Exit codes of ``run``: 0 no finding, 1 findings, 2 usage or harness error (a san
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -23,8 +25,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from cwtest.harness.findings import WorkflowResult
-from cwtest.harness.runner import Harness, RunReport
+from cwtest.harness.runner import Harness
+from cwtest.results import RunReport, WorkflowResult
 from cwtest.harness.sandbox import LAYERS, MODES, Limits, SandboxUnavailable
 
 _SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -141,6 +143,40 @@ def discover(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``K/N`` -> (K, N), 1 <= K <= N."""
+    index, sep, count = text.partition("/")
+    try:
+        k, n = int(index), int(count)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, e.g. 2/4, not {text!r}")
+    return k, n
+
+
+def shard_key(path: Path) -> str:
+    """What a workflow's shard is computed from: its path relative to the working directory (POSIX),
+    so that every runner of one CI run, each in its own checkout, computes the same split."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def shard_of(path: Path, count: int) -> int:
+    """The shard (1..count) of a workflow: a hash of its path, so that it never moves when others are
+    added, renamed or removed (a shard's cached environments stay the ones it needs)."""
+    digest = hashlib.sha256(shard_key(path).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def select_shard(workflows: Sequence[Path], index: int, count: int) -> list[Path]:
+    """The workflows of shard ``index`` of ``count``: each workflow is in exactly one shard."""
+    return [path for path in workflows if shard_of(path, count) == index]
+
+
 def run_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cwtest run", description="Boot each workflow in its own environment and sandbox against the "
@@ -167,6 +203,13 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output-format", choices=("full", "json", "junit"), default="full")
     parser.add_argument("-o", "--output", type=Path, default=None, help="write the report here instead of stdout")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a workflow is inconclusive (cwtest could not exercise it), not only on "
+                             "findings")
+    parser.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                        help="run only shard K of N (one CI runner each): a stable split by each workflow's path "
+                             "relative to the working directory (a hash), so a workflow stays in its shard as "
+                             "others come and go")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -180,15 +223,19 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if not workflows:
         err.print("[red]error[/]: no workflow found (a workflow is a .py file with a '# /// script' header)")
         return 2
+    if args.shard is not None:
+        index, count = args.shard
+        found = len(workflows)
+        workflows = select_shard(workflows, index, count)
+        # An empty shard (more shards than workflows) still writes its empty report, for the merge.
+        err.print(f"cwtest: shard {index}/{count}: {len(workflows)} of {found} workflow(s)", highlight=False)
     from cwtest.harness.report import render_full, render_json, render_junit
 
-    fuzz = None
-    if args.examples > 0:
-        from cwtest.fuzz import CHECKS, FuzzConfig
-        from cwtest.harness.env import default_cache_dir
+    from cwtest.fuzz.engine import CHECKS, FuzzConfig
+    from cwtest.harness.env import default_cache_dir
 
-        fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
-                          cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)
+    fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
+                      cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)
     try:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=args.env, cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
@@ -226,7 +273,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         err.print(f"cwtest: {len(written)} regression test(s) written to {escape(str(args.write_tests))}"
                   + (" (run them with pytest; the cw_workflow fixture boots the workflow sandboxed)" if written else ""),
                   highlight=False)
-    return report.exit_code
+    return report.exit_code(strict=args.strict)
 
 
 def _run(harness: Harness, workflows: list[Path], err: Console, show_progress: bool) -> RunReport:
@@ -242,7 +289,8 @@ def _run(harness: Harness, workflows: list[Path], err: Console, show_progress: b
             )
 
     def done(path: Path, result: WorkflowResult) -> None:
-        err.print(f"cwtest: {escape(str(path))}: {len(result.findings)} finding(s)", highlight=False)
+        err.print(f"cwtest: {escape(str(path))}: {result.verdict.value}, {len(result.findings)} finding(s)",
+                  highlight=False)
 
     return harness.run(workflows, on_done=done)
 
@@ -314,21 +362,22 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def _watch(booted: object, out: Console) -> int:
     """Print findings and library calls as they happen, until Ctrl-C or the workflow dies."""
-    from cwtest.harness.runner import BootedWorkflow
+    from cwtest.harness.child import protocol
+    from cwtest.harness.workflow import BootedWorkflow
 
     assert isinstance(booted, BootedWorkflow)
     seen_events = 0
     printed: set[int] = set()
     try:
         while booted.process.alive():
-            events = booted.process.events.items
+            events = booted.process.events.of(protocol.Message)
             for event in events[seen_events:]:
-                if event.get("type") == "finding":
-                    where = f" at {event.get('location')}" if event.get("location") else ""
-                    out.print(f"[red]{escape(event['kind'])}[/]: {escape(str(event.get('detail')))}{escape(where)}")
-                elif event.get("type") == "exception":
-                    where = f"{event.get('method')} {event.get('path')}"
-                    out.print(f"[red]exception[/] in {escape(where)}: {escape(str(event.get('message')))}")
+                if isinstance(event, protocol.Finding):
+                    where = f" at {event.location}" if event.location else ""
+                    out.print(f"[red]{escape(event.kind)}[/]: {escape(event.detail)}{escape(where)}")
+                elif isinstance(event, protocol.ExceptionReport):
+                    where = f"{event.method} {event.path}"
+                    out.print(f"[red]exception[/] in {escape(where)}: {escape(event.message)}")
             seen_events = len(events)
             for call in booted.runtime.calls():
                 if call.seq in printed or (call.status is None and not call.client_disconnected):

@@ -34,7 +34,7 @@ from cwlint.header import Header, normalize_distribution, parse_header
 
 #: Bump when the layout of an environment changes, so that old caches are not reused.
 ENV_FORMAT = 1
-#: Distributions that bring uvicorn, which the bootstrap serves the app with.
+#: Distributions that bring uvicorn, which the child serves the app with.
 _SERVER_PROVIDERS = {"uvicorn", "codewords-client"}
 
 

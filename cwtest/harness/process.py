@@ -4,8 +4,13 @@ The run directory (``mkdtemp``, mode 700) holds::
 
     ctl/    config.json, stage1.bpf, stage2.bpf and the sockets the parent listens on
             (events.sock, sim.sock, redis.sock); read-only inside the sandbox
-    app/    app.sock, which the bootstrap binds (the only directory it may write besides HOME)
+    app/    app.sock, which the child binds (the only directory it may write besides HOME)
     home/   the workflow's HOME, TMPDIR and working directory (a private tmpfs under bubblewrap)
+
+The child (``cwtest.harness.child``) runs under ``Policy.workflow`` (``cwtest.harness.sandbox``).
+Its messages are decoded once, as they arrive (``Events``): every consumer reads typed
+``protocol`` messages, and a line that breaks the protocol is counted as a violation (a
+``protocol`` finding), never an error of the harness's.
 
 The child is started in a new session so that one ``killpg`` ends it; under bubblewrap,
 ``--die-with-parent`` and the PID namespace take everything inside down with bwrap. stdout and
@@ -33,20 +38,38 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cwtest.harness import cgroup, seccomp
-from cwtest.harness.sandbox import Layer, Limits, bwrap_argv
+from cwtest.harness.child import protocol
+from cwtest.harness.sandbox import CHILD, Layer, Limits, Policy, command
 
-BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
+#: The entry the parent execs in the sandbox: ``<env python> -I -B CHILD_MAIN CONFIG``.
+CHILD_MAIN = CHILD / "__main__.py"
 TAIL_BYTES = 64 * 1024
+#: At most this many distinct protocol violations are kept (each with its count).
+MAX_VIOLATIONS = 20
+M = TypeVar("M", bound=protocol.Message)
+
+
+#: A Unix socket's path holds at most 107 bytes; the run directory's longest is ``ctl/events.sock``
+#: (and the relays' ``ctl/redis.sock``) below a ``cwtest-run-XXXXXXXX`` directory.
+_SOCKET_PATH_MAX = 107
+_LONGEST_SOCKET = len("/cwtest-run-XXXXXXXX/ctl/events.sock")
+
+
+def run_base() -> str:
+    """Where run directories go: the temporary directory, or ``/tmp`` when its path is so long that the
+    sockets' paths would not fit (a deep ``TMPDIR``, as pytest's ``tmp_path`` under xdist gives)."""
+    base = os.path.realpath(tempfile.gettempdir())
+    return base if len(base) + _LONGEST_SOCKET <= _SOCKET_PATH_MAX else "/tmp"
 
 
 class RunDir:
     """The private directory of one workflow run; ``cleanup()`` removes it."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-")).resolve()
+        self.root = Path(tempfile.mkdtemp(prefix="cwtest-run-", dir=run_base())).resolve()
         self.ctl = self.root / "ctl"
         self.app = self.root / "app"
         self.home = self.root / "home"
@@ -118,32 +141,46 @@ class OutputTail:
 
 @dataclass
 class Events:
-    """Everything the bootstrap sent, in order, with a condition to wait on."""
+    """Every message the child sent, decoded, in order, with a condition to wait on.
 
-    items: list[dict[str, Any]] = field(default_factory=list)
+    ``violations`` counts the lines that broke the protocol, by reason (``MAX_VIOLATIONS``
+    distinct reasons at most; later new ones are counted together).
+    """
+
+    items: list[protocol.Message] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
     connected: bool = False
     closed: bool = False
+    violations: dict[str, int] = field(default_factory=dict)
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, message: protocol.Message) -> None:
         with self.cond:
-            self.items.append(event)
+            self.items.append(message)
             self.cond.notify_all()
 
-    def of(self, kind: str) -> list[dict[str, Any]]:
+    def violation(self, reason: str) -> None:
         with self.cond:
-            return [e for e in self.items if e.get("type") == kind]
+            if reason not in self.violations and len(self.violations) >= MAX_VIOLATIONS:
+                reason = "more lines that break the protocol"
+            self.violations[reason] = self.violations.get(reason, 0) + 1
 
-    def wait(self, predicate: Callable[[dict[str, Any]], bool], timeout: float, alive: Callable[[], bool],
-             start: int = 0) -> dict[str, Any] | None:
-        """The first event from index ``start`` on that matches, waiting while the child lives."""
+    def of(self, kind: type[M], start: int = 0) -> list[M]:
+        """The messages of type ``kind`` from index ``start`` on."""
+        with self.cond:
+            return [m for m in self.items[start:] if isinstance(m, kind)]
+
+    def wait(self, kind: type[M], timeout: float, alive: Callable[[], bool], start: int = 0,
+             where: Callable[[M], bool] | None = None) -> M | None:
+        """The first message of type ``kind`` (that ``where`` accepts) from index ``start`` on,
+        waiting while the child lives."""
         deadline = time.monotonic() + timeout
         index = start
         with self.cond:
             while True:
                 while index < len(self.items):
-                    if predicate(self.items[index]):
-                        return self.items[index]
+                    message = self.items[index]
+                    if isinstance(message, kind) and (where is None or where(message)):
+                        return message
                     index += 1
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.closed and not alive()):
@@ -155,7 +192,7 @@ class WorkflowProcess:
     """The sandboxed child serving one workflow on ``run_dir.app_socket``."""
 
     def __init__(self, *, python: Path, workflow: Path, env: dict[str, str], layer: Layer, limits: Limits,
-                 run_dir: RunDir, sim_base: str, redis_port: int | None, mocks: list[dict[str, Any]],
+                 run_dir: RunDir, sim_base: str, redis_port: int | None, mocks: list[protocol.Mock],
                  module: str, echo: Any = None) -> None:
         self.python = python
         self.workflow = workflow
@@ -187,39 +224,33 @@ class WorkflowProcess:
 
     # --- start ---------------------------------------------------------------------------------
 
-    def _config(self) -> dict[str, Any]:
+    def _policy(self, seccomp_path: Path | None) -> Policy:
         run = self.run_dir
-        landlock = None
-        if self.layer.name == "landlock":
-            landlock = {"writable": [str(run.home), str(run.app), "/dev/null"],
-                        "connect_ports": [self.redis_port] if self.redis_port else [], "required": True}
+        return Policy.workflow(home=run.home, app=run.app, readable=[p for p in self._readable() if p.exists()],
+                               env=self.env, limits=self.limits, address_space=self.cgroup is None,
+                               seccomp=seccomp_path, redis_port=self.redis_port)
+
+    def _config(self, policy: Policy, stage2: Path | None) -> dict[str, Any]:
+        run = self.run_dir
         uses_bwrap = self.layer.name == "bubblewrap"
-        seccomp_path = None
-        if self.layer.seccomp:
-            programs = seccomp.programs(outside_namespaces=not uses_bwrap)
-            (run.ctl / "stage1.bpf").write_bytes(programs.stage1)
-            (run.ctl / "stage2.bpf").write_bytes(programs.stage2)
-            seccomp_path = str(run.ctl / "stage2.bpf")
-        writable = [str(run.home), str(run.app)]
         return {
             "workflow": str(self.workflow),
             "module": self.module,
             "home": str(run.home),
-            "writable": writable,
+            "writable": [str(p) for p in policy.writable],
             "app_socket": str(run.app_socket),
             "events_socket": str(run.events_socket),
             "sim_socket": str(run.sim_socket),
             "sim_base": self.sim_base,
             "unix_allowed": [str(run.sim_socket), str(run.redis_socket), str(run.events_socket)],
-            "tcp_allowed": [self.redis_port] if self.redis_port else [],
+            "tcp_allowed": list(policy.connect_ports),
             "redis": {"port": self.redis_port, "socket": str(run.redis_socket), "relay": uses_bwrap}
             if self.redis_port else None,
-            "env": self.env,
-            "limits": self.limits.rlimits(address_space=self.cgroup is None),
-            "landlock": landlock,
-            "seccomp": seccomp_path,
-            "datagrams_denied": bool(seccomp_path) and not uses_bwrap,
-            "mocks": self.mocks,
+            "env": dict(policy.env),
+            # the child applies it itself: seccomp's stage 2 (stage 1 and execve) once python runs
+            "confine": policy.confinement(self.layer, seccomp=stage2),
+            "datagrams_denied": stage2 is not None and not uses_bwrap,
+            "mocks": [m.as_json() for m in self.mocks],
         }
 
     def start(self) -> None:
@@ -236,39 +267,32 @@ class WorkflowProcess:
         self._listener.listen(1)
         self._reader = threading.Thread(target=self._read_events, daemon=True, name="cwtest-events")
         self._reader.start()
+        stage1 = stage2 = None
+        if self.layer.seccomp:
+            programs = seccomp.programs(outside_namespaces=self.layer.name != "bubblewrap")
+            stage1, stage2 = run.ctl / "stage1.bpf", run.ctl / "stage2.bpf"
+            stage1.write_bytes(programs.stage1)
+            stage2.write_bytes(programs.stage2)
+        policy = self._policy(stage1)
         config = run.ctl / "config.json"
-        config.write_text(json.dumps(self._config()))
-        pass_fds: tuple[int, ...] = ()
-        stage1_fd = None
-        if self.layer.name == "bubblewrap":
-            if self.layer.seccomp:
-                stage1_fd = os.open(run.ctl / "stage1.bpf", os.O_RDONLY)
-                pass_fds = (stage1_fd,)
-            readable = [p for p in self._readable() if p.exists()]
-            argv = bwrap_argv(self.layer.probe, python=self.python, bootstrap=BOOTSTRAP, config=config,
-                              home=run.home, writable=[run.app], readable=readable, seccomp_fd=stage1_fd,
-                              limits=self.limits)
-        else:
-            argv = [str(self.python), "-I", "-B", str(BOOTSTRAP), str(config)]
-        try:
-            self.process = subprocess.Popen(
-                argv, env=self.env, cwd=run.home, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, pass_fds=pass_fds,
-                preexec_fn=self.cgroup.attach if self.cgroup is not None else None,
-            )
-        except subprocess.SubprocessError as exc:  # only the preexec_fn raises this
-            raise RuntimeError(f"the workflow process could not enter its memory cgroup "
-                               f"{self.cgroup.path if self.cgroup else ''}: {exc}") from None
-        finally:
-            if stage1_fd is not None:
-                os.close(stage1_fd)
+        config.write_text(json.dumps(self._config(policy, stage2)))
+        with command(self.layer, policy, [self.python, "-I", "-B", CHILD_MAIN, config], applies_itself=True) as cmd:
+            try:
+                self.process = subprocess.Popen(
+                    cmd.argv, env=cmd.env, cwd=cmd.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, start_new_session=True, pass_fds=cmd.pass_fds,
+                    preexec_fn=self.cgroup.attach if self.cgroup is not None else None,
+                )
+            except subprocess.SubprocessError as exc:  # only the preexec_fn raises this
+                raise RuntimeError(f"the workflow process could not enter its memory cgroup "
+                                   f"{self.cgroup.path if self.cgroup else ''}: {exc}") from None
         self.started_at = time.monotonic()
         self.stdout = OutputTail(self.process.stdout, self.echo)
         self.stderr = OutputTail(self.process.stderr, self.echo)
 
     def _readable(self) -> list[Path]:
         """Paths the child reads that may sit under a directory bwrap hides (/tmp, /run, /var/tmp)."""
-        paths = {self.run_dir.ctl, BOOTSTRAP.parent, self.workflow}
+        paths = {self.run_dir.ctl, CHILD, self.workflow}
         python = self.python
         paths.add(python.parent.parent)  # the environment
         try:
@@ -278,6 +302,7 @@ class WorkflowProcess:
         return sorted(paths)
 
     def _read_events(self) -> None:
+        """Decode each line once, as it arrives; a line that breaks the protocol is a violation."""
         assert self._listener is not None
         try:
             conn, _ = self._listener.accept()
@@ -287,6 +312,7 @@ class WorkflowProcess:
         self._conn = conn
         self.events.connected = True
         buffer = b""
+        skipping = False  # inside a line over the limit: up to its end
         try:
             while True:
                 data = conn.recv(65536)
@@ -295,14 +321,18 @@ class WorkflowProcess:
                 buffer += data
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
+                    if skipping:
+                        skipping = False
                         continue
-                    if isinstance(event, dict):
-                        self.events.add(event)
-                if len(buffer) > 1 << 20:
-                    buffer = b""  # a line that large is not ours
+                    try:
+                        self.events.add(protocol.decode(line, protocol.CHILD))
+                    except protocol.ProtocolError as exc:
+                        self.events.violation(str(exc))
+                if len(buffer) > protocol.MAX_LINE and not skipping:
+                    self.events.violation(protocol.TOO_LONG)
+                    skipping = True
+                if skipping:
+                    buffer = b""
         except OSError:
             pass
         finally:
@@ -315,42 +345,44 @@ class WorkflowProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def wait_ready(self, timeout: float) -> dict[str, Any] | None:
-        """The ``ready`` or ``boot-failure`` event; None on timeout or when the child died first."""
-        event = self.events.wait(lambda e: e.get("type") in ("ready", "boot-failure"), timeout, self.alive)
+    def wait_ready(self, timeout: float) -> protocol.Ready | protocol.BootFailure | None:
+        """The ``ready`` or ``boot-failure`` message; None on timeout or when the child died first."""
+        kinds = (protocol.Ready, protocol.BootFailure)
+        event = self.events.wait(protocol.Message, timeout, self.alive, where=lambda m: isinstance(m, kinds))
         if event is None and self.process is not None and self.process.poll() is not None:
-            # The child is gone: give the reader a moment for the last events.
+            # The child is gone: give the reader a moment for the last messages.
             if self._reader is not None:
                 self._reader.join(0.5)
-            event = next((e for e in self.events.items if e.get("type") in ("ready", "boot-failure")), None)
+            event = next((m for m in self.events.of(protocol.Message) if isinstance(m, kinds)), None)
+        assert event is None or isinstance(event, kinds)
         return event
 
-    def request_stacks(self, reason: str, timeout: float = 1.5) -> dict[str, Any] | None:
-        """Ask the bootstrap for the stacks of its threads and tasks (before a timeout kill)."""
-        return self._ask({"cmd": "stacks", "reason": reason},
-                         lambda e: e.get("type") == "stacks" and e.get("reason") == reason, timeout)
+    def request_stacks(self, reason: str, timeout: float = 1.5) -> protocol.Stacks | None:
+        """Ask the child for the stacks of its threads and tasks (before a timeout kill)."""
+        return self._ask(protocol.StacksCommand(reason=reason), protocol.Stacks, timeout,
+                         where=lambda m: m.reason == reason)
 
-    def request_counts(self, timeout: float = 0.5) -> dict[str, Any] | None:
+    def request_counts(self, timeout: float = 0.5) -> protocol.Counts | None:
         """Ask for the exact number of attempts of each finding (the stream sends powers of two)."""
-        return self._ask({"cmd": "counts"}, lambda e: e.get("type") == "counts", timeout)
+        return self._ask(protocol.CountsCommand(), protocol.Counts, timeout)
 
-    def add_mock(self, mock: dict[str, Any], timeout: float = 1.0) -> bool:
-        """Answer outbound requests matching ``mock`` (``ExternalResponse.as_config``) from now on."""
+    def add_mock(self, mock: protocol.Mock, timeout: float = 1.0) -> bool:
+        """Answer outbound requests matching ``mock`` (``ExternalResponse.as_mock``) from now on."""
         self.mocks.append(mock)
-        answer = self._ask({"cmd": "mock", "mock": mock},
-                           lambda e: e.get("type") == "mocked" and e.get("url") == mock["url"], timeout)
+        answer = self._ask(protocol.MockCommand(mock=mock), protocol.Mocked, timeout,
+                           where=lambda m: m.url == mock.url)
         return answer is not None
 
-    def _ask(self, command: dict[str, Any], answer: Callable[[dict[str, Any]], bool],
-             timeout: float) -> dict[str, Any] | None:
+    def _ask(self, command: protocol.Message, answer: type[M], timeout: float,
+             where: Callable[[M], bool] | None = None) -> M | None:
         if self._conn is None or not self.alive():
             return None
         start = len(self.events.items)
         try:
-            self._conn.sendall((json.dumps(command) + "\n").encode())
+            self._conn.sendall(protocol.encode(command))
         except OSError:
             return None
-        return self.events.wait(answer, timeout, self.alive, start=start)
+        return self.events.wait(answer, timeout, self.alive, start=start, where=where)
 
     @property
     def returncode(self) -> int | None:

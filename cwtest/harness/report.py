@@ -8,9 +8,8 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 from rich.markup import escape
 
-from cwtest.fuzz.report import show_json
-from cwtest.harness.findings import KINDS, Finding, WorkflowResult
-from cwtest.harness.runner import RunReport
+from cwtest.fuzz.repro import repro_lines
+from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path
 
 FORMATS = ("full", "json", "junit")
 
@@ -25,40 +24,6 @@ def _finding_text(finding: Finding) -> str:
     return f"[{finding.kind}] {finding.message}{where}{count}"
 
 
-def repro_lines(finding: Finding) -> list[str]:
-    """What reproduces a search finding: check, fault, minimal input, calls, curl, regression test."""
-    repro = finding.repro
-    if not repro:
-        return []
-    facts = [f"check: {finding.check or 'smoke'}"]
-    if repro.get("fault"):
-        facts.append(f"fault: {repro['fault']}")
-    if repro.get("key"):
-        facts.append(f"key: {repro['key']}")
-    if repro.get("status") is not None:
-        facts.append(f"answered {repro['status']}")
-    lines = [" · ".join(facts)]
-    request = repro.get("input") or {}
-    how = "minimal input (shrunk)" if repro.get("shrunk") else "input (as first seen, not shrunk)"
-    lines.append(f"{how}: {request.get('method')} {request.get('path')}")
-    if request.get("query"):
-        lines.append(f"  query: {show_json(request['query'])}")
-    if "json" in request:
-        lines.append("  " + show_json(request["json"])[:2000])
-    if request.get("defect"):
-        lines.append(f"  defect: {request['defect']}")
-    calls = repro.get("calls") or []
-    if calls:
-        lines.append("service calls:")
-        lines += [f"  {call}" for call in calls[:8]] + ([f"  ... {len(calls) - 8} more"] if len(calls) > 8 else [])
-    lines.append("reproduce (with `cwtest boot FILE --port 8000` running):")
-    lines += ["  " + line for line in str(repro.get("curl", "")).splitlines()]
-    if repro.get("regression_test"):
-        lines.append("regression test (pytest; the cw_workflow fixture boots the workflow sandboxed):")
-        lines += ["  " + line if line else "" for line in str(repro["regression_test"]).splitlines()]
-    return lines
-
-
 def render_junit(report: RunReport) -> str:
     """One testsuite per workflow; a ``boot`` testcase plus one per smoke-called route."""
     suites = ET.Element("testsuites", name="cwtest", tests="0", failures="0", errors="0",
@@ -67,15 +32,16 @@ def render_junit(report: RunReport) -> str:
     for result in report.results:
         suite = ET.SubElement(suites, "testsuite", name=result.path, time=f"{result.seconds:.3f}")
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="sandbox", value=result.sandbox)
-        cases: list[tuple[str, list[Finding], str | None]] = [
-            ("boot", [f for f in result.findings if f.route is None], result.harness_error)]
-        cases += [(route.name, [f for f in result.findings if f.route == route.name], None)
-                  for route in result.routes]
-        smoked = {route.name for route in result.routes}  # routes only the search reached (smoke could not)
-        for name in dict.fromkeys(f.route for f in result.findings if f.route and f.route not in smoked):
-            cases.append((name, [f for f in result.findings if f.route == name], None))
-        suite_failures = suite_errors = 0
-        for name, findings, error in cases:
+        boot_skip = result.inconclusive.render() if result.inconclusive else None
+        cases: list[tuple[str, list[Finding], str | None, str | None]] = [
+            ("boot", [f for f in result.findings if f.route is None], result.harness_error, boot_skip)]
+        cases += [(route.name, [f for f in result.findings if f.route == route.name], None,
+                   route.inconclusive.render() if route.inconclusive else None) for route in result.routes]
+        known = {route.name for route in result.routes}
+        for name in dict.fromkeys(f.route for f in result.findings if f.route and f.route not in known):
+            cases.append((name, [f for f in result.findings if f.route == name], None, None))
+        suite_failures = suite_errors = suite_skipped = 0
+        for name, findings, error, skipped in cases:
             case = ET.SubElement(suite, "testcase", classname=result.path, name=name)
             if error:
                 ET.SubElement(case, "error", message=error).text = error
@@ -86,10 +52,11 @@ def render_junit(report: RunReport) -> str:
                 ET.SubElement(case, "failure", message=_finding_text(findings[0]),
                               type=",".join(sorted({f.kind for f in findings}))).text = text
                 suite_failures += 1
-            route = next((r for r in result.routes if r.name == name), None)
-            if route is not None and route.outcome in ("unsupported", "not-run"):
-                ET.SubElement(case, "skipped", message=route.note)
+            elif skipped:
+                ET.SubElement(case, "skipped", message=skipped)
+                suite_skipped += 1
         suite.set("tests", str(len(cases)))
+        suite.set("skipped", str(suite_skipped))
         suite.set("failures", str(suite_failures))
         suite.set("errors", str(suite_errors))
         total += len(cases)
@@ -111,20 +78,27 @@ def render_full(report: RunReport, console: Console) -> None:
         console.print()
         _render_workflow(result, console)
     console.print()
-    by_kind = {}
+    by_kind: dict[str, int] = {}
     for result in report.results:
         for finding in result.findings:
             by_kind[finding.kind] = by_kind.get(finding.kind, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items())) or "none"
     errors = sum(1 for r in report.results if r.harness_error)
-    style = "red" if report.findings or errors else "green"
-    console.print(f"[bold {style}]{len(report.results)} workflow(s), {report.findings} finding(s)[/] "
-                  f"({escape(summary)}){f', {errors} harness error(s)' if errors else ''} in {report.seconds:.1f} s")
+    verdicts = report.verdicts()
+    style = "red" if report.findings or errors else ("yellow" if verdicts["inconclusive"] else "green")
+    console.print(f"[bold {style}]{len(report.results)} workflow(s): {verdicts['passed']} passed, "
+                  f"{verdicts['finding']} with findings, {verdicts['inconclusive']} inconclusive; "
+                  f"{report.findings} finding(s)[/] ({escape(summary)})"
+                  f"{f', {errors} harness error(s)' if errors else ''} in {report.seconds:.1f} s")
+
+
+_MARKS = {Verdict.FINDING: "[red]✗[/]", Verdict.INCONCLUSIVE: "[yellow]?[/]", Verdict.PASSED: "[green]✓[/]"}
+_COLOURS = {Verdict.FINDING: "red", Verdict.INCONCLUSIVE: "yellow", Verdict.PASSED: "green"}
 
 
 def _render_workflow(result: WorkflowResult, console: Console) -> None:
-    mark = "[red]✗[/]" if result.findings or result.harness_error else "[green]✓[/]"
-    console.print(f"{mark} [bold]{escape(result.path)}[/] ({result.seconds:.1f} s)")
+    verdict = Verdict.FINDING if result.harness_error else result.verdict
+    console.print(f"{_MARKS[verdict]} [bold]{escape(result.path)}[/] ({result.seconds:.1f} s)")
     if result.environment:
         console.print(f"  environment: {escape(str(result.environment.get('description')))}")
         for note in result.environment.get("notes", []):
@@ -134,11 +108,18 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
     elif result.environment:
         console.print("  boot: [red]failed[/]")
     for route in result.routes:
+        verdict = result.route_verdict(route)
         status = route.status if route.status is not None else "-"
-        colour = {"ok": "green", "rejected": "yellow", "finding": "red"}.get(route.outcome, "dim")
         note = f" {escape(route.note)}" if route.note else ""
-        console.print(f"  smoke: {escape(route.name)} -> [{colour}]{status} {route.outcome}[/]"
-                      f" ({route.seconds:.2f} s){note}")
+        if route.request is None:
+            console.print(f"  smoke: {escape(route.name)} [{_COLOURS[verdict]}]{verdict.value}[/]")
+        else:
+            console.print(f"  smoke: {escape(route.name)} -> {status} [{_COLOURS[verdict]}]{verdict.value}[/]"
+                          f" ({route.seconds:.2f} s){note}")
+        if route.inconclusive is not None:
+            console.print(f"    [yellow]inconclusive[/]: {escape(route.inconclusive.render())}")
+    if result.inconclusive is not None:
+        console.print(f"  [yellow]inconclusive[/]: {escape(result.inconclusive.render())}")
     if result.fuzz:
         fuzz = result.fuzz
         console.print(f"  search: {fuzz['requests']} requests in {fuzz['seconds']:.1f} s "
@@ -154,10 +135,11 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
         console.print(f"  [bold red]harness error[/]: {escape(result.harness_error)}")
     for finding in result.findings:
         console.print(f"  [red]{escape(finding.kind)}[/]: {escape(finding.message)}"
-                      + (f" [dim]at {escape(finding.location)}[/]" if finding.location else "")
+                      + (f" [dim]at {escape(display_path(finding.location))}[/]" if finding.location else "")
                       + (f" [dim](x{finding.count})[/]" if finding.count > 1 else ""))
-        for line in finding.stack[-12:]:
-            console.print(f"      [dim]{escape(line)}[/]")
+        if finding.repro is None:
+            for line in finding.stack[-12:]:
+                console.print(f"      [dim]{escape(line)}[/]")
         for line in repro_lines(finding):
             console.print(f"    {escape(line)}")
     if result.findings and result.stderr_tail.strip() and any(
@@ -166,6 +148,3 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
         for line in result.stderr_tail.strip().splitlines()[-15:]:
             console.print(f"    [dim]{escape(line)}[/]")
 
-
-def describe_kinds() -> str:
-    return "\n".join(f"{kind:20} {text}" for kind, text in KINDS.items())

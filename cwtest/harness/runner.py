@@ -1,4 +1,4 @@
-"""Running workflows: environment, boot in the sandbox against a fresh simulator, smoke, findings.
+"""Running workflows: ``Harness`` holds a run's options and runs each workflow's session.
 
 ``Harness`` is the API tests and the CLI share::
 
@@ -9,120 +9,37 @@
         booted.client.post("/", json={...})
         booted.runtime.calls("openai")
 
-Each workflow gets its own simulator (``SimulatedRuntime``, served on a Unix socket), its own run
-directory and its own sandboxed process; nothing is shared between two workflows but the
-environment cache. A workflow that crashes, hangs or attacks is reported and the run goes on.
+Each workflow gets its own session (``cwtest.harness.session``: environment, simulator, Redis,
+sandboxed process); nothing is shared between two workflows but the environment cache. Once it
+serves, ``cwtest.harness.fuzzing`` sends the smoke calls and the search through the booted
+workflow (``cwtest.harness.workflow``), and ``cwtest.harness.collect`` turns what the process left
+into findings. A workflow that crashes, hangs or attacks is reported and the run goes on.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from cwlint.header import parse_header
-from cwtest.harness import smoke
-from cwtest.harness.bridge import Relay, UnixServer
-from cwtest.harness.env import EnvError, EnvManager, default_cache_dir, spec_for
-from cwtest.harness.findings import Finding, RouteResult, WorkflowResult
-from cwtest.harness.process import RunDir, WorkflowProcess
-from cwtest.harness.sandbox import Layer, Limits, choose, format_size
-from cwtest.outbound import unsent_outbound
+from cwtest.harness import fuzzing
+from cwtest.harness.child import protocol
+from cwtest.harness.env import EnvManager, default_cache_dir
+from cwtest.harness.process import WorkflowProcess
+from cwtest.harness.sandbox import Limits, choose
+from cwtest.harness.session import SIM_BASE, SessionStopped, module_name, session
+from cwtest.harness.workflow import BootedWorkflow
+from cwtest.outbound import ExternalResponse, external_response
+from cwtest.results import RunReport, WorkflowResult
 
 if TYPE_CHECKING:
-    from cwtest.fuzz import FuzzConfig
+    from cwtest.fuzz.engine import FuzzConfig
 
-#: The runtime URL the workflow sees; its requests for it go over the simulator's Unix socket.
-SIM_BASE = "http://runtime.cwtest.invalid"
-#: How long to wait, after a 5xx, for the bootstrap's report of the exception behind it.
-EXCEPTION_GRACE = 0.5
-_PIPEDREAM = re.compile(r"^PIPEDREAM_(?P<app>[A-Z0-9_]+)_ACCESS$")
-_SHADOWED = {"fastapi", "pydantic", "httpx", "uvicorn", "starlette", "codewords_client", "redis", "structlog",
-             "openai", "anthropic", "anyio", "typing_extensions"}
-
-
-@dataclass(frozen=True)
-class ExternalResponse:
-    """What an intercepted outbound request is answered with (``mock_external``)."""
-
-    status: int = 200
-    json: Any = None
-    text: str | None = None
-    content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def as_config(self, url: str, method: str | None) -> dict[str, Any]:
-        headers = dict(self.headers)
-        if self.content is not None:
-            body = self.content
-        elif self.text is not None:
-            body = self.text.encode()
-            headers.setdefault("content-type", "text/plain; charset=utf-8")
-        else:
-            body = json.dumps(self.json).encode()
-            headers.setdefault("content-type", "application/json")
-        return {"url": url, "method": method, "status": self.status, "headers": headers,
-                "body": base64.b64encode(body).decode()}
-
-
-def external_response(response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes) -> ExternalResponse:
-    """A dict or list is a 200 JSON body, a str a text body, bytes a raw body."""
-    if isinstance(response, ExternalResponse):
-        return response
-    if isinstance(response, bytes):
-        return ExternalResponse(content=response)
-    if isinstance(response, str):
-        return ExternalResponse(text=response)
-    return ExternalResponse(json=response)
-
-
-@dataclass
-class RunReport:
-    """The result of ``Harness.run``: one ``WorkflowResult`` per file, and the layer used."""
-
-    layer: Layer
-    results: list[WorkflowResult]
-    seconds: float = 0.0
-
-    @property
-    def findings(self) -> int:
-        return sum(len(r.findings) for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        if any(r.harness_error for r in self.results):
-            return 2
-        return 1 if self.findings else 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {"version": 1, "sandbox": self.layer.as_json(), "seconds": round(self.seconds, 3),
-                "summary": {"workflows": len(self.results), "findings": self.findings,
-                            "by_kind": _by_kind(self.results)},
-                "workflows": [r.as_json() for r in self.results]}
-
-
-def _by_kind(results: list[WorkflowResult]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        for finding in result.findings:
-            counts[finding.kind] = counts.get(finding.kind, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-class _Stop(Exception):
-    """Ends the work on one workflow early (its findings say why)."""
+__all__ = ["SIM_BASE", "BootedWorkflow", "ExternalResponse", "Harness", "RunReport", "module_name"]
 
 
 class Harness:
@@ -142,9 +59,9 @@ class Harness:
         self.seed = seed
         #: Copy the workflow's stdout and stderr to ours as they come (``cwtest boot``).
         self.echo_output = echo_output
-        #: After the smoke calls, search every route (``cwtest.harness.fuzzing``); None: smoke only.
+        #: The smoke calls and the search (``cwtest.harness.fuzzing``); None: the smoke calls only.
         self.fuzz = fuzz
-        self._mocks: list[dict[str, Any]] = []
+        self._mocks: list[protocol.Mock] = []
         self._active: set[WorkflowProcess] = set()
         self._active_lock = threading.Lock()
         self._interrupted = threading.Event()
@@ -157,7 +74,7 @@ class Harness:
         sets the status and headers. Matched requests are recorded (``WorkflowResult.external``),
         not reported as findings; every other outbound request is a finding and gets a 599.
         """
-        self._mocks.append(external_response(response).as_config(url, method))
+        self._mocks.append(external_response(response).as_mock(url, method))
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -194,16 +111,14 @@ class Harness:
         return RunReport(self.layer, [results[i] for i in range(len(paths))], time.monotonic() - started)
 
     def run_one(self, path: Path) -> WorkflowResult:
-        """Environment, boot, smoke and findings of one workflow; never raises for the workflow's faults."""
+        """Environment, boot, smoke calls, search and findings of one workflow; never raises for its faults."""
         result = WorkflowResult(str(path))
         started = time.monotonic()
         try:
-            with self._session(path, result) as booted:
+            with session(self, path, result) as booted:
                 if booted is not None:
-                    booted.smoke()
-                    if self.fuzz is not None and not booted.stopped and booted.process.alive():
-                        booted.fuzz(self.fuzz)
-        except _Stop:
+                    fuzzing.exercise(booted, self.fuzz)
+        except SessionStopped:
             pass
         except Exception as exc:  # a bug or a broken host, not the workflow's fault
             result.harness_error = f"{type(exc).__name__}: {exc}"
@@ -216,104 +131,34 @@ class Harness:
         result = WorkflowResult(str(path))
         failed = False
         try:
-            with self._session(path, result) as booted:
+            with session(self, path, result) as booted:
                 if booted is None:
                     failed = True
                 else:
                     yield booted
-        except _Stop:
+        except SessionStopped:
             failed = True
         if failed:  # only now: the session's end has turned the events into findings
             raise RuntimeError(_boot_failure(result))
 
-    @contextmanager
-    def _session(self, path: Path, result: WorkflowResult) -> Iterator[BootedWorkflow | None]:
-        path = path.resolve()
-        result.sandbox = self.layer.describe()
-        if self.layer.warning:
-            result.warnings.append(self.layer.warning)
-        text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            spec = spec_for(path, text)
-            environment = self.envs.prepare(spec)
-        except EnvError as exc:
-            result.add(Finding(exc.kind, exc.message))
-            raise _Stop from None
-        result.environment = {"description": environment.describe(), **environment.as_json()}
-        header = parse_header(text)
-        assert header is not None
-        from cwtest.simulator import SimulatedRuntime
-        from cwtest.simulator.redis_server import RedisUnavailable, redis_available
+    # --- what sessions share ---------------------------------------------------------------------
 
-        apps = {m.group("app").lower() for v in header.env_vars if (m := _PIPEDREAM.match(v.name))}
-        runtime = SimulatedRuntime(connected_apps=apps, seed=self.seed)
-        run_dir = RunDir()
-        sim = UnixServer(runtime.app, run_dir.sim_socket)
-        relay: Relay | None = None
-        process: WorkflowProcess | None = None
-        booted: BootedWorkflow | None = None
+    @property
+    def mocks(self) -> list[protocol.Mock]:
+        return list(self._mocks)
+
+    @contextmanager
+    def tracking(self, process: WorkflowProcess) -> Iterator[None]:
+        """Keep ``process`` where Ctrl-C can kill it; start none once the run is interrupted."""
+        if self._interrupted.is_set():
+            raise SessionStopped
+        with self._active_lock:
+            self._active.add(process)
         try:
-            sim.start()
-            redis_port = None
-            if "redis_client" in text:
-                if redis_available():
-                    try:
-                        credentials = runtime.redis_credentials()
-                        relay = Relay.unix_to_tcp(run_dir.redis_socket, credentials.host, credentials.port).start()
-                        redis_port = credentials.port
-                    except RedisUnavailable as exc:
-                        result.warnings.append(f"redis_client() cannot work: {exc}")
-                else:
-                    result.warnings.append("redis_client() cannot work: redis-server is not installed "
-                                           "(apt-get install redis-server)")
-            env = workflow_env(header, runtime.api_key, run_dir.home)
-            process = WorkflowProcess(
-                python=environment.python, workflow=path, env=env, layer=self.layer, limits=self.limits,
-                run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port, mocks=list(self._mocks),
-                module=module_name(path, header.distribution_names()),
-                echo=sys.stderr.buffer if self.echo_output else None,
-            )
-            if self._interrupted.is_set():
-                raise _Stop
-            with self._active_lock:
-                self._active.add(process)
-            process.start()
-            if process.memory_warning:
-                result.warnings.append(process.memory_warning)
-            deadline = process.started_at + self.timeout
-            booted = BootedWorkflow(self, path, result, runtime, process, deadline)
-            booted.wait_ready(min(self.boot_timeout, self.timeout))
-            yield booted if result.booted else None
+            yield
         finally:
-            if booted is not None:
-                booted.close()
-            elif process is not None:
-                process.kill()
-            if process is not None:
-                with self._active_lock:
-                    self._active.discard(process)
-                collect(process, result, self.max_output)
-            try:
-                result.service_calls = len(runtime.calls())
-                checked = booted.fuzzed_after if booted is not None and self.fuzz is not None \
-                    and "contract" in self.fuzz.checks else None
-                reported = {f.message for f in result.findings if f.kind == "service-contract"}
-                for call in runtime.calls():
-                    if checked is not None and call.seq > checked:
-                        continue  # the search's calls: it reported their problems, with a repro
-                    where = f"{call.service}{'/' + call.path if call.path else ''}"
-                    for problem in call.problems:
-                        if f"{where}: {problem}" not in reported:
-                            result.add(Finding("service-contract", f"{where}: {problem}"))
-                for violation in runtime.redis_violations():
-                    result.add(Finding("redis-namespace", f"Redis refused {violation.command} on "
-                                       f"{violation.object!r} ({violation.reason})", count=violation.count))
-            finally:
-                if relay is not None:
-                    relay.stop()
-                sim.stop(wait=False)  # the workflow's process is gone: nothing is in flight
-                runtime.stop()
-                run_dir.cleanup()
+            with self._active_lock:
+                self._active.discard(process)
 
 
 def _boot_failure(result: WorkflowResult) -> str:
@@ -324,341 +169,3 @@ def _boot_failure(result: WorkflowResult) -> str:
     if result.stderr_tail:
         lines.append("stderr:\n" + result.stderr_tail[-2000:])
     return "\n".join(lines)
-
-
-def workflow_env(header: Any, api_key: str, home: Path) -> dict[str, str]:
-    """Exactly the variables the header declares, with test values; plus HOME and TMPDIR."""
-    env: dict[str, str] = {}
-    for var in header.env_vars:
-        if var.name == "CODEWORDS_API_KEY":
-            env[var.name] = api_key
-        elif var.name in ("CODEWORDS_RUNTIME_URI", "RUNTIME_URI"):
-            env[var.name] = SIM_BASE
-        elif var.default is not None:
-            env[var.name] = var.default
-        else:
-            env[var.name] = f"cwtest-{var.name.lower().replace('_', '-')}"
-    env["HOME"] = env["TMPDIR"] = str(home)
-    return env
-
-
-def module_name(path: Path, distributions: set[str]) -> str:
-    """The workflow's module name: its file name, unless that would shadow a library it imports."""
-    stem = path.stem
-    shadowed = _SHADOWED | {d.replace("-", "_") for d in distributions} | set(sys.stdlib_module_names)
-    if stem.isidentifier() and stem not in shadowed:
-        return stem
-    return "cwtest_workflow"
-
-
-class BootedWorkflow:
-    """A workflow being served in its sandbox; ``client`` reaches its app over the Unix socket."""
-
-    def __init__(self, harness: Harness, path: Path, result: WorkflowResult, runtime: Any,
-                 process: WorkflowProcess, deadline: float) -> None:
-        self.harness = harness
-        self.path = path
-        self.result = result
-        self.runtime = runtime
-        self.process = process
-        self.deadline = deadline
-        self.client = httpx.Client(transport=httpx.HTTPTransport(uds=str(process.run_dir.app_socket)),
-                                   base_url="http://workflow", timeout=harness.timeout)
-        self._stopped = False
-        self._timed_out = False
-        #: The last simulator call before the search started (``fuzz``); None: no search.
-        self.fuzzed_after: int | None = None
-
-    @property
-    def run_dir(self) -> RunDir:
-        return self.process.run_dir
-
-    def mock_external(self, url: str, response: ExternalResponse | dict[str, Any] | list[Any] | str | bytes,
-                      method: str | None = None) -> None:
-        """``Harness.mock_external`` for this running workflow alone, from now on."""
-        if not self.process.add_mock(external_response(response).as_config(url, method)):
-            raise RuntimeError("the workflow process did not take the mock (it has stopped?)")
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def wait_ready(self, timeout: float) -> None:
-        started = time.monotonic()
-        event = self.process.wait_ready(timeout)
-        self.result.boot_seconds = time.monotonic() - started
-        if event is not None and event.get("type") == "ready":
-            self.result.booted = True
-            self.result.app = event.get("app")
-            others = [n for n in event.get("apps", []) if n != event.get("app")]
-            if others:
-                self.result.warnings.append(f"several FastAPI objects ({', '.join(event['apps'])}); served "
-                                            f"{event.get('app')!r}")
-            return
-        if event is not None:  # boot-failure: the collect step turns it into a finding
-            return
-        if self.process.alive():
-            self.timeout_finding("while importing and starting the workflow")
-            return
-        # Died without saying why: collect() reports the signal or exit status.
-
-    def timeout_finding(self, phase: str, route: str | None = None) -> None:
-        stacks = self.process.request_stacks("timeout")
-        self._timed_out = True
-        location, stack = _stack_of(stacks)
-        self.result.add(Finding("timeout", f"no progress after {self.harness.timeout:g} s ({phase})", location,
-                                stack, route=route))
-        self.stop()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
-    def fuzz(self, config: FuzzConfig) -> None:
-        """Search every route (generated requests, faults, the contract); see ``cwtest.harness.fuzzing``."""
-        from cwtest.harness.fuzzing import fuzz_booted
-
-        fuzz_booted(self, config)
-
-    def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            self.process.request_counts()
-            self.process.kill()
-
-    def close(self) -> None:
-        self.client.close()
-        self.stop()
-
-    # --- smoke -----------------------------------------------------------------------------------
-
-    def openapi(self) -> dict[str, Any]:
-        response = self.client.get("/openapi.json", timeout=max(self.remaining(), 0.1))
-        response.raise_for_status()
-        return response.json()
-
-    def smoke(self) -> None:
-        """Call every route once with a minimal valid request; record outcomes and findings."""
-        try:
-            document = self.openapi()
-        except httpx.TimeoutException:
-            self.timeout_finding("while serving /openapi.json")
-            return
-        except (httpx.HTTPError, ValueError) as exc:
-            self.result.warnings.append(f"no OpenAPI schema from the app ({exc}); no smoke call was made")
-            return
-        for op in smoke.plan(document):
-            route = RouteResult(op.method, op.template)
-            self.result.routes.append(route)
-            if op.unsupported:
-                route.outcome, route.note = "unsupported", f"not run: cannot build a request ({op.unsupported})"
-                continue
-            if self._stopped or not self.process.alive():
-                route.outcome, route.note = "not-run", "not run: the workflow process had stopped"
-                continue
-            route.request = {"path": op.path, "query": op.query or None, "json": op.json_body,
-                             "form": op.form or None}
-            self._call(document, op, route)
-
-    def _call(self, document: dict[str, Any], op: smoke.Operation, route: RouteResult) -> None:
-        remaining = self.remaining()
-        if remaining <= 0:
-            self.timeout_finding("before the smoke call", route.name)
-            route.outcome, route.note = "not-run", "not run: out of time"
-            return
-        start_events = len(self.process.events.items)
-        started = time.monotonic()
-        kwargs: dict[str, Any] = {"params": op.query or None,
-                                  "headers": {"X-Correlation-Id": f"cwtest-smoke-{len(self.result.routes)}",
-                                              **op.headers}}
-        if op.has_body:
-            if op.form is not None or op.files:
-                kwargs["data"] = op.form or None
-                kwargs["files"] = op.files or None
-            else:
-                kwargs["json"] = op.json_body
-        try:
-            try:
-                response = self.client.request(op.method, op.path, timeout=remaining, **kwargs)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-                if not self.process.alive():
-                    raise
-                # A kept-alive connection the server had closed: once more, on a new connection.
-                response = self.client.request(op.method, op.path, timeout=max(self.remaining(), 0.1), **kwargs)
-        except httpx.TimeoutException:
-            route.seconds = time.monotonic() - started
-            route.outcome, route.note = "finding", "no answer before the timeout"
-            self.timeout_finding("during the smoke call", route.name)
-            return
-        except httpx.TransportError as exc:
-            route.seconds = time.monotonic() - started
-            self._died(route)
-            dead = not self.process.alive()
-            route.outcome = "finding"
-            route.note = "the workflow process died during the call" if dead else f"the connection failed: {exc}"
-            return
-        route.seconds = time.monotonic() - started
-        route.status = response.status_code
-        if unsent_outbound(response.status_code, _body_excerpt(response)):
-            route.outcome = "rejected"
-            route.note = "passed on cwtest's 599 for an outbound request it did not send (see outbound-http)"
-            return
-        if response.status_code >= 500:
-            route.outcome = "finding"
-            event = self.process.events.wait(
-                lambda e: e.get("type") == "exception" and e.get("path") == op.path, EXCEPTION_GRACE,
-                self.process.alive, start=start_events)
-            kind = "memory" if event and event.get("exc_type") == "MemoryError" else "server-error"
-            if event:
-                message = f"{response.status_code} from {route.name}: {event.get('message')}"
-                self.result.add(Finding(kind, message, event.get("location"), event.get("stack", []),
-                                        route=route.name))
-            else:
-                self.result.add(Finding(kind, f"{response.status_code} from {route.name}: "
-                                              f"{_body_excerpt(response)}", route=route.name))
-            route.note = _body_excerpt(response, 200)
-            return
-        if 400 <= response.status_code < 500:
-            route.outcome, route.note = "rejected", _body_excerpt(response, 300)
-            return
-        if 200 <= response.status_code < 300:
-            schema, _key = smoke.response_schema(document, op, response.status_code)
-            if schema is None:
-                return
-            try:
-                body = response.json()
-            except ValueError:
-                route.outcome = "finding"
-                self.result.add(Finding("response-model", f"{route.name} answered {response.status_code} with a "
-                                        f"body that is not JSON, but documents a JSON response model",
-                                        route=route.name))
-                return
-            problem = smoke.validate(document, schema, body)
-            if problem:
-                route.outcome, route.note = "finding", problem
-                self.result.add(Finding("response-model", f"{route.name}: the {response.status_code} body breaks "
-                                        f"the response model {problem}", route=route.name))
-
-    def _died(self, route: RouteResult) -> None:
-        process = self.process.process
-        if process is not None:
-            try:
-                process.wait(timeout=2)
-            except Exception:
-                pass
-        if self.process.alive():
-            self.result.add(Finding("crash", f"the connection to the app broke during {route.name}",
-                                    route=route.name))
-            self.stop()
-
-
-def _stack_of(stacks: dict[str, Any] | None) -> tuple[str | None, list[str]]:
-    """The most telling stack of a ``stacks`` event: a task or thread inside the workflow."""
-    if not stacks:
-        return None, ["(no stack: the process did not answer the stack request)"]
-    located = [s for s in stacks.get("tasks", []) + stacks.get("threads", []) if s.get("location")]
-    if not located:
-        lines: list[str] = []
-        for entry in stacks.get("threads", [])[:3]:
-            lines.append(f"thread {entry.get('thread')}:")
-            lines += ["  " + line for line in entry.get("stack", [])[-8:]]
-        return None, lines
-    lines = []
-    for entry in located[:3]:
-        label = f"task {entry['task']}" if "task" in entry else f"thread {entry.get('thread')}"
-        lines.append(f"{label}:")
-        lines += ["  " + line for line in entry.get("stack", [])]
-    return located[0]["location"], lines
-
-
-def _body_excerpt(response: httpx.Response, limit: int = 600) -> str:
-    try:
-        body = response.json()
-        detail = body.get("detail", body) if isinstance(body, dict) else body
-        text = detail if isinstance(detail, str) else json.dumps(detail)
-    except ValueError:
-        text = response.text
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-_SIGNALS = {int(s): s.name for s in signal.Signals}
-
-
-def collect(process: WorkflowProcess, result: WorkflowResult, max_output: int) -> None:
-    """Turn what the bootstrap sent, the exit status and the output into findings."""
-    cpu_stacks = None
-    counts: dict[tuple[str, ...], int] = {}
-    for event in process.events.of("counts"):
-        counts.update({tuple(key): int(count) for key, count in event.get("counts", [])})
-    for event in list(process.events.items):
-        kind = event.get("type")
-        if kind == "finding":
-            count = max(int(event.get("count", 1)), counts.get(tuple(event.get("key", ())), 0))
-            result.add(Finding(event["kind"], event.get("detail", ""), event.get("location"), event.get("stack", []),
-                               count))
-        elif kind == "boot-failure":
-            finding_kind = event.get("kind", "boot-crash")
-            if event.get("exc_type") == "MemoryError":
-                finding_kind = "memory"
-            result.add(Finding(finding_kind, event.get("detail", ""), event.get("location"), event.get("stack", [])))
-        elif kind == "external":
-            result.external.append({k: event.get(k) for k in ("method", "url", "location", "mocked")})
-        elif kind == "hello":
-            result.warnings.extend(event.get("warnings", []))
-        elif kind == "stacks" and event.get("reason") == "cpu":
-            cpu_stacks = event
-    code = process.returncode
-    started = any(e.get("type") == "hello" for e in process.events.items)
-    if process.oom_killed:  # its cgroup counted an OOM kill: a memory finding, not a crash
-        _oom_finding(process, result)
-    elif not started and code not in (None, 0) and not process.killed_by_harness:
-        # Neither the workflow nor the bootstrap ran: bwrap or the interpreter failed. Not a finding.
-        result.harness_error = (f"the sandbox did not start (status {code})"
-                                + _stderr_hint(process).replace("; stderr ends with", ":"))
-    elif cpu_stacks is not None or code in (-signal.SIGXCPU,):
-        location, stack = _stack_of(cpu_stacks)
-        result.add(Finding("cpu", f"the CPU-time limit ({process.limits.cpu} s) was reached", location, stack))
-    elif code is not None and code != 0 and not process.killed_by_harness:
-        has_boot_failure = any(e.get("type") == "boot-failure" for e in process.events.items)
-        if not has_boot_failure:
-            how = f"was killed by {_SIGNALS.get(-code, -code)}" if code < 0 else f"exited with status {code}"
-            if code in (-signal.SIGKILL, 128 + signal.SIGKILL) and process.cgroup is not None:
-                how += " (the CPU limit's hard stop, or a signal from outside: its memory cgroup recorded no OOM kill)"
-            elif code == -signal.SIGKILL:
-                how += " (the CPU limit's hard stop or the kernel's OOM killer)"
-            kind = "boot-crash" if not result.booted else "crash"
-            searched = next((f for f in result.findings if f.kind == "crash" and f.check is not None), None)
-            if searched is not None:  # the search's finding has the input that killed it: add how it died
-                searched.message += f" (the process {how})"
-            else:
-                result.add(Finding(kind, f"the workflow process {how}" + _stderr_hint(process)))
-    total = (process.stdout.total if process.stdout else 0) + (process.stderr.total if process.stderr else 0)
-    result.stdout_bytes = process.stdout.total if process.stdout else 0
-    result.stderr_tail = process.stderr.text() if process.stderr else ""
-    if total > max_output:
-        result.add(Finding("output-flood", f"{total / (1 << 20):.1f} MiB written to stdout/stderr (limit "
-                                           f"{max_output / (1 << 20):.0f} MiB); only the last 64 KiB were kept"))
-
-
-def _oom_finding(process: WorkflowProcess, result: WorkflowResult) -> None:
-    """The kernel's OOM killer ended the workflow in its memory cgroup: a ``memory`` finding.
-
-    There is no Python frame to show (SIGKILL runs no handler); the route in flight is named when
-    one was, and a search's crash finding (which has the input) becomes the memory finding.
-    """
-    message = (f"the memory limit ({format_size(process.limits.memory)}) was reached: killed by the kernel's "
-               f"OOM killer")
-    searched = next((f for f in result.findings if f.kind == "crash" and f.check is not None), None)
-    if searched is not None:
-        searched.kind = "memory"
-        searched.message = f"{message} ({searched.message})"
-        return
-    route = next((r.name for r in result.routes if r.note == "the workflow process died during the call"), None)
-    phase = "" if result.booted else " before it served"
-    result.add(Finding("memory", message + phase + (f" during {route}" if route else ""), route=route))
-
-
-def _stderr_hint(process: WorkflowProcess) -> str:
-    tail = process.stderr.text(600).strip() if process.stderr else ""
-    return f"; stderr ends with: {tail[-400:]}" if tail else ""
-

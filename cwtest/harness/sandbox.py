@@ -1,4 +1,4 @@
-"""Which sandbox layer contains a workflow here, and the command line that applies it.
+"""Which sandbox layer contains a workflow here, and a policy turned into the command that applies it.
 
 Layers, strongest first; a probe picks the first that works on this machine:
 
@@ -6,10 +6,10 @@ Layers, strongest first; a probe picks the first that works on this machine:
     Every namespace unshared (``--unshare-all``; network, PID, IPC, UTS, user and cgroup), never
     ``--share-net``; a read-only root, private ``/tmp``, ``/run`` and ``/var/tmp`` (tmpfs, size-limited),
     the workflow's private directory as a size-limited tmpfs, and only the socket directory written
-    by the bootstrap bound read-write. Every capability dropped, ``--new-session``,
+    by the child bound read-write. Every capability dropped, ``--new-session``,
     ``--die-with-parent``. Stage 1 of seccomp is loaded by bwrap (``--seccomp FD``).
 ``landlock``
-    Where user namespaces are not allowed (Docker, Ubuntu 24.04's AppArmor default): the bootstrap
+    Where user namespaces are not allowed (Docker, Ubuntu 24.04's AppArmor default): the child
     restricts writes to the private and socket directories and, on ABI 4 and later, TCP to the
     Redis port only (no TCP bind); on ABI 6 and later signals and abstract Unix sockets stay
     inside. UDP and pathname Unix sockets are not covered.
@@ -22,14 +22,21 @@ denying new processes (and, once python runs, ``execve``), and a wall-clock time
 whole process group. The memory limit is a cgroup of the workflow's own where the host lets cwtest
 create one (``cwtest.harness.cgroup``: real memory, as on the platform; the address-space rlimit is
 then lifted), else ``RLIMIT_AS``; ``Layer.memory_mode`` says which.
+
+What a sandboxed command may do is a ``Policy`` (reads, writes, private tmpfs mounts, network,
+seccomp, environment, cwd, rlimits); ``command(layer, policy, argv)`` turns it into the command to
+exec, for any command: ``Policy.workflow`` is the workflow's.
 """
 
 from __future__ import annotations
 
-import ctypes
+import json
+import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,13 +100,10 @@ def _probe_bwrap() -> tuple[str | None, str | None]:
 
 
 def landlock_abi() -> int:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    except (OSError, AttributeError):
-        return 0
-    return int(abi) if abi > 0 else 0
+    """The kernel's Landlock ABI version (0: none), asked as the child asks it."""
+    from cwtest.harness.child.confine import landlock_abi as abi
+
+    return abi()
 
 
 @lru_cache(maxsize=1)
@@ -210,28 +214,139 @@ class Limits:
     tmpfs: int = 256 * MIB  #: size of each private tmpfs under bubblewrap (HOME, /tmp, /run, /var/tmp)
 
     def rlimits(self, address_space: bool = True) -> dict[str, int | None]:
-        """The bootstrap's rlimits; ``address_space=False`` (a memory cgroup is the limit) leaves
-        RLIMIT_AS as inherited (None: the bootstrap does not set it)."""
+        """The rlimits of ``Policy.rlimits``; ``address_space=False`` (a memory cgroup is the limit)
+        leaves RLIMIT_AS as inherited (None: it is not set)."""
         return {"AS": self.memory if address_space else None, "CPU": self.cpu, "NOFILE": self.nofile,
                 "FSIZE": self.fsize}
 
 
-def bwrap_argv(probe_: Probe, *, python: Path, bootstrap: Path, config: Path, home: Path, writable: list[Path],
-               readable: list[Path], seccomp_fd: int | None, limits: Limits) -> list[str]:
-    """bwrap's command line: tmpfs mounts first, then the binds that live under them."""
-    assert probe_.bwrap is not None
-    size = str(limits.tmpfs)
-    argv = [probe_.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--size", size, "--tmpfs", "/tmp"]
-    for hidden in ("/run", "/var/tmp"):
+#: Host directories a sandboxed command gets an empty tmpfs over, under bubblewrap (where other
+#: processes keep sockets and temporary files); each only where it is a real directory.
+HIDDEN = ("/tmp", "/run", "/var/tmp")
+#: The child package: the workflow's side, and the launcher that applies a policy for any command.
+CHILD = Path(__file__).resolve().parent / "child"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a sandboxed command may do; ``command(layer, policy, argv)`` turns it into what to exec.
+
+    Under bubblewrap every namespace is unshared (the network too, unless ``network``), the root
+    is read-only, ``hide`` gets empty tmpfs mounts, then ``read`` and ``write`` are bound (read-only,
+    read-write), then each of ``private`` is a fresh tmpfs; all tmpfs mounts hold ``tmpfs_size``.
+    Under Landlock, ``private`` and ``write`` are the only writable places and (unless ``network``)
+    TCP reaches ``connect_ports`` only; ``read`` and ``hide`` do not apply (reads stay open). In
+    every layer, ``rlimits`` (``Limits.rlimits``) and ``seccomp`` (a BPF program's path, stage 1:
+    it must allow ``execve``) apply before the command runs, which gets exactly ``env``, in ``cwd``.
+    """
+
+    read: tuple[Path, ...] = ()
+    write: tuple[Path, ...] = ()
+    private: tuple[Path, ...] = ()
+    hide: tuple[str, ...] = HIDDEN
+    tmpfs_size: int = Limits.tmpfs
+    network: bool = False
+    connect_ports: tuple[int, ...] = ()
+    seccomp: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    rlimits: Mapping[str, int | None] = field(default_factory=dict)
+
+    @classmethod
+    def workflow(cls, *, home: Path, app: Path, readable: Sequence[Path], env: Mapping[str, str], limits: Limits,
+                 address_space: bool, seccomp: Path | None, redis_port: int | None) -> Policy:
+        """The workflow's process: HOME (its cwd) a private tmpfs, only the app's socket directory
+        writable besides, what it reads (its environment, the child package, the workflow, the
+        control directory) bound, no network but the Redis port (Landlock), the limits."""
+        return cls(read=tuple(readable), write=(app,), private=(home,), tmpfs_size=limits.tmpfs,
+                   connect_ports=(redis_port,) if redis_port else (), seccomp=seccomp, env=dict(env), cwd=home,
+                   rlimits=limits.rlimits(address_space=address_space))
+
+    @property
+    def writable(self) -> list[Path]:
+        """Where the command may write (the audit hook's allow-list, Landlock's rules)."""
+        return [*self.private, *self.write]
+
+    def confinement(self, layer: Layer, seccomp: Path | None = None) -> dict[str, object]:
+        """The part applied inside the process (``cwtest.harness.child.confine``'s spec): rlimits,
+        Landlock (that layer only), and ``seccomp`` (default: the policy's, outside bubblewrap,
+        which loads it itself)."""
+        landlock = None
+        if layer.name == "landlock":
+            landlock = {"writable": [str(p) for p in self.writable] + ["/dev/null"],
+                        "connect_ports": list(self.connect_ports), "network": self.network, "required": True}
+        if seccomp is None and layer.name != "bubblewrap" and layer.seccomp:
+            seccomp = self.seccomp
+        return {"limits": dict(self.rlimits), "landlock": landlock, "seccomp": str(seccomp) if seccomp else None}
+
+
+@dataclass
+class Command:
+    """What to exec for a sandboxed command: ``subprocess.Popen(c.argv, env=c.env, cwd=c.cwd,
+    pass_fds=c.pass_fds)``, then ``close()`` (the parent's copies of the passed descriptors)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path | None
+    pass_fds: tuple[int, ...] = ()
+
+    def close(self) -> None:
+        for fd in self.pass_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pass_fds = ()
+
+    def __enter__(self) -> Command:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def command(layer: Layer, policy: Policy, argv: Sequence[str | os.PathLike[str]], *,
+            applies_itself: bool = False) -> Command:
+    """The command that runs ``argv`` under ``policy`` in ``layer``.
+
+    Under bubblewrap, bwrap's own options apply the namespaces, the mounts and the seccomp
+    program. What must be applied inside the process (rlimits; Landlock; seccomp outside
+    bubblewrap) is applied by the launcher (``child/__main__.py --confine SPEC -- ARGV``, on this
+    interpreter), which then execs ``argv``; unless ``applies_itself``: the command applies
+    ``policy.confinement(layer)`` itself (the workflow's child does, from its config, because it
+    loads a second seccomp stage after its interpreter has started).
+    """
+    args = [os.fspath(a) for a in argv]
+    spec = policy.confinement(layer)
+    inside = bool(spec["landlock"] or spec["seccomp"] or any(v is not None for v in policy.rlimits.values()))
+    read = list(policy.read)
+    if inside and not applies_itself:
+        launcher = Path(sys.executable)
+        spec = {**spec, "env": sorted(policy.env)}
+        args = [str(launcher), "-I", "-B", str(CHILD / "__main__.py"), "--confine", json.dumps(spec), "--", *args]
+        read += [p for p in dict.fromkeys((CHILD, Path(sys.prefix), Path(sys.base_prefix))) if p not in read]
+    env = dict(policy.env)
+    if layer.name != "bubblewrap":
+        return Command(args, env, policy.cwd)
+    assert layer.probe.bwrap is not None
+    size = str(policy.tmpfs_size)
+    out = [layer.probe.bwrap, "--unshare-all"] + (["--share-net"] if policy.network else []) + [
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
+        "--proc", "/proc"]
+    for hidden in policy.hide:
         if Path(hidden).is_dir() and not Path(hidden).is_symlink():
-            argv += ["--size", size, "--tmpfs", hidden]
-    for path in readable:
-        argv += ["--ro-bind", str(path), str(path)]
-    for path in writable:
-        argv += ["--bind", str(path), str(path)]
-    argv += ["--size", size, "--tmpfs", str(home), "--chdir", str(home)]
-    if seccomp_fd is not None:
-        argv += ["--seccomp", str(seccomp_fd)]
-    argv += ["--", str(python), "-I", "-B", str(bootstrap), str(config)]
-    return argv
+            out += ["--size", size, "--tmpfs", hidden]
+    for path in read:
+        out += ["--ro-bind", str(path), str(path)]
+    for path in policy.write:
+        out += ["--bind", str(path), str(path)]
+    for path in policy.private:
+        out += ["--size", size, "--tmpfs", str(path)]
+    if policy.cwd is not None:
+        out += ["--chdir", str(policy.cwd)]
+    pass_fds: tuple[int, ...] = ()
+    if policy.seccomp is not None and layer.seccomp:
+        fd = os.open(policy.seccomp, os.O_RDONLY | os.O_CLOEXEC)
+        pass_fds = (fd,)
+        out += ["--seccomp", str(fd)]
+    return Command(out + ["--", *args], env, policy.cwd, pass_fds)

@@ -6,9 +6,9 @@ Two programs, both "allow by default, deny a list":
   ``CLONE_THREAD``, ``clone3``) and the kernel interfaces a workflow never needs (ptrace, mount,
   namespaces, bpf, io_uring, keyrings, module loading...). It still allows
   ``execve``, because bubblewrap loads it (``--seccomp FD``) and then execs python.
-* ``stage 2`` is stage 1 plus ``execve``/``execveat``. The bootstrap loads it in-process, after its
+* ``stage 2`` is stage 1 plus ``execve``/``execveat``. The child loads it in-process, after its
   own imports and before the workflow's, from the bytes written here, with ``prctl`` only; so the
-  bootstrap needs no libseccomp binding, and libseccomp is needed on the host only.
+  child needs no libseccomp binding, and libseccomp is needed on the host only.
 
 Threads stay allowed (FastAPI runs sync endpoints in a thread pool): ``clone`` is denied only when
 ``(flags & CLONE_THREAD) == 0``, a masked compare on the first argument. ``clone3`` passes its

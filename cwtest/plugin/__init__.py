@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cwtest.plugin.pool import CwWorkflow, Pool, Settings
+from cwtest.harness.pool import CwWorkflow, Pool, Settings
 
 STATE = pytest.StashKey["State"]()
 SANDBOX_MODES = ("auto", "strict", "off")
@@ -160,6 +160,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
              f"{settings.examples} examples per route, sandbox: {layer}"]
     if settings.layer is not None and settings.layer.warning:
         lines.append(f"cwtest: WARNING: {settings.layer.warning}")
+    if getattr(config.option, "splits", None) and getattr(config.option, "splitting_algorithm", "") == "least_duration":
+        # pytest-split: the pool boots a workflow once per process, for whichever of its items come first.
+        lines.append("cwtest: NOTE: --splitting-algorithm least_duration spreads a workflow's items over the groups "
+                     "and each group boots it again; duration_based_chunks (the default) keeps them together")
     return lines
 
 

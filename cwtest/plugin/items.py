@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 import pytest
 from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
 
-from cwtest.plugin.pool import BootFailed, MockSpec, Pool, Settings, mock_spec
+from cwtest.harness.child import protocol
+from cwtest.harness.pool import BootFailed, MockSpec, Pool, Settings, mock_spec
 from cwtest.plugin.routes import StaticRoute, StaticRoutes, find_routes
 
 FUZZ_CHECKS = ("fuzz", "invalid", "contract")
@@ -175,7 +176,7 @@ class BootItem(CwtestItem):
     kind = "boot"
 
     def runtest(self) -> None:
-        from cwtest.fuzz.schema import routes_of
+        from cwtest.openapi import routes_of
 
         self._record()
         parent = self.parent
@@ -192,12 +193,12 @@ class BootItem(CwtestItem):
         self.user_properties.append(("cwtest.boot_seconds", f"{booted.result.boot_seconds:.2f}"))
         problems: list[str] = []
         # What the workflow tried while it was imported and started: the events before "ready".
-        for event in _boot_events(booted.process.events.items):
-            where = f" at {event['location']}" if event.get("location") else ""
-            problems.append(f"✗ [{event.get('kind')}] {event.get('detail', '')}{where}")
-            problems += [f"      {line}" for line in event.get("stack", [])[-8:]]
+        for event in _boot_events(booted.process.events.of(protocol.Message)):
+            where = f" at {event.location}" if event.location else ""
+            problems.append(f"✗ [{event.kind}] {event.detail}{where}")
+            problems += [f"      {line}" for line in event.stack[-8:]]
         try:
-            document = entry.target.schema
+            document = entry.booted.schema
         except Exception as exc:  # noqa: BLE001 - the app serves no document: the fuzz items cannot run
             problems.append(f"✗ [no-openapi] {exc}")
             document = None
@@ -225,13 +226,14 @@ class BootItem(CwtestItem):
             raise CwtestFailure("\n".join([head, *problems]), first)
 
 
-def _boot_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: dict[tuple[str, ...], dict[str, Any]] = {}
-    for event in list(events):
-        if event.get("type") == "ready":
+def _boot_events(events: list[protocol.Message]) -> list[protocol.Finding]:
+    """The sandbox findings sent before ``ready`` (the last message of each place)."""
+    out: dict[tuple[str, ...], protocol.Finding] = {}
+    for event in events:
+        if isinstance(event, protocol.Ready):
             break
-        if event.get("type") == "finding":
-            out[tuple(event.get("key", ()))] = event
+        if isinstance(event, protocol.Finding):
+            out[event.key] = event
     return list(out.values())
 
 
@@ -240,11 +242,10 @@ class _RouteItem(CwtestItem):
     reported: tuple[str, ...] = ()
 
     def runtest(self) -> None:
-        from cwtest.fuzz import FuzzConfig, Fuzzer
-        from cwtest.fuzz.schema import routes_of
-        from cwtest.plugin.pool import new_findings
+        from cwtest.fuzz.engine import FuzzConfig, Fuzzer
+        from cwtest.openapi import routes_of
+        from cwtest.harness.pool import new_findings
         from cwtest.plugin.report import headline, render_item
-        from cwtest.fuzz.sandbox_target import WorkflowStopped
 
         self._record()
         assert self.route is not None
@@ -252,43 +253,31 @@ class _RouteItem(CwtestItem):
             entry = self.pool.acquire(self.path, self.mocks())
         except BootFailed:
             _skip(f"not run: {self.workflow} did not boot (its boot item says why)")
-        target = entry.target
+        target = entry.booted
         target.runtime.reset()
         try:
             routes = {r.name: r for r in routes_of(target.schema)}
-        except Exception as exc:  # noqa: BLE001
-            _skip(f"not run: the app serves no usable OpenAPI document ({exc})")
-        route = routes.get(self.route.name)
-        if route is None:
-            _skip(f"not run: the app has no route {self.route.name} (its boot item says so)")
-        if route.unsupported:
-            _skip(f"not fuzzed: {route.unsupported}")
+        except Exception as exc:  # noqa: BLE001 - no usable document: inconclusive, not a failure
+            _skip(f"inconclusive: the app serves no usable OpenAPI document ({exc})")
+        if self.route.name not in routes:
+            _skip(f"inconclusive: the app has no route {self.route.name} (its boot item says so)")
         settings = self.settings
         config = FuzzConfig(examples=settings.examples, seed=self.seed, shrink_time=settings.shrink_time,
                             cache_dir=settings.cache_dir, readonly_database=settings.readonly_database,
                             checks=self.checks, routes=(self.route.name,))
         before = target.counts()
-        fuzzer = Fuzzer(target, config, workflow=str(self.path))
-        try:
-            report = fuzzer.run()
-        except WorkflowStopped:  # hung or died: the report holds what was found up to then
-            report = fuzzer.report
-        findings = new_findings(target, before)
-        failures = [f for f in report.failures if f.check in self.reported]
-        stats = report.routes[0] if report.routes else None
-        if stats is not None and stats.skipped:
-            _skip(stats.skipped)
+        report = Fuzzer(target, config, workflow=str(self.path), shown=self.rooted).run()
+        sandbox = new_findings(target, before)
+        findings = [f for f in report.findings if f.check in self.reported or f.kind in ("timeout", "crash")]
+        [result] = report.routes
         self.user_properties.append(("cwtest.requests", str(report.requests)))
-        hung = target.dead
-        if failures or findings or hung:
-            text = render_item(kind=self.kind, route=self.route.name, workflow=self.workflow, rooted=self.rooted,
-                               report=report,
-                               failures=failures, findings=findings, seed=self.seed, examples=settings.examples,
-                               nodeid=self.nodeid, rerun_seed=settings.seed, hung=hung,
-                               hang_stacks=target.hang_stacks, tolerated=config.tolerated,
-                               stderr_tail=_stderr(entry.booted))
-            kind = "timeout" if target.hang_stacks else "crash"
-            raise CwtestFailure(text, headline(failures, findings) if failures or findings else f"[{kind}] {hung}")
+        if findings or sandbox:
+            text = render_item(kind=self.kind, route=self.route.name, workflow=self.workflow, report=report,
+                               findings=findings, sandbox=sandbox, seed=self.seed, examples=settings.examples,
+                               nodeid=self.nodeid, rerun_seed=settings.seed, stderr_tail=_stderr(entry.booted))
+            raise CwtestFailure(text, headline(findings, sandbox))
+        if result.inconclusive is not None:
+            _skip(f"inconclusive: {result.inconclusive.render()}")
 
 
 def _stderr(booted: Any) -> str:
@@ -309,7 +298,7 @@ class FuzzItem(_RouteItem):
 
     kind = "fuzz"
     checks = FUZZ_CHECKS
-    reported = ("fuzz", "invalid")
+    reported = ("smoke", "fuzz", "invalid")
 
 
 class FaultsItem(_RouteItem):

@@ -157,7 +157,10 @@ def find_routes(path: Path, source: str | None = None) -> StaticRoutes:
             for method, route_path, line in owner.routes:
                 routes.add(StaticRoute(method, normalise(prefix + owner.prefix + route_path), line))
     out.dynamic.sort(key=lambda text: int(text.split(":")[1]))
-    out.routes = sorted((r for r in routes if r.method in METHODS), key=lambda r: (r.line, METHODS.index(r.method)))
+    # Source order; the path breaks ties (one router included under two prefixes shares a line): the
+    # item order, which pytest-split's groups and xdist's workers rely on, never follows set order.
+    out.routes = sorted((r for r in routes if r.method in METHODS),
+                        key=lambda r: (r.line, METHODS.index(r.method), r.template))
     return out
 
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from cwtest import SimulatedRuntime
 
@@ -38,14 +35,6 @@ def minimal_inputs(variant: Any) -> dict[str, Any]:
     if variant.env_from_input is not None:
         inputs[variant.env_from_input.input] = "slack"
     return inputs
-
-
-def require_redis() -> None:
-    """Skip without redis-server on a developer machine; in CI its absence is a failure."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing in CI: .ci/run must install it")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
 
 
 class ScenarioWorker:

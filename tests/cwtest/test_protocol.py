@@ -13,7 +13,8 @@ import time
 import pytest
 from jsonschema import Draft202012Validator
 
-from cwtest_support import minimal_inputs, require_redis, run_scenario
+from cwtest_support import minimal_inputs, run_scenario
+from needs import need_redis
 from cwtest import Delay, DropConnection, HttpError, Malformed, Reply, SimulatedRuntime, Unsuccessful
 from cwtest.simulator.mcp import PROTOCOL_VERSIONS, TOOLS
 from cwtest.simulator.state import SLOT_HEADER
@@ -290,7 +291,7 @@ def test_legacy_uploads_refused_when_the_runtime_says_so(client_env, tmp_path):
 
 @pytest.mark.redis
 def test_redis_client_gets_a_real_tls_redis_limited_to_its_namespace(client_env, runtime, tmp_path):
-    require_redis()
+    need_redis()
     result = run_scenario(client_env, runtime, tmp_path, "redis", value="hi")
     assert result["namespace"] == runtime.namespace and result["got"] == "hi"
     assert result["outside"]["ok"] is False and "permission" in result["outside"]["message"].lower()

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import redis
 
-from cwtest_support import REPO, require_redis
+from cwtest_support import REPO
+from needs import need_redis
 
 
 def start_serving(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
@@ -42,7 +43,7 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 
 def test_serve_prints_what_a_workflow_needs_and_stops_cleanly_on_ctrl_c():
-    require_redis()
+    need_redis()
     process, banner = start_serving("--connected-apps", "slack,hubspot", "--seed", "3")
     try:
         url, key = value(banner, "CODEWORDS_RUNTIME_URI"), value(banner, "CODEWORDS_API_KEY")

@@ -30,17 +30,19 @@ def run(name: str, **options: object):
 
 def test_faults_find_a_keyerror_on_an_llm_answer_missing_an_optional_key() -> None:
     report = run("llm_optional_key")
-    assert not [f for f in report.failures if f.check == "fuzz"]  # the normal answer has every key
-    [missing] = [f for f in report.failures if f.exception and f.exception.message == "'labels'"]
+    assert not [f for f in report.findings if f.check == "fuzz"]  # the normal answer has every key
+    [missing] = [f for f in report.findings if f.exception and f.exception.message == "'labels'"]
     assert (missing.kind, missing.check, missing.exception.type) == ("unhandled-exception", "faults", "KeyError")
-    assert missing.fault is not None and (missing.fault.service, missing.fault.kind) == ("openai", "llm_minimal")
+    assert missing.repro.fault == "openai: llm_minimal"
     assert missing.location == f"{FIXTURES / 'llm_optional_key.py'}:61"
-    assert missing.shrunk and missing.request.json_body == {"title": "aaa"}  # minLength 3, nothing optional
-    assert missing.fault_answer["response"].keys() == {"category", "summary"}  # only the required keys
+    assert missing.repro.shrunk and missing.repro.request.json_body == {"title": "aaa"}  # minLength 3, nothing optional
+    # the scripted answer has only the required keys
+    assert "respond({'response': {'category': " in missing.repro.inprocess_test and "'labels'" not in \
+        missing.repro.inprocess_test.split("respond(")[1].split("#")[0]
     # the other faults: success false and a cut body are findings too; a timeout is the client's own error
-    kinds = {(f.fault.kind, f.exception.type) for f in report.failures if f.fault and f.exception}
+    kinds = {(f.repro.fault.split(": ")[1], f.exception.type) for f in report.findings if f.repro.fault and f.exception}
     assert kinds == {("llm_minimal", "KeyError"), ("unsuccessful", "KeyError"), ("malformed", "json.JSONDecodeError")}
-    [stats] = report.routes
+    stats = report.routes[0].search
     assert ("openai: timeout", "httpx.ReadTimeout") in {(fault, kind) for fault, kind, _loc in stats.tolerated}
     assert stats.faults_injected == ["openai: http_error", "openai: timeout", "openai: unsuccessful",
                                      "openai: malformed", "openai: llm_minimal", "openai: llm_empty_strings",
@@ -49,8 +51,8 @@ def test_faults_find_a_keyerror_on_an_llm_answer_missing_an_optional_key() -> No
 
 def test_a_deliberate_http_exception_404_is_not_a_finding() -> None:
     report = run("deliberate_404")
-    assert report.failures == []
-    [stats] = report.routes
+    assert report.findings == []
+    stats = report.routes[0].search
     assert stats.statuses["fuzz"].get("4xx", 0) > 0 and stats.statuses["fuzz"].get("2xx", 0) > 0
     assert stats.faults_injected == ["firecrawl: http_error", "firecrawl: timeout", "firecrawl: unsuccessful",
                                      "firecrawl: malformed"]
@@ -60,19 +62,20 @@ def test_a_deliberate_http_exception_404_is_not_a_finding() -> None:
 
 def test_a_response_model_violation_is_found_and_shrunk() -> None:
     report = run("response_model")
-    [failure] = report.failures
-    assert (failure.kind, failure.check, failure.status) == ("response-model", "fuzz", 200)
+    [failure] = report.findings
+    assert (failure.kind, failure.check, failure.repro.status) == ("response-model", "fuzz", 200)
     assert failure.message == "the 200 body breaks the response model at longest_word: None is not of type 'string'"
-    assert failure.shrunk and failure.request.json_body == {"text": ""}
+    assert failure.repro.shrunk and failure.repro.request.json_body == {"text": ""}
 
 
 def test_the_contract_check_names_the_key() -> None:
     report = run("contract_key")
-    [failure] = report.failures
-    assert (failure.kind, failure.key) == ("service-contract", "tll")
+    [failure] = report.findings
+    assert (failure.kind, failure.repro.key) == ("service-contract", "tll")
     assert failure.message == 'redis_coordinator: "tll" is not an input of redis_coordinator; did you mean "ttl"?'
-    assert failure.shrunk and failure.request.json_body == {"url": "https://example.com", "expires_in_days": 1}
-    [call] = failure.calls
+    assert failure.repro.shrunk and failure.repro.request.json_body == {"url": "https://example.com",
+                                                                        "expires_in_days": 1}
+    [call] = failure.repro.calls
     assert (call.service, call.status) == ("redis_coordinator", 422)
 
 
@@ -95,9 +98,9 @@ def test_an_invalid_request_answered_with_a_5xx_is_found() -> None:
 
     with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
         report = fuzz(target, FuzzConfig(**FAST))
-    [failure] = report.failures
-    assert (failure.check, failure.exception.type, failure.status) == ("invalid", "AttributeError", 500)
-    assert failure.request.defect is not None and failure.request.defect.startswith("body.tags is ")
+    [failure] = report.findings
+    assert (failure.check, failure.exception.type, failure.repro.status) == ("invalid", "AttributeError", 500)
+    assert failure.repro.request.defect is not None and failure.repro.request.defect.startswith("body.tags is ")
     assert failure.location is not None and failure.location.endswith(f"test_fuzz_checks.py:{strip_line()}")
 
 
@@ -128,10 +131,12 @@ def test_one_failure_per_exception_type_and_location_across_routes() -> None:
 
     with InProcessTarget(app, SimulatedRuntime(), lifespan=False) as target:
         report = fuzz(target, FuzzConfig(**FAST, checks=("fuzz",)))
-    [failure] = report.failures
+    [failure] = report.findings
     assert failure.exception.type == "ZeroDivisionError" and failure.route == "POST /price"
-    assert failure.request.json_body == {"quantity": 0}
-    assert failure.seen_in[0] == "fuzz POST /price" and "fuzz POST /shipping" in failure.seen_in
+    assert failure.repro.request.json_body == {"quantity": 0}
+    # the smoke call's minimal quantity is the minimum, 0: found there, on both routes
+    assert failure.check == "smoke" and failure.repro.seen_in[0] == "smoke POST /price"
+    assert "smoke POST /shipping" in failure.repro.seen_in
 
 
 class Batch(BaseModel):
@@ -152,22 +157,22 @@ def test_shrinking_is_capped_by_shrink_time() -> None:
         capped = fuzz(target, FuzzConfig(checks=("fuzz",), shrink_time=1.0, examples=20))
         free = fuzz(target, FuzzConfig(checks=("fuzz",), shrink_time=3.0, examples=20))
         unshrunk = fuzz(target, FuzzConfig(checks=("fuzz",), shrink_time=0, examples=20))
-    [failure] = capped.failures
+    [failure] = capped.findings
     assert failure.exception.type == "ValueError"
     assert capped.seconds < 20 * 0.03 + 1.0 + 1.5  # exploring, one shrink capped at 1 s, slack for a shared machine
     assert free.requests > capped.requests + 30  # the cap did stop a shrink that had further to go
-    [raw] = unshrunk.failures
-    assert not raw.shrunk and unshrunk.requests == 20
+    [raw] = unshrunk.findings
+    assert not raw.repro.shrunk and unshrunk.requests == 21  # the smoke call and 20 generated
 
 
 def test_reports_carry_a_curl_command_that_sends_the_minimal_request() -> None:
     report = run("planted_bugs", checks=("fuzz",))
-    by_type = {f.exception.type: f for f in report.failures}
+    by_type = {f.exception.type: f for f in report.findings}
     failure = by_type["IndexError"]
-    words = shlex.split(failure.curl("http://127.0.0.1:8000"))
+    words = shlex.split(failure.repro.curl)
     assert words[:5] == ["curl", "-sS", "-X", "POST", "http://127.0.0.1:8000/"]
-    assert json.loads(words[words.index("--data-raw") + 1]) == failure.request.json_body
-    assert failure.request.json_body["seats"] == 500
+    assert json.loads(words[words.index("--data-raw") + 1]) == failure.repro.request.json_body
+    assert failure.repro.request.json_body["seats"] == 500
     text = report.render()
     assert "minimal input (shrunk): POST /" in text and "planted_bugs.py:95 in quote" in text
 
@@ -188,11 +193,11 @@ def _run_test_source(source: str, workflow: Path) -> None:
 
 def test_regression_tests_fail_on_the_bug_and_pass_once_it_is_fixed(tmp_path: Path) -> None:
     report = run("planted_bugs", checks=("fuzz",))
-    assert len(report.failures) == 3
+    assert len(report.findings) == 3
     fixed = tmp_path / "planted_bugs.py"
     fixed.write_text(_fix_planted_bugs((FIXTURES / "planted_bugs.py").read_text()))
-    for failure in report.failures:
-        source = failure.regression_test(FIXTURES / "planted_bugs.py")
+    for failure in report.findings:
+        source = failure.repro.inprocess_test
         with pytest.raises(AssertionError, match=failure.exception.type.rpartition(".")[2]):
             _run_test_source(source, FIXTURES / "planted_bugs.py")
         _run_test_source(source, fixed)
@@ -201,18 +206,18 @@ def test_regression_tests_fail_on_the_bug_and_pass_once_it_is_fixed(tmp_path: Pa
 def test_regression_tests_of_faults_contracts_and_models_reproduce(tmp_path: Path) -> None:
     for name in ("llm_optional_key", "contract_key", "response_model"):
         report = run(name)
-        assert report.failures
-        for failure in report.failures:
-            source = failure.regression_test(FIXTURES / f"{name}.py")
+        assert report.findings
+        for failure in report.findings:
+            source = failure.repro.inprocess_test
             with pytest.raises(AssertionError):
                 _run_test_source(source, FIXTURES / f"{name}.py")
 
 
 def test_a_written_regression_test_fails_under_pytest(tmp_path: Path) -> None:
     report = run("llm_optional_key")
-    [failure] = [f for f in report.failures if f.fault is not None and f.fault.kind == "llm_minimal"]
-    path = tmp_path / f"{failure.test_name}.py"
-    path.write_text(failure.regression_test(FIXTURES / "llm_optional_key.py"))
+    [failure] = [f for f in report.findings if f.repro.fault == "openai: llm_minimal"]
+    path = tmp_path / f"{failure.repro.test_name}.py"
+    path.write_text(failure.repro.inprocess_test)
     assert "runtime.script('openai', '').respond({'response': {" in path.read_text()
     assert "not any(e.is_a(name) for name in ('httpx.HTTPError', 'openai.APIError'" in path.read_text()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
@@ -224,16 +229,18 @@ def test_a_written_regression_test_fails_under_pytest(tmp_path: Path) -> None:
 def test_the_json_report_holds_everything_a_ci_needs() -> None:
     report = run("contract_key")
     data = json.loads(json.dumps(report.as_json()))
-    assert data["version"] == 1 and data["seed"] == 0 and data["examples"] == 50
-    [failure] = data["failures"]
-    assert failure["kind"] == "service-contract" and failure["key"] == "tll" and failure["shrunk"] is True
-    assert failure["request"] == {"method": "POST", "path": "/",
-                                  "json": {"url": "https://example.com", "expires_in_days": 1}}
-    assert failure["calls"][0]["problems"] == ['"tll" is not an input of redis_coordinator; did you mean "ttl"?']
-    assert failure["curl"].startswith("curl -sS -X POST") and "def test_post_root_service_contract_" in \
-        failure["regression_test"]
+    assert data["version"] == 2 and data["seed"] == 0 and data["examples"] == 50
+    [finding] = data["findings"]
+    repro = finding["repro"]
+    assert finding["kind"] == "service-contract" and repro["key"] == "tll" and repro["shrunk"] is True
+    assert repro["input"] == {"method": "POST", "path": "/",
+                              "json": {"url": "https://example.com", "expires_in_days": 1}}
+    assert repro["calls"][0].endswith('"tll" is not an input of redis_coordinator; did you mean "ttl"?')
+    assert repro["curl"].startswith("curl -sS -X POST") and "def test_post_root_service_contract_" in \
+        repro["regression_test"]
     [route] = data["routes"]
-    assert route["route"] == "POST /" and route["fuzz_requests"] >= 50 and route["invalid_requests"] == 50
+    assert route["method"] == "POST" and route["verdict"] == "finding"
+    assert route["search"]["fuzz_requests"] >= 50 and route["search"]["invalid_requests"] == 50
 
 
 def test_a_tests_own_scripts_survive_the_faults() -> None:
@@ -250,7 +257,7 @@ def test_a_tests_own_scripts_survive_the_faults() -> None:
         script.reset()
         script.respond({"response": "a note the test scripted"})
         report = fuzz(target, FuzzConfig(checks=("faults",), examples=5, shrink_time=0))
-        assert len(report.routes[0].faults_injected) == 6
+        assert len(report.routes[0].search.faults_injected) == 6
         body = {"company": "Acme", "contact": "ops@acme.io", "plan": "team", "seats": 12}
         assert target.send("POST", "/", body).body["welcome_note"] == "a note the test scripted"
 
@@ -274,19 +281,19 @@ def test_a_target_that_stops_ends_the_run_with_its_error_and_keeps_what_was_foun
 
         target.send = send  # type: ignore[method-assign]
         fuzzer = Fuzzer(target, FuzzConfig(seed=0, shrink_time=2.0))
-        with pytest.raises(Dies, match="died"):
-            fuzzer.run()
+        report = fuzzer.run()
     assert len(sent) == 121  # no request after the failing one, inside Hypothesis or out
-    assert fuzzer.report.failures and fuzzer.report.requests == 119  # 121 sends: the document, 119, the failing one
+    assert report.findings and report.requests == 119  # 121 sends: the document, 119, the failing one
+    assert "died" in (fuzzer.stopped or "")
 
 
 def test_an_exception_from_the_client_librarys_own_code_is_the_clients_failure() -> None:
     """redis_client() raises KeyError('redis_host') on a coordinator's success: false: not the workflow's bug."""
-    from cwtest.fuzz import ExceptionInfo, Frame, Fuzzer
-    from cwtest.fuzz.engine import FuzzConfig
+    from cwtest.fuzz.classify import Judge
+    from cwtest.fuzz.engine import TOLERATED
+    from cwtest.results import ExceptionInfo, Frame
 
-    fuzzer = Fuzzer.__new__(Fuzzer)
-    fuzzer.config = FuzzConfig()
+    judge = Judge({}, frozenset(), TOLERATED, ("codewords_client",))
     workflow = Frame("/work/app/workflow.py", 195, "status", "async with redis_client() as (redis, ns):")
     library = Frame("/env/lib/python3.11/site-packages/codewords_client/redis.py", 40, "redis_client")
     raised_inside = ExceptionInfo(type="KeyError", message="'redis_host'", frames=(workflow, library))
@@ -297,13 +304,13 @@ def test_an_exception_from_the_client_librarys_own_code_is_the_clients_failure()
     through = ExceptionInfo(type="json.JSONDecodeError", message="Expecting value",
                             frames=(workflow, Frame("/usr/lib/python3.11/json/decoder.py", 353, "raw_decode")),
                             via=("contextlib", "codewords_client", "httpx", "json", "decoder"))
-    assert fuzzer._raised_by_client(raised_inside) and fuzzer._raised_by_client(through)
-    assert not fuzzer._raised_by_client(raised_here) and not fuzzer._raised_by_client(look_alike)
-    assert not fuzzer._raised_by_client(ExceptionInfo(type="KeyError", message="", frames=(workflow,), via=("json",)))
+    assert judge.is_clients_own(raised_inside) and judge.is_clients_own(through)
+    assert not judge.is_clients_own(raised_here) and not judge.is_clients_own(look_alike)
+    assert not judge.is_clients_own(ExceptionInfo(type="KeyError", message="", frames=(workflow,), via=("json",)))
 
 
 def test_the_packages_an_exception_passed_through_are_recorded() -> None:
-    from cwtest.fuzz.target import ExceptionInfo, package_of
+    from cwtest.fuzz.target import exception_of, package_of
 
     assert package_of("/env/lib/python3.11/site-packages/codewords_client/redis.py") == "codewords_client"
     assert package_of("/env/lib/python3.11/site-packages/six.py") == "six"
@@ -319,9 +326,8 @@ def test_the_packages_an_exception_passed_through_are_recorded() -> None:
     try:
         call_into_json()
     except ValueError as exc:
-        info = ExceptionInfo.from_exception(exc, __file__)
+        info = exception_of(exc, __file__)
     assert info.via == ("json",)  # json/__init__.py, then json/decoder.py
-    assert ExceptionInfo.from_json(info.as_json()).via == info.via
 
 
 def test_a_599_passed_on_from_an_unsent_outbound_request_is_a_note_not_a_server_error() -> None:
@@ -345,9 +351,9 @@ def test_a_599_passed_on_from_an_unsent_outbound_request_is_a_note_not_a_server_
 
     with InProcessTarget(app, SimulatedRuntime()) as target:
         report = fuzz(target, FuzzConfig(examples=10, seed=0, checks=("fuzz",), shrink_time=0))
-    [failure] = report.failures
+    [failure] = report.findings
     assert failure.kind == "server-error" and failure.route == "GET /rate" and "exchange is down" in failure.message
-    quote_stats = next(r for r in report.routes if r.route == "GET /quote")
+    quote_stats = next(r.search for r in report.routes if r.name == "GET /quote")
     assert any("did not send" in note for note in quote_stats.notes)
     assert unsent_outbound(599, '{"detail": "cwtest: the request to https://x/ was not sent"}')
     assert not unsent_outbound(500, "cwtest: the request to https://x/ was not sent")
@@ -371,6 +377,6 @@ def test_a_call_to_an_endpoint_the_simulator_lacks_is_a_visible_note() -> None:
 
     with InProcessTarget(app, SimulatedRuntime()) as target:
         report = fuzz(target, FuzzConfig(examples=3, seed=0, checks=("fuzz",), shrink_time=0))
-    [stats] = report.routes
+    stats = report.routes[0].search
     assert any("whatsapp_trigger/register: the simulator does not know this endpoint" in n for n in stats.notes), \
         stats.notes

@@ -15,8 +15,9 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, EmailStr, Field, HttpUrl, Json, TypeAdapter
 
 from cwtest.fuzz import InProcessTarget, Strategies, routes_of
-from cwtest.fuzz.engine import draw
-from cwtest.fuzz.schema import NON_ASCII, Resolver
+from cwtest.fuzz.search import draw
+from cwtest.fuzz.formats import NON_ASCII
+from cwtest.openapi import Resolver, Unsupported
 from cwtest.simulator import SimulatedRuntime
 
 
@@ -171,8 +172,14 @@ def test_resolver_merges_keywords_beside_a_reference() -> None:
         {"type": "string", "maxLength": 3, "description": "d"}
 
 
-def test_a_route_with_a_form_body_is_reported_unsupported() -> None:
+def test_a_route_with_a_form_body_gets_a_smoke_call_but_no_search() -> None:
     document = {"openapi": "3.1.0", "paths": {"/upload": {"post": {"requestBody": {"required": True, "content": {
         "multipart/form-data": {"schema": {"type": "object"}}}}, "responses": {}}}}}
     [route] = routes_of(document)
-    assert route.unsupported == "a request body of type multipart/form-data (only JSON bodies)"
+    assert route.unsupported is None and route.body_media == "multipart"
+    with pytest.raises(Unsupported, match="a multipart body"):
+        Strategies(document).request(route)
+    csv = {"openapi": "3.1.0", "paths": {"/csv": {"post": {"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}}}}, "responses": {}}}}}
+    [route] = routes_of(csv)
+    assert route.unsupported == "a request body of type text/csv (only JSON and form bodies)"

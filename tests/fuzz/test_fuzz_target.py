@@ -69,7 +69,9 @@ def build_app(events: list[str]) -> FastAPI:
     async def outside() -> dict:
         async with httpx.AsyncClient() as client:
             response = await client.get("https://api.example.com/v1/price")
-        return {"status": response.status_code}
+        if response.status_code == 599:
+            return {"status": 599}
+        return {"status": response.status_code, "body": response.json()}
 
     @app.post("/later")
     async def later(tasks: BackgroundTasks) -> dict:
@@ -147,7 +149,16 @@ def test_the_sync_client_reaches_the_simulator_from_the_thread_pool(target: InPr
 def test_other_hosts_are_answered_599_and_recorded_never_sent(target: InProcessTarget) -> None:
     outcome = target.send("GET", "/outside")
     assert outcome.body == {"status": 599}
-    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price"}]
+    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price", "mocked": False}]
+
+
+def test_mock_external_answers_outbound_requests_as_the_harness_does(target: InProcessTarget) -> None:
+    target.mock_external("https://api.example.com/", {"price": 1})
+    target.mock_external("https://api.example.com/v1/", {"price": 3})  # the longest prefix wins
+    target.mock_external("https://api.example.com/v1/price", {"price": 4}, method="POST")  # not for a GET
+    outcome = target.send("GET", "/outside")
+    assert outcome.body == {"status": 200, "body": {"price": 3}}
+    assert target.external == [{"method": "GET", "url": "https://api.example.com/v1/price", "mocked": True}]
 
 
 def test_a_background_task_failing_after_the_answer_counts_for_its_request(target: InProcessTarget) -> None:

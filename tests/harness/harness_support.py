@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from cwtest.harness.cgroup import CgroupSupport
-from cwtest.harness.sandbox import probe
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
@@ -64,40 +60,39 @@ def descendants(pid: int) -> dict[int, str]:
 
 
 #: Command-line fragments of what a harness run starts (and must stop).
-RUN_PROCESSES = ("bwrap", "bootstrap.py", "redis-server", "cwtest-run-", "cwtest-hostile", "sleep 30")
+RUN_PROCESSES = ("bwrap", "child/__main__.py", "redis-server", "cwtest-run-", "cwtest-hostile", "sleep 30")
 
 
-def leftover_processes() -> dict[int, str]:
-    """Processes of ours that should be gone: sandboxes, bootstraps, Redis, what a hostile fixture started."""
+def _environ(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def leftover_processes(root: Path) -> dict[int, str]:
+    """Processes of this test's run that should be gone, and only those.
+
+    ``root`` is the test's private temp directory (``clean_host``), where its run directories go.
+    Ours: descendants of this process that a harness run starts (sandboxes, bootstraps, Redis),
+    and any process whose command line names ``root`` (a sandbox reparented to init) or that a
+    hostile fixture started with our run's environment (its ``HOME`` lies under ``root``). Another
+    cwtest run on the machine (a developer's, another pytest) has run directories elsewhere.
+    """
+    mine = str(root)
     left = {pid: cmd for pid, cmd in descendants(os.getpid()).items() if any(f in cmd for f in RUN_PROCESSES)}
     for pid, (_ppid, cmdline) in process_table().items():
-        if "cwtest-hostile" in cmdline or "cwtest-run-" in cmdline:
+        if mine in cmdline or ("cwtest-hostile" in cmdline and mine in _environ(pid)):
             left[pid] = cmdline
     return left
 
 
-def host_changes() -> list[str]:
-    """Marker files that exist (none should), and cwtest run directories left in the temp dir."""
+def host_changes(root: Path) -> list[str]:
+    """Marker files that exist (none should, whoever made them), and run directories left in ``root``."""
     changes = [str(path) for path in MARKERS if path.exists()]
-    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
-    changes += [str(p) for p in tmp.glob("cwtest-run-*")]
+    changes += [str(p) for p in root.glob("cwtest-run-*")]
     return changes
-
-
-def require_redis() -> None:
-    assert shutil.which("redis-server"), "redis-server is missing: apt-get install redis-server (CI installs it)"
-
-
-def require_memory_cgroup() -> CgroupSupport:
-    """The probe's memory cgroups: skipped where the host has none; in CI their absence is a failure."""
-    support = probe().cgroup
-    if support is None or not support.available:
-        reason = support.reason if support is not None else "not probed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"memory cgroups are expected on the CI machines (root with a writable cgroup v1 memory "
-                        f"hierarchy, or a delegated cgroup v2 subtree), but the probe says: {reason}")
-        pytest.skip(f"memory cgroups are not available here: {reason}")
-    return support
 
 
 def memory_cgroups_of(support: CgroupSupport, pid: int | None = None) -> list[Path]:
@@ -107,15 +102,18 @@ def memory_cgroups_of(support: CgroupSupport, pid: int | None = None) -> list[Pa
     return sorted(p for p in Path(support.parent).iterdir() if p.is_dir() and p.name.startswith(prefix))
 
 
-def start_boot(workflow: Path, tmp_path: Path, *options: str) -> subprocess.Popen[str]:
-    """``cwtest boot WORKFLOW -q OPTIONS`` in a child process, returned once the app is served."""
+def start_boot(workflow: Path, tmp_dir: Path, *options: str) -> subprocess.Popen[str]:
+    """``cwtest boot WORKFLOW -q OPTIONS`` in a child process with ``TMPDIR=tmp_dir`` (its run directory
+    goes there: give it a short path, ``short_tmp``), returned once the app is served."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cwtest.harness.cli", "boot", str(workflow), "-q", *options],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
+        env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_dir)},
     )
     assert process.stdout is not None
+    seen = []
     for line in process.stdout:
+        seen.append(line)
         if line.startswith("app:"):
-            break
-    return process
+            return process
+    raise AssertionError(f"cwtest boot exited {process.wait()} before serving (TMPDIR={tmp_dir}): {''.join(seen)}")

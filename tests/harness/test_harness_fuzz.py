@@ -85,7 +85,7 @@ def test_a_hang_found_by_the_search_is_a_timeout_with_its_input(tmp_path: Path) 
     code, report = run_json(tmp_path, str(WORKFLOWS / "hang_on_large.py"), "--timeout", "3", "--shrink-time", "0")
     assert code == 1
     [workflow] = report["workflows"]
-    assert [r["outcome"] for r in workflow["routes"]] == ["ok"]  # the smoke call passed
+    assert [r["status"] for r in workflow["routes"]] == [200]  # the smoke call passed
     [hang] = workflow["findings"]
     assert hang["kind"] == "timeout" and hang["check"] == "fuzz"
     assert hang["repro"]["input"]["json"]["quantity"] > 1000

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,12 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness_support import REPO, WORKFLOWS, descendants, require_redis, start_boot
+from harness_support import REPO, WORKFLOWS, descendants, start_boot
+from needs import need_layer, need_redis
 
 from cwtest.harness.cli import run_main
-from cwtest.harness.findings import WorkflowResult
+from cwtest.results import WorkflowResult
 from cwtest.harness.runner import SIM_BASE, Harness
-from cwtest.harness.sandbox import LAYERS, SandboxUnavailable, choose, probe
+from cwtest.harness.sandbox import LAYERS
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("clean_host")]
 
@@ -40,8 +43,8 @@ def test_a_well_behaved_workflow_boots_and_passes_the_smoke_run(harness: Harness
     assert result.booted and result.app == "app"
     assert result.environment["kind"] == "uv" and result.environment["python_version"].startswith("3.11")
     [route] = result.routes
-    assert (route.method, route.path, route.status, route.outcome) == ("POST", "/", 200, "ok")
-    assert route.request["json"] == {"text": "aaa"}  # required field only, minLength 3
+    assert (route.method, route.path, route.status, result.route_verdict(route).value) == ("POST", "/", 200, "passed")
+    assert route.request.json_body == {"text": "aaa"}  # required field only, minLength 3
     assert result.service_calls == 1
 
 
@@ -70,26 +73,27 @@ def test_workflows_that_cannot_boot_are_findings_and_the_run_goes_on() -> None:
     assert kind == "python-unavailable" and "3.99" in message
     assert only("no_header.py")[0] == "header"
     assert results["echo_ok.py"].findings == [] and results["echo_ok.py"].booted
-    assert report.exit_code == 1
+    assert report.exit_code() == 1
 
 
 def test_smoke_calls_every_route_with_a_minimal_valid_request(harness: Harness) -> None:
     result = harness.run_one(WORKFLOWS / "routes.py")
     routes = {r.name: r for r in result.routes}
-    assert {n: (r.status, r.outcome) for n, r in routes.items()} == {
-        "GET /health": (200, "ok"),
-        "GET /items/{item_id}": (200, "ok"),
-        "POST /orders": (200, "ok"),
+    assert {n: (r.status, result.route_verdict(r).value) for n, r in routes.items()} == {
+        "GET /health": (200, "passed"),
+        "GET /items/{item_id}": (200, "passed"),
+        "POST /orders": (200, "passed"),
         "POST /crash": (500, "finding"),
         "POST /lies": (200, "finding"),
     }
-    assert routes["GET /items/{item_id}"].request["path"] == "/items/3"
-    assert routes["GET /items/{item_id}"].request["query"] == {"scale": 2}
+    assert routes["GET /items/{item_id}"].request.path == "/items/3"
+    assert dict(routes["GET /items/{item_id}"].request.query) == {"scale": 2}
     kinds = {f.kind: f for f in result.findings}
-    assert set(kinds) == {"server-error", "response-model"}
-    crash = kinds["server-error"]
+    assert set(kinds) == {"unhandled-exception", "response-model"}
+    crash = kinds["unhandled-exception"]
     assert "ZeroDivisionError" in crash.message and crash.location.endswith("routes.py:73")
-    assert crash.route == "POST /crash"
+    assert crash.route == "POST /crash" and crash.check == "smoke"
+    assert crash.repro is not None and "curl" in crash.repro.curl  # the smoke call's finding has a repro too
     assert "value" in kinds["response-model"].message and kinds["response-model"].route == "POST /lies"
 
 
@@ -112,11 +116,9 @@ def test_the_process_sees_only_declared_variables_and_a_private_home(harness: Ha
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_sandboxed_workflow_reaches_the_simulator_and_redis(layer: str) -> None:
-    require_redis()
-    if layer not in probe().available:
-        with pytest.raises(SandboxUnavailable):
-            choose("auto", force=layer)
-        return
+    need_redis()
+    if layer != "audit":
+        need_layer(layer)
     with Harness(timeout=30, layer=layer).boot(WORKFLOWS / "reach.py") as booted:
         response = booted.client.post("/", json={"text": "hello from the sandbox"})
         assert response.status_code == 200, response.text
@@ -155,7 +157,7 @@ def test_clients_share_one_ssl_context(harness: Harness) -> None:
 
 def test_an_attack_at_import_time_is_reported_and_the_workflow_still_boots(harness: Harness, decoy) -> None:
     result = harness.run_one(WORKFLOWS / "import_attack.py")
-    assert result.booted and [r.outcome for r in result.routes] == ["ok"]
+    assert result.booted and [result.route_verdict(r).value for r in result.routes] == ["passed"]
     [finding] = result.findings
     assert finding.kind == "network" and "127.0.0.2:47291" in finding.message
     assert finding.location.endswith("import_attack.py:20") and "in <module>" in finding.stack[0]
@@ -171,7 +173,7 @@ def test_run_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "report.json"
     assert run_main([str(WORKFLOWS / "routes.py"), "--output-format", "json", "-o", str(out), "--no-progress"]) == 1
     data = json.loads(out.read_text())
-    assert data["summary"]["by_kind"] == {"response-model": 1, "server-error": 1}
+    assert data["summary"]["by_kind"] == {"response-model": 1, "unhandled-exception": 1}
     junit = tmp_path / "report.xml"
     assert run_main([str(WORKFLOWS / "routes.py"), "--output-format", "junit", "-o", str(junit),
                      "--no-progress"]) == 1
@@ -186,6 +188,7 @@ def test_run_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_boot_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
+    need_redis()  # reach.py stores through redis_client()
     process = subprocess.Popen(
         [sys.executable, "-m", "cwtest.harness.cli", "boot", str(WORKFLOWS / "reach.py"), "-q"], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
@@ -210,7 +213,7 @@ def test_boot_serves_until_ctrl_c_and_leaves_nothing_behind() -> None:
         response = httpx.post(app_url + "/", json={"text": "by hand"}, timeout=30)
         assert response.status_code == 200 and response.json()["stored"] == "by hand"
         started = descendants(process.pid)
-        assert any("bwrap" in cmd or "bootstrap.py" in cmd for cmd in started.values()), started
+        assert any("bwrap" in cmd or "child/__main__.py" in cmd for cmd in started.values()), started
         assert any("redis-server" in cmd for cmd in started.values()), started
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
@@ -243,16 +246,13 @@ def _not_zombie(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("layer", ["bubblewrap", "landlock"])
-def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, tmp_path: Path) -> None:
-    """SIGKILL gives cwtest no chance to clean up: bwrap's --die-with-parent, or the bootstrap seeing its
+def test_a_killed_cwtest_takes_its_workflow_with_it(layer: str, short_tmp: Path) -> None:
+    """SIGKILL gives cwtest no chance to clean up: bwrap's --die-with-parent, or the child seeing its
     event socket close, must end the workflow anyway."""
-    if layer not in probe().available:
-        with pytest.raises(SandboxUnavailable):
-            choose("auto", force=layer)
-        return
-    process = start_boot(WORKFLOWS / "echo_ok.py", tmp_path, "--layer", layer)
+    need_layer(layer)
+    process = start_boot(WORKFLOWS / "echo_ok.py", short_tmp, "--layer", layer)
     try:
-        workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "bootstrap.py" in cmd}
+        workflow = {pid: cmd for pid, cmd in descendants(process.pid).items() if "child/__main__.py" in cmd}
         assert any("bwrap" not in cmd.split()[0] for cmd in workflow.values()), workflow
         process.kill()
         process.wait()
@@ -283,7 +283,7 @@ def test_ctrl_c_during_a_parallel_run_ends_the_running_workflows_at_once() -> No
         while len(workflows) < 2 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
             workflows = {pid: cmd for pid, cmd in descendants(process.pid).items()
-                         if "bootstrap.py" in cmd and "bwrap" not in cmd.split()[0]}
+                         if "child/__main__.py" in cmd and "bwrap" not in cmd.split()[0]}
         assert len(workflows) == 2, workflows
         time.sleep(1.5)  # both are now inside their smoke call, which would take 60 s
         started = descendants(process.pid)
@@ -300,6 +300,7 @@ def test_ctrl_c_during_a_parallel_run_ends_the_running_workflows_at_once() -> No
 
 def test_a_stack_probe_at_import_is_not_a_bind_but_a_loopback_listener_is(harness: Harness) -> None:
     """urllib3 binds ::1 port 0 at import to learn whether IPv6 works; only a socket that listens is a server."""
+    need_layer("bubblewrap")  # its own network namespace: Landlock (ABI >= 4) refuses every TCP bind
     [result] = harness.run([WORKFLOWS / "ipv6_probe.py"]).results
     assert result.booted, result.findings
     binds = [f for f in result.findings if f.kind == "bind"]
@@ -309,6 +310,7 @@ def test_a_stack_probe_at_import_is_not_a_bind_but_a_loopback_listener_is(harnes
 
 def test_clients_not_built_on_httpx_reach_the_simulator_too(harness: Harness) -> None:
     """urllib (and requests, aiohttp) resolve the runtime's name to a loopback relay to the simulator."""
+    need_layer("bubblewrap")  # the relay listens on loopback: under Landlock only httpx reaches the runtime
     with harness.boot(WORKFLOWS / "urllib_runtime.py") as booted:
         response = booted.client.post("/", json={"prompt": "Say hi"})
         assert response.status_code == 200, response.text
@@ -336,3 +338,41 @@ def test_run_answers_outbound_requests_given_on_the_command_line(tmp_path: Path,
         err = capsys.readouterr().err
         assert "--mock-external" in err and "Traceback" not in err
 
+
+
+def test_shards_of_a_run_together_report_what_one_run_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``cwtest run --shard K/N`` on each of N runners, JUnit reports merged (junitparser, as a CI job
+    would): the same test cases with the same outcomes as one run, none twice, an empty shard included."""
+    from junitparser import JUnitXml
+
+    project = tmp_path / "project"
+    (project / "workflows").mkdir(parents=True)
+    for name in ("echo_ok", "routes", "import_crash"):
+        shutil.copy(WORKFLOWS / f"{name}.py", project / "workflows" / f"{name}.py")
+    monkeypatch.chdir(project)
+    common = ["workflows", "--examples", "0", "--no-progress", "--output-format", "junit"]
+
+    def cases(xml: JUnitXml) -> list[tuple[str, str, str]]:
+        found = []
+        for suite in xml:
+            for case in suite:
+                outcome = type(case.result[0]).__name__ if case.result else "passed"
+                found.append((case.classname, case.name, outcome))
+        return sorted(found)
+
+    whole = run_main([*common, "-o", str(tmp_path / "whole.xml")])
+    merged = JUnitXml()
+    codes = []
+    for k in range(1, 5):
+        codes.append(run_main([*common, "--shard", f"{k}/4", "-o", str(tmp_path / f"shard-{k}.xml")]))
+        merged += JUnitXml.fromfile(str(tmp_path / f"shard-{k}.xml"))
+    merged.write(str(tmp_path / "merged.xml"))
+    expected = cases(JUnitXml.fromfile(str(tmp_path / "whole.xml")))
+    assert cases(JUnitXml.fromfile(str(tmp_path / "merged.xml"))) == expected
+    assert len(expected) == len(set(expected)) and {c[0] for c in expected} == {
+        "workflows/echo_ok.py", "workflows/routes.py", "workflows/import_crash.py"}
+    assert max(codes) == whole == 1  # the shard with import_crash fails, as the whole run does
+    err = capsys.readouterr().err
+    counts = [int(n) for n in re.findall(r"cwtest: shard \d/4: (\d) of 3 workflow", err)]
+    assert len(counts) == 4 and sum(counts) == 3 and 0 in counts  # 4 shards for 3 workflows: one is empty

@@ -15,16 +15,20 @@ from uuid import UUID
 
 import pytest
 from harness_support import WORKFLOWS
+from needs import in_ci, need_layer
 from pydantic import BaseModel, Field
 
 from cwlint.header import parse_header
-from cwtest.harness import seccomp, smoke
-from cwtest.harness.cli import discover, parse_size
+from cwtest.fuzz import minimal
+from cwtest.harness import seccomp
+from cwtest.harness.cli import discover, parse_size, run_main, select_shard, shard_of
 from cwtest.harness.env import EnvError, spec_for
-from cwtest.harness.findings import KINDS, Finding, RouteResult, WorkflowResult
 from cwtest.harness.report import render_json, render_junit
-from cwtest.harness.runner import SIM_BASE, RunReport, module_name, workflow_env
-from cwtest.harness.sandbox import Limits, Probe, SandboxUnavailable, bwrap_argv, choose, probe
+from cwtest.harness.runner import SIM_BASE, module_name
+from cwtest.harness.sandbox import Probe, SandboxUnavailable, choose, probe
+from cwtest.openapi import Unsupported, response_problem_detail, routes_of
+from cwtest.results import KINDS, Finding, Inconclusive, RouteResult, RunReport, WorkflowResult
+from cwtest.workflow_env import workflow_env
 
 # --- the sandbox layer -------------------------------------------------------------------------
 
@@ -63,22 +67,9 @@ def test_this_machine_has_a_working_os_level_layer() -> None:
     found = probe()
     # CI installs bubblewrap; on a laptop where it cannot run, Landlock must (or the harness says why).
     assert "bubblewrap" in found.available or found.landlock_abi >= 1, found
-    if os.environ.get("CI") == "true":
-        assert found.bwrap is not None, found.bwrap_error
+    if in_ci():  # .ci/run installs bubblewrap: there the strongest layer must be the one chosen
+        need_layer("bubblewrap")
         assert choose("strict").name == "bubblewrap"
-
-
-def test_bwrap_argv_hides_host_directories_before_binding_into_them(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    argv = bwrap_argv(ALL, python=Path("/env/bin/python"), bootstrap=Path("/src/bootstrap.py"),
-                      config=tmp_path / "config.json", home=home, writable=[tmp_path / "app"],
-                      readable=[tmp_path / "ctl"], seccomp_fd=5, limits=Limits())
-    assert "--share-net" not in argv and "--unshare-all" in argv
-    assert argv.index("--tmpfs") < argv.index("--ro-bind", argv.index("--tmpfs"))
-    assert argv[argv.index("--chdir") + 1] == str(home)
-    assert argv[argv.index("--seccomp") + 1] == "5"
-    assert argv[-5:] == ["/env/bin/python", "-I", "-B", "/src/bootstrap.py", str(tmp_path / "config.json")]
-    assert ["--ro-bind", "/", "/"] == argv[argv.index("--ro-bind"):argv.index("--ro-bind") + 3]
 
 
 # --- seccomp -----------------------------------------------------------------------------------
@@ -114,6 +105,7 @@ print(__import__("json").dumps(out))
 
 @pytest.mark.parametrize("outside", [False, True], ids=["in-namespaces", "outside-namespaces"])
 def test_stage_two_denies_processes_and_exec_but_allows_threads(tmp_path: Path, outside: bool) -> None:
+    need_layer("seccomp")
     program = tmp_path / "stage2.bpf"
     program.write_bytes(seccomp.programs(outside_namespaces=outside).stage2)
     script = tmp_path / "probe.py"
@@ -130,8 +122,8 @@ def test_stage_two_denies_processes_and_exec_but_allows_threads(tmp_path: Path, 
 
 
 def test_stage_one_lets_bwrap_exec_python(tmp_path: Path) -> None:
-    found = probe()
-    assert found.bwrap, found.bwrap_error
+    need_layer("seccomp")
+    found = need_layer("bubblewrap").probe
     stage1 = tmp_path / "stage1.bpf"
     stage1.write_bytes(seccomp.programs().stage1)
     fd = os.open(stage1, os.O_RDONLY)
@@ -191,7 +183,7 @@ def test_a_missing_or_broken_header_is_an_env_error(text: str, message: str) -> 
 
 def test_workflow_env_holds_exactly_the_declared_variables(tmp_path: Path) -> None:
     header = parse_header(HEADER)
-    env = workflow_env(header, "cwtest-key", tmp_path)
+    env = workflow_env(header, api_key="cwtest-key", runtime_url=SIM_BASE, home=tmp_path)
     assert env == {
         "CODEWORDS_API_KEY": "cwtest-key", "CODEWORDS_RUNTIME_URI": SIM_BASE, "RUNTIME_URI": SIM_BASE,
         "PORT": "8000", "SLACK_BOT_TOKEN": "cwtest-slack-bot-token",
@@ -259,7 +251,7 @@ class Kitchen(BaseModel):
 def test_minimal_values_are_valid_for_the_models_they_come_from() -> None:
     schema = Kitchen.model_json_schema(ref_template="#/components/schemas/{model}")
     document = {"components": {"schemas": schema.pop("$defs", {})}}
-    value = smoke.Generator(document).value(schema)
+    value = minimal.Generator(document).value(schema)
     model = Kitchen.model_validate(value)  # raises if any value were invalid
     assert set(value) == set(schema["required"])  # required fields only
     assert "optional_with_default" not in value
@@ -275,32 +267,41 @@ def test_minimal_values_are_valid_for_the_models_they_come_from() -> None:
 def test_shortest_match_satisfies_the_pattern(pattern: str, min_length: int) -> None:
     import re
 
-    text = smoke.shortest_match(pattern, min_length)
+    text = minimal.shortest_match(pattern, min_length)
     assert re.search(pattern, text) and len(text) >= min_length
 
 
 def test_unsupported_schemas_are_reported_not_guessed() -> None:
-    with pytest.raises(smoke.Unsupported, match="regex construct"):
-        smoke.shortest_match(r"^(a)\1$")
-    with pytest.raises(smoke.Unsupported, match="'not'"):
-        smoke.Generator({}).value({"not": {"type": "string"}})
+    with pytest.raises(Unsupported, match="regex construct"):
+        minimal.shortest_match(r"^(a)\1$")
+    with pytest.raises(Unsupported, match="'not'"):
+        minimal.Generator({}).value({"not": {"type": "string"}})
     document = {"paths": {"/x": {"post": {"requestBody": {"required": True, "content": {"text/csv": {}}},
                                           "responses": {}}}}}
-    [op] = smoke.plan(document)
-    assert op.unsupported and "text/csv" in op.unsupported
+    [route] = routes_of(document)
+    assert route.unsupported and "text/csv" in route.unsupported
+    with pytest.raises(Unsupported, match="text/csv"):
+        minimal.minimal_request(route, minimal.Generator(document))
+
+
+def test_form_bodies_get_a_minimal_form_with_files_as_one_byte_uploads() -> None:
+    document = {"paths": {"/upload": {"post": {"requestBody": {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "required": ["title", "file"], "properties": {
+            "title": {"type": "string"}, "file": {"type": "string", "format": "binary"}}}}}},
+        "responses": {}}}}}
+    [route] = routes_of(document)
+    request = minimal.minimal_request(route, minimal.Generator(document))
+    assert request.form == (("title", "a"),) and request.files == (("file", ("file.txt", b"a")),)
 
 
 def test_response_validation_resolves_component_references() -> None:
     document = {"components": {"schemas": {"Out": {"type": "object", "required": ["value"],
                                                     "properties": {"value": {"type": "integer"}}}}},
-                "paths": {}}
-    op = smoke.Operation("GET", "/", responses={"200": {"content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Out"}}}}})
-    schema, key = smoke.response_schema(document, op, 200)
-    assert key == "200" and schema is not None
-    assert smoke.validate(document, schema, {"value": 3}) is None
-    problem = smoke.validate(document, schema, {"value": "three"})
-    assert problem is not None and "value" in problem
+                "paths": {"/": {"get": {"responses": {"200": {"content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Out"}}}}}}}}}
+    assert response_problem_detail(document, "GET", "/", 200, {"value": 3}, '{"value": 3}') is None
+    problem = response_problem_detail(document, "GET", "/", 200, {"value": "three"}, '{"value": "three"}')
+    assert problem is not None and problem[0] == "value" and "'three' is not of type 'integer'" in problem[2]
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -308,9 +309,9 @@ def test_response_validation_resolves_component_references() -> None:
 def _report() -> RunReport:
     ok = WorkflowResult("ok.py", booted=True, app="app", routes=[RouteResult("POST", "/", 200)])
     bad = WorkflowResult("bad.py", booted=True, app="app",
-                         routes=[RouteResult("POST", "/", 500, outcome="finding"),
-                                 RouteResult("GET", "/x", outcome="unsupported", note="not run")])
-    bad.add(Finding("server-error", "500 from POST /: ZeroDivisionError", "bad.py:9", ["bad.py:9 in run"],
+                         routes=[RouteResult("POST", "/", 500),
+                                 RouteResult("GET", "/x", inconclusive=Inconclusive("cannot build a request", "x"))])
+    bad.add(Finding("unhandled-exception", "ZeroDivisionError: division by zero", "bad.py:9", ["bad.py:9 in run"],
                     route="POST /"))
     bad.add(Finding("network", "connect to 1.2.3.4:80", "bad.py:3"))
     bad.add(Finding("network", "connect to 1.2.3.4:80", "bad.py:3", count=4))  # merged into the first
@@ -321,7 +322,7 @@ def test_findings_merge_per_kind_and_place() -> None:
     report = _report()
     network = [f for f in report.results[1].findings if f.kind == "network"]
     assert len(network) == 1 and network[0].count == 4
-    assert report.findings == 2 and report.exit_code == 1
+    assert report.findings == 2 and report.exit_code() == 1
     assert set(KINDS) >= {f.kind for r in report.results for f in r.findings}
 
 
@@ -338,7 +339,9 @@ def test_search_findings_of_two_exception_types_at_one_line_stay_two() -> None:
 
 def test_json_report_round_trips() -> None:
     data = json.loads(render_json(_report()))
-    assert data["summary"] == {"workflows": 2, "findings": 2, "by_kind": {"network": 1, "server-error": 1}}
+    assert data["summary"] == {"workflows": 2, "findings": 2, "by_kind": {"network": 1, "unhandled-exception": 1},
+                               "verdicts": {"passed": 1, "finding": 1, "inconclusive": 0}}
+    assert [r["verdict"] for r in data["workflows"][1]["routes"]] == ["finding", "inconclusive"]
     assert data["sandbox"]["layer"] == "bubblewrap"
     assert data["workflows"][1]["findings"][0]["route"] == "POST /"
 
@@ -349,12 +352,70 @@ def test_junit_report_has_a_case_per_route_and_boot() -> None:
     bad = root.findall("testsuite")[1]
     cases = {case.get("name"): case for case in bad.findall("testcase")}
     assert set(cases) == {"boot", "POST /", "GET /x"}
-    assert cases["POST /"].find("failure").get("type") == "server-error"
+    assert cases["POST /"].find("failure").get("type") == "unhandled-exception"
     assert cases["boot"].find("failure").get("type") == "network"
     assert cases["GET /x"].find("skipped") is not None
+
+
+def test_verdicts_and_the_strict_exit_code() -> None:
+    passed = WorkflowResult("a.py", booted=True, routes=[RouteResult("POST", "/", 200)])
+    unsure = WorkflowResult("b.py", booted=True, routes=[RouteResult("GET", "/x", inconclusive=Inconclusive("why"))])
+    report = RunReport(choose("auto", found=ALL), [passed, unsure])
+    assert [r.verdict.value for r in report.results] == ["passed", "inconclusive"]
+    assert report.exit_code() == 0 and report.exit_code(strict=True) == 1
+    assert unsure.inconclusive_reasons() == ["GET /x: why"]
+    with pytest.raises(ValueError, match="unknown finding kind"):
+        Finding("not-a-kind", "x")
 
 
 def test_every_finding_kind_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "cwtest" / "harness.md").read_text()
     missing = [kind for kind in KINDS if f"`{kind}`" not in doc]
     assert not missing, f"undocumented finding kinds: {missing}"
+
+
+# --- cwtest run --shard K/N ---------------------------------------------------------------------
+
+
+def test_a_shard_is_a_stable_split_by_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = [Path(f"workflows/w{i:03d}.py") for i in range(200)]
+    shards = [select_shard(paths, k, 4) for k in range(1, 5)]
+    assert sorted(p for shard in shards for p in shard) == sorted(paths)  # each workflow in exactly one
+    assert all(30 < len(shard) < 70 for shard in shards), [len(s) for s in shards]
+    # Others added and removed move no workflow to another shard (its runner's cache stays useful).
+    changed = paths[20:] + [Path(f"workflows/new{i}.py") for i in range(60)]
+    for k in range(1, 5):
+        assert [p for p in select_shard(changed, k, 4) if p in paths] == [p for p in shards[k - 1] if p in changed]
+    # The key is the path relative to the working directory: every runner's checkout agrees.
+    assert shard_of(tmp_path / "workflows" / "w001.py", 4) == shard_of(Path("workflows/w001.py"), 4)
+    assert shard_of(Path("workflows/./w001.py"), 4) == shard_of(Path("workflows/w001.py"), 4)
+    # Pinned: the split is part of the CLI's contract (changing it would move workflows between runners).
+    assert [shard_of(Path(f"workflows/w{i:03d}.py"), 4) for i in range(8)] == [1, 3, 4, 2, 4, 1, 2, 4]
+    assert {shard_of(p, 1) for p in paths} == {1}
+
+
+@pytest.mark.parametrize("bad", ["0/4", "5/4", "2", "a/b", "1/0", "-1/2"])
+def test_a_bad_shard_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main([str(WORKFLOWS / "echo_ok.py"), f"--shard={bad}"]) == 2
+    err = capsys.readouterr().err
+    assert "--shard: expected K/N with 1 <= K <= N" in err and "Traceback" not in err
+
+
+def test_run_directories_fall_back_to_tmp_when_tmpdir_is_too_deep_for_socket_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from cwtest.harness.process import RunDir, run_base
+
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert run_base() == "/tmp"
+    run = RunDir()
+    try:
+        assert len(str(run.events_socket)) <= 107 and str(run.root).startswith("/tmp/cwtest-run-")
+    finally:
+        run.cleanup()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert run_base() == os.path.realpath(tmp_path) or len(str(tmp_path)) > 70

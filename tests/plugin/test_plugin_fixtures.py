@@ -35,9 +35,9 @@ def test_an_unmocked_api_is_a_finding_and_never_reached(cw_workflow):
     rates = cw_workflow("workflows/external.py")
     assert rates.client.get("/rate").status_code == 502
     [finding] = rates.findings()
-    assert finding["kind"] == "outbound-http"
-    assert "https://rates.example.com/v1/latest?base=USD&symbols=EUR" in finding["detail"]
-    assert finding["location"].endswith("external.py:35")
+    assert finding.kind == "outbound-http"
+    assert "https://rates.example.com/v1/latest?base=USD&symbols=EUR" in finding.message
+    assert finding.location.endswith("external.py:35")
 
 
 def test_a_mock_added_after_the_first_use_reaches_the_running_workflow(cw_workflow):
@@ -55,13 +55,13 @@ def test_a_booted_workflow_is_shared_and_its_simulator_reset(cw_workflow, round)
     first = monitor.client.post("/", json={"url": "https://shop.example/", "slack_channel": "#a"})
     assert first.json()["changes_detected"] is False  # a first snapshot each time: the store was reset
     assert [c.service for c in monitor.runtime.calls()] == ["firecrawl", "redis_coordinator", "redis_coordinator"]
-    PIDS.append(monitor.target.booted.process.process.pid)
+    PIDS.append(monitor.target.process.process.pid)
     assert len(set(PIDS)) == 1
 
 
 def test_fresh_boots_a_process_of_its_own(cw_workflow):
     monitor = cw_workflow("workflows/website_monitor.py", fresh=True)
-    assert monitor.target.booted.process.process.pid not in PIDS
+    assert monitor.target.process.process.pid not in PIDS
 
 
 def test_cw_runtime_records_typed_calls_and_scripted_faults(cw_runtime):

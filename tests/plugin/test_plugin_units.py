@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from cwtest.fuzz.report import Failure
-from cwtest.fuzz.schema import RequestSpec
+from cwtest.fuzz.repro import Failure
+from cwtest.fuzz.target import exception_info
+from cwtest.harness.child import protocol, stacks
+from cwtest.results import Request
 from cwtest.plugin.items import item_seed
-from cwtest.plugin.pool import json_loads, mock_spec
-from cwtest.plugin.report import regression_test
+from cwtest.harness.pool import json_loads, mock_spec
 from cwtest.plugin.routes import find_routes
-from cwtest.fuzz.sandbox_target import exception_info
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 
@@ -103,25 +106,56 @@ def test_the_test_workflows_routes() -> None:
 
 # --- exception events -----------------------------------------------------------------------------
 
-def event(raise_it: str, line: int = 68, function: str = "quote") -> dict[str, object]:
-    """The event the real bootstrap sends for an exception raised at ``buggy.py:line`` in ``function``."""
-    from cwtest.harness import bootstrap
-
+def event(raise_it: str, line: int = 68, function: str = "quote") -> protocol.ExceptionReport:
+    """The message the real child sends for an exception raised at ``buggy.py:line`` in ``function``,
+    as the parent decodes it."""
     workflow = str(WORKFLOWS / "buggy.py")
     code = "\n" * (line - 2) + f"def {function}():\n    {raise_it}\n"
     namespace: dict[str, object] = {}
     exec(compile(code, workflow, "exec"), namespace)  # the frame is buggy.py's line, as at run time
-    previous, bootstrap.WORKFLOW = bootstrap.WORKFLOW, workflow
     try:
         namespace[function]()  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - any exception: that is the point
-        return {"type": "exception", **bootstrap.exception_report(exc)}
-    finally:
-        bootstrap.WORKFLOW = previous
+    except Exception as exc:  # any exception: that is the point
+        sent = protocol.encode(protocol.ExceptionReport(**stacks.exception_report(exc, workflow)))
+        decoded = protocol.decode(sent.rstrip(b"\n"), protocol.CHILD)
+        assert isinstance(decoded, protocol.ExceptionReport)
+        return decoded
     raise AssertionError("nothing was raised")
 
 
-def test_a_bootstrap_event_becomes_the_engines_exception_info() -> None:
+ROUTER_TWICE = """
+from fastapi import APIRouter, FastAPI
+app = FastAPI()
+router = APIRouter()
+
+@router.get("/items")
+def items(): ...
+
+@router.post("/items")
+def add(): ...
+
+app.include_router(router, prefix="/v1")
+app.include_router(router, prefix="/v2")
+app.include_router(router, prefix="/a")
+app.include_router(router, prefix="/zz")
+"""
+
+
+def test_the_route_order_is_the_same_in_every_process() -> None:
+    """Item order must not follow string hashing (randomised per process): pytest-split's groups and
+    xdist's workers each collect on their own and must agree."""
+    script = ("import sys, textwrap\nfrom pathlib import Path\nfrom cwtest.plugin.routes import find_routes\n"
+              "print(find_routes(Path('wf.py'), sys.stdin.read()).names)")
+    orders = set()
+    for seed in range(6):
+        done = subprocess.run([sys.executable, "-c", script], input=ROUTER_TWICE, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}, timeout=60, check=True)
+        orders.add(done.stdout.strip())
+    assert orders == {str(["GET /a/items", "GET /v1/items", "GET /v2/items", "GET /zz/items",
+                           "POST /a/items", "POST /v1/items", "POST /v2/items", "POST /zz/items"])}
+
+
+def test_a_childs_exception_message_becomes_the_engines_exception_info() -> None:
     info = exception_info(event("{}['yearly']"))
     assert (info.type, info.message) == ("KeyError", "'yearly'")
     assert info.is_a("LookupError") and not info.is_a("httpx.HTTPError")
@@ -149,9 +183,9 @@ def test_module_qualified_names_are_kept_and_the_clients_errors_recognised() -> 
 
 
 def test_a_message_cut_at_its_start_is_kept_as_sent() -> None:
-    """The bootstrap keeps the last 2,000 characters of a long message."""
+    """The child keeps the last 2,000 characters of a long message."""
     sent = event("raise ValueError('x' * 3000)")
-    assert len(sent["message"]) == 2000 and not str(sent["message"]).startswith("ValueError")
+    assert len(sent.message) == 2000 and not sent.message.startswith("ValueError")
     info = exception_info(sent)
     assert info.type == "ValueError" and info.message == "x" * 2000
 
@@ -177,26 +211,26 @@ def test_a_mock_is_a_hashable_key_and_round_trips_to_the_harness() -> None:
 
 
 @pytest.mark.parametrize("kind, check, assertion", [
-    ("unhandled-exception", "fuzz", "escaped = list(outcome.exceptions)"),
-    ("server-error", "fuzz", "assert outcome.status is not None and outcome.status < 500"),
-    ("response-model", "fuzz", "problem = response_problem(workflow.schema, 'POST', '/quote', outcome)"),
+    ("unhandled-exception", "fuzz", "escaped = list(response.exceptions)"),
+    ("server-error", "fuzz", "assert response.status is not None and response.status < 500"),
+    ("response-model", "fuzz", "problem = response_problem(workflow.schema, 'POST', '/quote', response)"),
     ("service-contract", "fuzz", "problems = [p for call in runtime.calls() for p in call.problems]"),
 ])
 def test_the_regression_test_uses_the_cw_workflow_fixture(kind: str, check: str, assertion: str) -> None:
-    request = RequestSpec("POST", "/quote", "/quote", json_body={"plan": "yearly", "seats": 1})
+    request = Request("POST", "/quote", "/quote", json_body={"plan": "yearly", "seats": 1})
     failure = Failure(kind=kind, check=check, route="POST /quote", message="boom", signature=(kind,),
                       request=request, fault=None, status=500, exception=None, calls=[], shrunk=True)
-    code = regression_test(failure, "workflows/buggy.py")
+    code = failure.finding("/work/workflows/buggy.py", "workflows/buggy.py").repro.regression_test
     compile(code, "test_regression.py", "exec")
     assert "(cw_workflow) -> None:" in code
     assert "workflow = cw_workflow('workflows/buggy.py')" in code
-    assert "outcome = workflow.send('POST', '/quote', {'plan': 'yearly', 'seats': 1})" in code
+    assert "response = workflow.send('POST', '/quote', {'plan': 'yearly', 'seats': 1})" in code
     assert assertion in code
 
 
 def test_a_mock_added_to_a_running_workflow_keeps_it_out_of_the_pool() -> None:
     """With a harness that can add a mock to a running process, the process leaves the pool after the test."""
-    from cwtest.plugin.pool import CwWorkflow, Pool, Settings, _Entry
+    from cwtest.harness.pool import CwWorkflow, Pool, Settings, _Entry
 
     class Booted:
         def __init__(self) -> None:
@@ -215,7 +249,9 @@ def test_a_mock_added_to_a_running_workflow_keeps_it_out_of_the_pool() -> None:
     pool = Pool(Settings())
     booted = Booted()
     key = (Path("/w.py"), ())
-    entry = _Entry(key, booted, Stack(), target=type("T", (), {"dead": None, "counts": lambda self: {}})())
+    booted.dead = None
+    booted.counts = lambda: {}
+    entry = _Entry(key, booted, Stack())
     pool.entries[key] = entry
     pool.acquire = lambda path, mocks=(): entry  # type: ignore[method-assign]
     handle = CwWorkflow(pool, Path("/w.py"))

@@ -1,7 +1,7 @@
-"""The smoke run: one minimal valid request per route, built from the app's own OpenAPI schema.
+"""The smoke call's request: one minimal valid request per route, built from the route's schema.
 
-For every operation in ``/openapi.json`` (read from the running app), the request holds only the
-*required* parameters and body fields, each with the smallest valid value that is not degenerate:
+For every route the request holds only the *required* parameters and body fields, each with the
+smallest valid value that is not degenerate:
 
 * ``const``/``enum``/``Literal``: the first value; ``anyOf``/``oneOf``: the first branch that is
   not ``null`` (``Optional[X]`` gives an X); ``allOf``: the branches merged.
@@ -9,18 +9,18 @@ For every operation in ``/openapi.json`` (read from the running app), the reques
   ``date``, ``time``, ``duration``, ``email``, ``uri``/``url``, ``uuid``, ``ipv4``, ``ipv6``,
   ``hostname`` and ``binary`` get a fixed valid value; a ``pattern`` gets the shortest string the
   regex parser can derive (literals, classes, repeats at their minimum, the first branch), checked
-  with ``re.search``.
+  with ``re.search``; a plain string named like a URL or an e-mail gets that format
+  (``cwtest.schema_hints``).
 * numbers: ``minimum`` (or just above ``exclusiveMinimum``), else 1 (else ``maximum`` when that is
   below 1), rounded up to ``multipleOf``.
-* arrays: ``max(minItems, 1)`` items; objects: required properties only.
+* arrays: ``max(minItems, 1)`` items; objects: required properties only; form bodies the same,
+  files as a one-byte ``name.txt``.
 
-Not supported (the route is reported as not run, never guessed): patterns with back-references or
-look-arounds the derivation cannot satisfy, ``not``, recursive references deeper than 8 levels,
-and bodies that are neither JSON nor forms.
+Not supported (:class:`~cwtest.openapi.Unsupported`, never guessed): patterns with back-references
+or look-arounds the derivation cannot satisfy, ``not``, recursive references deeper than 8 levels.
 
-A 5xx answer is a finding; so is a 2xx whose body breaks the documented response schema
-(validated with ``jsonschema``, draft 2020-12 as FastAPI emits OpenAPI 3.1). A 4xx to a valid
-request is recorded, not a finding: custom validators make it legitimate.
+Why not the empty string, 0 and ``[]``: the smoke call asks whether the plain path works; edge
+cases are the search's job. Imports no Hypothesis.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from __future__ import annotations
 import copy
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+from cwtest.openapi import JSON, MULTIPART, Resolver, Route, Unsupported
+from cwtest.results import Request
 from cwtest.schema_hints import with_implied_format
 
 try:  # Python 3.11+
@@ -40,33 +42,7 @@ except ImportError:  # pragma: no cover
     import sre_constants  # type: ignore[no-redef]
     import sre_parse  # type: ignore[no-redef]
 
-METHODS = ("get", "post", "put", "patch", "delete")
 MAX_DEPTH = 8
-
-
-class Unsupported(Exception):
-    """The schema asks for something this generator does not build; the message says what."""
-
-
-@dataclass
-class Operation:
-    """One route of the app and the request the smoke run sends to it."""
-
-    method: str
-    template: str
-    path: str = ""
-    query: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    json_body: Any = None
-    form: dict[str, Any] | None = None
-    files: dict[str, tuple[str, bytes]] | None = None
-    has_body: bool = False
-    responses: dict[str, Any] = field(default_factory=dict)
-    unsupported: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.template}"
 
 
 _FORMATS = {
@@ -85,25 +61,10 @@ class Generator:
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
+        self.resolver = Resolver(document)
 
     def resolve(self, schema: Any) -> Any:
-        seen = 0
-        while isinstance(schema, dict) and "$ref" in schema:
-            ref = schema["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/"):
-                raise Unsupported(f"external reference {ref!r}")
-            target: Any = self.document
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                if not isinstance(target, dict) or part not in target:
-                    raise Unsupported(f"unresolvable reference {ref!r}")
-                target = target[part]
-            extra = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = {**target, **extra} if extra and isinstance(target, dict) else target
-            seen += 1
-            if seen > 50:
-                raise Unsupported("a reference cycle")
-        return schema
+        return self.resolver.resolve(schema)
 
     def value(self, schema: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -344,75 +305,45 @@ def _class_char(items: Any) -> str:
     raise Unsupported("an empty character class")
 
 
-# --- operations -------------------------------------------------------------------------------------
+# --- requests ----------------------------------------------------------------------------------------
 
-def plan(document: dict[str, Any]) -> list[Operation]:
-    """One operation per (method, path) of the OpenAPI document, in the document's order."""
-    generator = Generator(document)
-    operations = []
-    for template, item in (document.get("paths") or {}).items():
-        if not isinstance(item, dict):
-            continue
-        shared = item.get("parameters", [])
-        for method in METHODS:
-            spec = item.get(method)
-            if not isinstance(spec, dict):
-                continue
-            op = Operation(method.upper(), template, path=template, responses=spec.get("responses") or {})
-            try:
-                _fill(op, generator, [*shared, *spec.get("parameters", [])], spec.get("requestBody"))
-            except Unsupported as exc:
-                op.unsupported = str(exc)
-            operations.append(op)
-    return operations
+def minimal_request(route: Route, generator: Generator) -> Request:
+    """The smoke call's request for ``route`` (raises Unsupported when none can be built)."""
+    if route.unsupported:
+        raise Unsupported(route.unsupported)
+    path = route.template
+    query: list[tuple[str, Any]] = []
+    headers: list[tuple[str, str]] = []
+    for param in route.params:
+        if param.location == "path":
+            value = generator.value(param.schema)
+            path = path.replace("{" + param.name + "}", quote(str(value), safe=""))
+        elif param.required and param.location == "query":
+            query.append((param.name, generator.named(param.name, param.schema)))
+        elif param.required and param.location == "header":
+            headers.append((param.name, str(generator.value(param.schema))))
+    request = Request(route.method, route.template, path, tuple(query), tuple(headers))
+    if route.body_media is None:
+        return request
+    schema = generator.resolve(route.body)
+    values = generator.value(schema)
+    if route.body_media == JSON:
+        return _replace(request, json_body=values)
+    form: list[tuple[str, str]] = []
+    files: list[tuple[str, tuple[str, bytes]]] = []
+    properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    for name, value in (values or {}).items():
+        if _is_binary(generator, properties.get(name, {})):
+            files.append((name, (f"{name}.txt", b"a")))
+        else:
+            form.append((name, value if isinstance(value, str) else str(value)))
+    return _replace(request, form=tuple(form), files=tuple(files) if route.body_media == MULTIPART else None)
 
 
-def _fill(op: Operation, generator: Generator, parameters: list[Any], body: Any) -> None:
-    from urllib.parse import quote
+def _replace(request: Request, **changes: Any) -> Request:
+    from dataclasses import replace
 
-    path = op.template
-    for raw in parameters:
-        param = generator.resolve(raw)
-        where, name = param.get("in"), param.get("name")
-        if where == "path":
-            value = generator.value(param.get("schema", {}))
-            path = path.replace("{" + name + "}", quote(str(value), safe=""))
-        elif param.get("required") and where == "query":
-            op.query[name] = generator.named(name, param.get("schema", {}))
-        elif param.get("required") and where == "header":
-            op.headers[name] = str(generator.value(param.get("schema", {})))
-        elif param.get("required") and where == "cookie":
-            raise Unsupported(f"the required cookie {name!r}")
-    op.path = path
-    if not body:
-        return
-    body = generator.resolve(body)
-    content = body.get("content") or {}
-    if not body.get("required") and not content:
-        return
-    json_type = next((t for t in content if t == "application/json" or t.endswith("+json")), None)
-    if json_type is not None:
-        op.has_body = True
-        op.json_body = generator.value(content[json_type].get("schema", {}))
-        return
-    form_type = next((t for t in content if t in ("multipart/form-data", "application/x-www-form-urlencoded")), None)
-    if form_type is not None:
-        schema = generator.resolve(content[form_type].get("schema", {}))
-        values = generator.value(schema)
-        op.has_body = True
-        op.form, op.files = {}, {}
-        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
-        for name, value in (values or {}).items():
-            prop = generator.resolve(properties.get(name, {}))
-            if _is_binary(generator, prop):
-                op.files[name] = (f"{name}.txt", b"a")
-            else:
-                op.form[name] = value if isinstance(value, str) else str(value)
-        if form_type == "application/x-www-form-urlencoded":
-            op.files = None
-        return
-    if body.get("required"):
-        raise Unsupported(f"a request body of type {', '.join(content) or 'unknown'}")
+    return replace(request, **changes)
 
 
 def _is_binary(generator: Generator, prop: Any) -> bool:
@@ -424,34 +355,3 @@ def _is_binary(generator: Generator, prop: Any) -> bool:
     if prop.get("type") == "array":
         return _is_binary(generator, prop.get("items", {}))
     return any(_is_binary(generator, b) for b in prop.get("anyOf", []))
-
-
-def response_schema(document: dict[str, Any], op: Operation, status: int) -> tuple[dict[str, Any] | None, str]:
-    """The JSON schema documented for this status (exact, ``2XX``, then ``default``), and its key."""
-    for key in (str(status), f"{str(status)[0]}XX", "default"):
-        spec = op.responses.get(key)
-        if spec is None:
-            continue
-        spec = Generator(document).resolve(spec)
-        content = spec.get("content") or {}
-        media = next((t for t in content if t == "application/json" or t.endswith("+json")), None)
-        if media is None:
-            return None, key
-        schema = content[media].get("schema")
-        return (schema if schema not in (None, {}) else None), key
-    return None, ""
-
-
-def validate(document: dict[str, Any], schema: dict[str, Any], value: Any) -> str | None:
-    """The first way ``value`` breaks ``schema`` (refs resolved in the document), or None."""
-    from jsonschema import Draft202012Validator
-
-    root = {**schema, "components": document.get("components", {})}
-    validator = Draft202012Validator(root)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return None
-    error = errors[0]
-    where = "/".join(str(p) for p in error.absolute_path) or "(the body)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"at {where}: {error.message[:300]}{more}"

@@ -1,4 +1,4 @@
-"""Booted workflows shared across the items and tests of one pytest process.
+"""Booted workflows shared across the items and tests of one pytest process (imports no pytest).
 
 Booting a workflow costs about a second (its environment is cached, its imports are not), so the
 ``boot``, ``fuzz`` and ``faults`` items of a workflow, and every hand-written test that asks
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the fuzzer imports Hypothesis: only when a workflow is booted, not at plugin load
-    from cwtest.fuzz.target import Outcome
-    from cwtest.fuzz.sandbox_target import SandboxTarget
+from cwtest.results import NO_BODY, Finding
 
-#: Stands for "no body" until ``cwtest.fuzz.target.NO_BODY`` is imported.
-_NO_BODY: Any = object()
+if TYPE_CHECKING:
+    from cwtest.harness.workflow import BootedWorkflow
+    from cwtest.results import Response
+
 MockSpec = tuple[str, str | None, str]  # (url prefix, method, response as canonical JSON)
 
 
@@ -57,15 +57,14 @@ class BootFailed(Exception):
 @dataclass
 class _Entry:
     key: tuple[Path, tuple[MockSpec, ...]]
-    booted: Any
+    booted: BootedWorkflow
     stack: contextlib.ExitStack
-    target: SandboxTarget
     #: ``cw_workflow`` handles holding it now: never stopped to make room while held.
     users: int = 0
 
     @property
     def alive(self) -> bool:
-        return self.target.dead is None and self.booted.process.alive()
+        return self.booted.dead is None and self.booted.process.alive()
 
 
 @dataclass
@@ -106,8 +105,6 @@ class Pool:
         return entry
 
     def _boot(self, key: tuple[Path, tuple[MockSpec, ...]]) -> _Entry:
-        from cwtest.fuzz.sandbox_target import SandboxTarget
-
         path, mocks = key
         stack = contextlib.ExitStack()
         harness = self.harness(mocks)
@@ -121,7 +118,7 @@ class Pool:
         except BaseException:
             stack.close()
             raise
-        return _Entry(key, booted, stack, SandboxTarget(booted, timeout=self.settings.timeout))
+        return _Entry(key, booted, stack)
 
     def fresh(self, path: Path, mocks: tuple[MockSpec, ...] = ()) -> _Entry:
         """A booted workflow of its own (not pooled); the caller closes ``entry.stack``."""
@@ -178,8 +175,8 @@ class CwWorkflow:
     * ``mock_external(url, response)``: answer the workflow's outbound httpx requests to ``url``
       (a prefix); call it before the first request: the mocks are part of the sandboxed process's
       configuration, so the workflow boots (or is taken from the pool) with them;
-    * ``send(method, path, json_body)``: one request as the fuzzer sends it, returning an
-      ``Outcome`` with the exceptions that escaped (what the generated regression tests use);
+    * ``send(method, path, json_body)``: one request as the fuzzer sends it, returning a
+      ``Response`` with the exceptions that escaped (what the generated regression tests use);
     * ``findings()``: what the workflow tried that the sandbox reports (outbound requests,
       connections, writes, processes), since this test started.
 
@@ -203,13 +200,7 @@ class CwWorkflow:
         if self._entry is None:
             self._mocks.append(mock_spec(url, response, method))
             return self
-        live = getattr(self._entry.booted, "mock_external", None)  # a harness that can add one while running
-        if live is None:
-            raise RuntimeError(
-                "mock_external() must come before the workflow's first use (client, runtime, send): the mocks "
-                "are part of the sandboxed process's configuration. Call it first, or pass "
-                "cw_workflow(path, mocks={url: response}).")
-        live(url, response, method=method)
+        self._entry.booted.mock_external(url, response, method=method)
         self._tainted = True
         return self
 
@@ -222,7 +213,7 @@ class CwWorkflow:
             entry.users += 1
             entry.booted.runtime.reset()
             self._entry = entry
-            self._counts = entry.target.counts()
+            self._counts = entry.booted.counts()
         return self._entry
 
     @property
@@ -234,8 +225,9 @@ class CwWorkflow:
         return self._booted().booted.runtime
 
     @property
-    def target(self) -> SandboxTarget:
-        return self._booted().target
+    def target(self) -> BootedWorkflow:
+        """The booted workflow, as the fuzzer drives it (``cwtest.harness.workflow``)."""
+        return self._booted().booted
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -246,18 +238,17 @@ class CwWorkflow:
         """The base URL ``client`` uses (the app is on a Unix socket; this host name is a label)."""
         return str(self.client.base_url)
 
-    def send(self, method: str, path: str, json_body: Any = _NO_BODY, headers: Mapping[str, str] | None = None,
-             *, query: Mapping[str, Any] | None = None) -> Outcome:
+    def send(self, method: str, path: str, json_body: Any = NO_BODY, headers: Mapping[str, str] | None = None,
+             *, query: Mapping[str, Any] | None = None, form: Mapping[str, str] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> Response:
         """One request; ``json_body`` omitted sends none (``None`` sends JSON ``null``)."""
-        from cwtest.fuzz.target import NO_BODY
+        return self.target.send(method, path, json_body, headers, query=query, form=form, files=files)
 
-        return self.target.send(method, path, NO_BODY if json_body is _NO_BODY else json_body, headers, query=query)
-
-    def findings(self) -> list[dict[str, Any]]:
-        """Sandbox findings (kind, detail, location, count) raised since this test started."""
+    def findings(self) -> list[Finding]:
+        """Sandbox findings (kind, message, location, stack, count) raised since this test started."""
         if self._entry is None:
             return []
-        return new_findings(self._entry.target, self._counts)
+        return new_findings(self._entry.booted, self._counts)
 
     def close(self) -> None:
         if self._entry is not None:
@@ -271,15 +262,17 @@ class CwWorkflow:
             self._entry = None
 
 
-def new_findings(target: SandboxTarget, before: dict[tuple[str, ...], int]) -> list[dict[str, Any]]:
-    """The sandbox findings whose count grew since ``before`` (exact counts, asked of the bootstrap)."""
+def new_findings(target: BootedWorkflow, before: dict[tuple[str, ...], int]) -> list[Finding]:
+    """The sandbox findings whose count grew since ``before`` (exact counts, asked of the child)."""
     after = target.counts()
-    out = []
+    out: list[Finding] = []
     for key, count in after.items():
         grown = count - before.get(key, 0)
         if grown <= 0:
             continue
-        event = target.finding_event(key) or {}
-        out.append({"kind": event.get("kind", key[0]), "detail": event.get("detail", ""),
-                    "location": event.get("location"), "stack": event.get("stack", []), "count": grown})
+        event = target.finding_event(key)
+        if event is None:  # counted, never sent (not a power of two yet when it was first seen)
+            out.append(Finding(key[0], "", count=grown))
+            continue
+        out.append(Finding(event.kind, event.detail, event.location, list(event.stack), count=grown))
     return out
