@@ -164,7 +164,7 @@ NOT_SECRET_KEYS = frozenset(
      "etag", "checksum", "digest", "dict", "map", "row", "json", "config", "storage", "file", "blob",
      "snapshot", "unique", "composite", "shard", "counter", "rate", "limit", "throttle", "event", "job",
      "task", "item", "record", "doc", "document", "entity", "table", "attribute", "attr", "prop",
-     "property", "data", "metadata", "meta", "translation", "i18n", "sentinel", "dedupe", "pubsub"}
+     "property", "data", "metadata", "meta", "translation", "i18n", "sentinel", "pubsub"}
 )
 #: Words before ``TOKEN`` that make it a count or a cursor, not a credential.
 NOT_SECRET_TOKENS = frozenset(
