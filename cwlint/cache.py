@@ -237,6 +237,28 @@ class Cache:
         except (OSError, TypeError, ValueError):  # TypeError: a TOML value JSON cannot hold (a date)
             self.stats["errors"] += 1
 
+    # -- the rules' data files (rules/secrets, rules/blocking, ...) -----------------------------
+    def rule_data(self) -> dict[str, dict[str, Any]] | None:
+        """The rule data files' data as a cold run of this exact code read them (by path under
+        ``rules/``), or None."""
+        try:
+            with open(os.path.join(self.code_dir, "data.json"), "rb") as handle:
+                data = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("code_key") != self.code_key or not isinstance(data.get("files"), dict):
+            return None
+        return data["files"]
+
+    def save_rule_data(self, files: dict[str, dict[str, Any]]) -> None:
+        if not self._prepare(self.code_dir):
+            return
+        try:
+            payload = json.dumps({"code_key": self.code_key, "files": files}, ensure_ascii=False)
+            _write_atomic(os.path.join(self.code_dir, "data.json"), payload)
+        except (OSError, TypeError, ValueError):  # TypeError: a TOML value JSON cannot hold (a date)
+            self.stats["errors"] += 1
+
     # -- binding a run ----------------------------------------------------------------------
     def bind(self, settings_fingerprint: str, enabled: Iterable[str]) -> None:
         self.run_dir = os.path.join(self.code_dir, _hash(settings_fingerprint, ",".join(sorted(enabled))))

@@ -103,7 +103,13 @@ def rule_index(cache: Cache | None) -> dict[str, dict[str, Any]]:
     except CatalogError as exc:
         raise CatalogProblem(str(exc)) from None
     if cache is not None:
+        from cwlint.analysis.data import bundled_files
+
         cache.save_catalog_data(bundled_data())
+        try:
+            cache.save_rule_data(bundled_files())
+        except (OSError, ValueError):  # a broken data file: the rule that reads it says so, not the cache
+            pass
         cache.save_rules(rules)
     return rules
 
@@ -267,6 +273,10 @@ def run(
     timer: Timer | None = None
     if _TIMINGS:
         from cwlint.timing import TIMER as timer
+    if cache is not None:  # the rules' data as this code's first run read it, if a rule or redaction asks
+        from cwlint.analysis.data import use_cache
+
+        use_cache(cache.rule_data)
     names = {code: info["name"] for code, info in rules.items()}
     selection = Selection(settings, list(rules))
     results: list[FileResult | None] = [None] * len(paths)

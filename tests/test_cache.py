@@ -305,6 +305,40 @@ def test_warm_run_importtime(tmp_path: Path) -> None:
     assert not modules & trimmed, modules & trimmed
 
 
+def test_warm_run_reads_the_rule_data_from_the_cache(tmp_path: Path) -> None:
+    """A message that could hold a credential sends redaction to the formats of
+    rules/secrets/formats.toml: a warm run reads them from the cache's data.json, not the TOML."""
+    (tmp_path / "leaky.py").write_text(LEAKY)
+    command = [sys.executable, "-X", "importtime", "-m", "cwlint", "leaky.py", "--output-format", "concise"]
+    cold = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert warm.stdout == cold.stdout and "OpenAI API key" in warm.stdout and SECRET[:12] not in warm.stdout
+    modules = {line.split("|")[-1].strip() for line in warm.stderr.splitlines() if line.startswith("import time:")}
+    assert "cwlint.analysis.data" in modules  # the formats were needed...
+    assert not modules & {"tomllib", "pathlib", "typing"}, modules  # ...and came from the cache
+    assert len(list((tmp_path / ".cwlint_cache").glob("*/data.json"))) == 1
+
+
+def test_rule_data_through_the_cache_is_the_files_data(tmp_path: Path) -> None:
+    from cwlint.analysis import data
+    from cwlint.cache import Cache
+
+    files = data.bundled_files()
+    assert {"secrets/formats.toml", "blocking/http.toml", "distributions/requires.toml"} <= set(files)
+    assert not any(name.startswith("services/") for name in files)
+    cache = Cache(tmp_path / "c", tmp_path)
+    cache.save_rule_data(files)
+    assert cache.rule_data() == json.loads(json.dumps(files)) == files
+    try:
+        data.use_cache(cache.rule_data)
+        assert data.load("secrets/formats.toml") is not files["secrets/formats.toml"]  # read again, from JSON
+        assert data.load("secrets/formats.toml") == files["secrets/formats.toml"]
+        assert [stem for stem, _ in data.load_dir("blocking")] == sorted(p.stem for p in (data.data_root() / "blocking").glob("*.toml"))
+    finally:
+        data.use_cache(None)
+    assert Cache(tmp_path / "c", tmp_path, code_key="other").rule_data() is None  # another code's data is not used
+
+
 # -- workers ----------------------------------------------------------------------------------
 
 
