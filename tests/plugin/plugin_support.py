@@ -29,6 +29,8 @@ UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path(os.environ.get("XDG_CACHE
 #: Until the ``pytest11`` entry point is installed (pyproject), the plugin is named with ``-p``.
 PLUGIN_ARGS: tuple[str, ...] = () if any(ep.name == "cwtest" for ep in entry_points(group="pytest11")) \
     else ("-p", "cwtest.plugin")
+#: pytest-lsp's plugin off: its runtest wrapper fails every item that is not a test function (pyproject.toml).
+NO_LSP: tuple[str, ...] = ("-p", "no:pytest-lsp")
 
 @dataclass
 class Case:
