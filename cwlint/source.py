@@ -119,16 +119,28 @@ def read(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> SourceFile:
     return decode(read_bytes(path, max_size), path)
 
 
+def _create_beside(target: str) -> tuple[int, str]:
+    """A new private file (0600) beside ``target``, as ``tempfile.mkstemp`` makes one, without
+    importing tempfile (with random and shutil, several ms of a run that writes a cache entry)."""
+    folder, base = os.path.split(target)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = os.path.join(folder, f".{base}.{os.urandom(6).hex()}.cwlint")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """Replace (or create) ``path`` with ``data`` atomically, keeping its permissions."""
-    import tempfile  # only when writing: a run that writes nothing never imports it
-
     target = os.path.realpath(path)  # write through a symlink, never over it
     try:
         mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
-        mode = None  # a new file keeps mkstemp's private 0600
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".cwlint", dir=os.path.dirname(target))
+        mode = None  # a new file keeps the temporary file's private 0600
+    fd, tmp = _create_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
