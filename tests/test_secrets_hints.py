@@ -68,7 +68,7 @@ def test_every_format_has_keywords_its_regex_implies(fmt: secrets.SecretFormat) 
 
 
 def test_the_assigned_secret_hints_cover_every_name_ending() -> None:
-    words = re.search(r"\(\?:(password\|[^)]*)\)", secrets._ASSIGNED_SECRET.pattern)
+    words = re.search(r"\(\?:(password\|[^)]*)\)", secrets._ASSIGNED_SECRET_REGEX)
     assert words is not None
     for word in words.group(1).split("|"):
         assert any(hint in word for hint in secrets._ASSIGNED_HINTS), word
