@@ -1,3 +1,5 @@
-from cwlint.cli import main
 import sys
+
+from cwlint.cli import main
+
 sys.exit(main())

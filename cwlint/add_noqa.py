@@ -30,6 +30,8 @@ class NoqaOutcome:
     lines: int = 0
     #: Findings no comment could silence, with the reason.
     skipped: list[tuple[Diagnostic, str]] = field(default_factory=list)
+    #: The edits that turn the original text into ``text`` (offsets into the original).
+    edits: list[Edit] = field(default_factory=list)
 
 
 def _scan(text: str, starts: list[int]) -> tuple[set[int], dict[int, int]] | None:
@@ -108,7 +110,7 @@ def add_noqa(text: str, diagnostics: list[Diagnostic], bare_noqa: bool = False) 
         line_start = starts[line - 1]
         content = text[line_start : starts[line] if line < len(starts) else len(text)].rstrip("\r\n")
         code_end = line_start + len(content.rstrip(" \t\f"))
-        # Trailing blanks are replaced: "x = 1   " becomes "x = 1  # noqa: CW101".
+        # Trailing blanks are replaced: "x = 1   " becomes "x = 1", two spaces, the directive.
         edits.append(Edit(code_end, line_start + len(content), f"  {directive_text}"))
     if not edits:
         return outcome
@@ -120,6 +122,7 @@ def add_noqa(text: str, diagnostics: list[Diagnostic], bare_noqa: bool = False) 
         return outcome
     outcome.text = new_text
     outcome.lines = len(edits)
+    outcome.edits = edits
     return outcome
 
 

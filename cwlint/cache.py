@@ -15,9 +15,12 @@ An entry holds the file's findings, fixes and edits included (files *with* findi
 cached too, unlike ruff), and is valid only for the exact bytes it was computed from (a
 BLAKE2 digest of the content, never an mtime), the file's effective rule set (after
 ``per-file-ignores``) and the names of importable modules beside the file that its text
-mentions (CW208 treats sibling modules as local imports). Anything else a rule may read is
-fixed by the code key. A rule whose findings depend on anything more must extend
-:func:`Cache.context`.
+mentions (CW402 treats them as local imports; both read the run's one
+:class:`~cwlint.modules.ModuleIndex`). Anything else a rule may read is fixed by the code key.
+A rule whose findings depend on anything more must extend :meth:`Cache.lookup` and
+:meth:`Cache.store`. The entry records the local names it saw and a hash of the whole folder's
+module names: while the folder's names are unchanged (the common case), a lookup need not
+read the file's words again.
 
 Secrets are not written: a diagnostic's secret values are stored as offsets into the text
 they came from (or, when they do not occur in it verbatim, masked in the stored strings).
@@ -32,19 +35,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 from cwlint import __version__
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
+from cwlint.modules import DirectoryIndex, ModuleIndex
 from cwlint.source import write_atomic
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from cwlint.config import StrPath
+
 #: Bumped whenever the entry layout changes.
-FORMAT = 1
+FORMAT = 2
 CACHE_DIR_NAME = ".cwlint_cache"
 #: Code-key directories of other cwlint versions unused for this long are removed.
 STALE_AFTER = 14 * 24 * 3600
@@ -54,8 +61,11 @@ try:  # the BLAKE2 module alone: hashlib would load OpenSSL first, a few ms at e
 except ImportError:  # pragma: no cover - CPython always has it
     from hashlib import blake2b
 
-_PACKAGE = Path(__file__).resolve().parent
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
+#: Every byte that cannot be part of an identifier (ASCII other than letters, digits and ``_``) as
+#: a space: ``data.translate(_WORDS).split()`` gives words among which is every identifier of the
+#: file, non-ASCII ones whole (UTF-8), far faster than a regex.
+_WORDS = bytes(b if b >= 0x80 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256))
 
 
 def digest(data: bytes) -> str:
@@ -74,8 +84,9 @@ def code_fingerprint() -> str:
     """
     entries: list[str] = [__version__, str(FORMAT), sys.version, sys.implementation.name]
     roots = [_PACKAGE]
-    catalog = _PACKAGE / "_catalog" if (_PACKAGE / "_catalog").is_dir() else _PACKAGE.parent / "rules"
-    if catalog.is_dir():
+    packaged = os.path.join(_PACKAGE, "_catalog")
+    catalog = packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(_PACKAGE), "rules")
+    if os.path.isdir(catalog):
         roots.append(catalog)
     for root in roots:
         for folder, dirnames, filenames in os.walk(root):
@@ -87,7 +98,7 @@ def code_fingerprint() -> str:
                         info = os.stat(path)
                     except OSError:
                         continue
-                    entries.append(f"{os.path.relpath(path, root)}:{info.st_size}:{info.st_mtime_ns}")
+                    entries.append(f"{path[len(root) + 1:]}:{info.st_size}:{info.st_mtime_ns}")
     return _hash(*entries)
 
 
@@ -158,22 +169,26 @@ def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
 # -- the cache ------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: str) -> None:
-    write_atomic(str(path), data.encode("utf-8"))
+def _write_atomic(path: str, data: str) -> None:
+    write_atomic(path, data.encode("utf-8"))
 
 
 class Cache:
     """One run's view of the cache: bound to a code key, then to settings and rules."""
 
-    def __init__(self, directory: Path, root: Path, code_key: str | None = None) -> None:
-        self.directory = directory
-        self.root = root
+    def __init__(self, directory: StrPath, root: StrPath, code_key: str | None = None, modules: ModuleIndex | None = None) -> None:
+        self.directory = os.fspath(directory)
+        self.root = os.fspath(root)
         self._root_prefix = os.path.join(os.path.abspath(root), "")
         self.code_key = code_key or code_fingerprint()
-        self.code_dir = directory / self.code_key
-        self.run_dir: Path | None = None
+        self.code_dir = os.path.join(self.directory, self.code_key)
+        self.run_dir: str | None = None
         self._ready = False
-        self._listings: dict[str, frozenset[bytes]] = {}
+        #: What lies beside each file: the same index the linter reads (a fresh listing by default).
+        self.modules: ModuleIndex = modules if modules is not None else DirectoryIndex()
+        self._encoded: dict[frozenset[str], frozenset[bytes]] = {}
+        self._enabled: tuple[object, str] = (None, "")
+        self._folders: dict[frozenset[str], str] = {}
         #: Counters for tests and --verbose-style diagnostics: hits, misses, writes, errors.
         self.stats = {"hits": 0, "misses": 0, "writes": 0, "errors": 0}
 
@@ -181,7 +196,8 @@ class Cache:
     def rules(self) -> dict[str, dict[str, Any]] | None:
         """The rule registry recorded by a cold run of this exact code, or None."""
         try:
-            data = json.loads((self.code_dir / "rules.json").read_text(encoding="utf-8"))
+            with open(os.path.join(self.code_dir, "rules.json"), "rb") as handle:
+                data = json.loads(handle.read())
             if data.get("format") != FORMAT or data.get("code_key") != self.code_key:
                 return None
             rules = data["rules"]
@@ -196,31 +212,74 @@ class Cache:
             return
         payload = json.dumps({"format": FORMAT, "code_key": self.code_key, "rules": rules}, ensure_ascii=False)
         try:
-            _write_atomic(self.code_dir / "rules.json", payload)
+            _write_atomic(os.path.join(self.code_dir, "rules.json"), payload)
         except OSError:
+            self.stats["errors"] += 1
+
+    # -- the bundled catalog's data ---------------------------------------------------------
+    def catalog_data(self) -> dict[str, dict[str, Any]] | None:
+        """The catalog files' data as a cold run of this exact code read them (TOML costs more)."""
+        try:
+            with open(os.path.join(self.code_dir, "catalog.json"), "rb") as handle:
+                data = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("code_key") != self.code_key or not isinstance(data.get("services"), dict):
+            return None
+        return data["services"]
+
+    def save_catalog_data(self, services: dict[str, dict[str, Any]]) -> None:
+        if not self._prepare(self.code_dir):
+            return
+        try:
+            payload = json.dumps({"code_key": self.code_key, "services": services}, ensure_ascii=False)
+            _write_atomic(os.path.join(self.code_dir, "catalog.json"), payload)
+        except (OSError, TypeError, ValueError):  # TypeError: a TOML value JSON cannot hold (a date)
+            self.stats["errors"] += 1
+
+    # -- the rules' data files (rules/secrets, rules/blocking, ...) -----------------------------
+    def rule_data(self) -> dict[str, dict[str, Any]] | None:
+        """The rule data files' data as a cold run of this exact code read them (by path under
+        ``rules/``), or None."""
+        try:
+            with open(os.path.join(self.code_dir, "data.json"), "rb") as handle:
+                data = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("code_key") != self.code_key or not isinstance(data.get("files"), dict):
+            return None
+        return data["files"]
+
+    def save_rule_data(self, files: dict[str, dict[str, Any]]) -> None:
+        if not self._prepare(self.code_dir):
+            return
+        try:
+            payload = json.dumps({"code_key": self.code_key, "files": files}, ensure_ascii=False)
+            _write_atomic(os.path.join(self.code_dir, "data.json"), payload)
+        except (OSError, TypeError, ValueError):  # TypeError: a TOML value JSON cannot hold (a date)
             self.stats["errors"] += 1
 
     # -- binding a run ----------------------------------------------------------------------
     def bind(self, settings_fingerprint: str, enabled: Iterable[str]) -> None:
-        self.run_dir = self.code_dir / _hash(settings_fingerprint, ",".join(sorted(enabled)))
+        self.run_dir = os.path.join(self.code_dir, _hash(settings_fingerprint, ",".join(sorted(enabled))))
 
-    def _prepare(self, target: Path) -> bool:
+    def _prepare(self, target: str) -> bool:
         """Create the cache directory (with its .gitignore) and ``target``; False if impossible."""
         try:
             if not self._ready:
-                fresh = not self.directory.is_dir()
-                self.directory.mkdir(parents=True, exist_ok=True)
-                if fresh or not (self.directory / ".gitignore").exists():
-                    _write_atomic(self.directory / ".gitignore", "# Created by cwlint automatically.\n*\n")
+                fresh = not os.path.isdir(self.directory)
+                os.makedirs(self.directory, exist_ok=True)
+                if fresh or not os.path.exists(os.path.join(self.directory, ".gitignore")):
+                    _write_atomic(os.path.join(self.directory, ".gitignore"), "# Created by cwlint automatically.\n*\n")
                     _write_atomic(
-                        self.directory / "CACHEDIR.TAG",
+                        os.path.join(self.directory, "CACHEDIR.TAG"),
                         "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cwlint.\n",
                     )
-                if not self.code_dir.is_dir():
-                    self.code_dir.mkdir(exist_ok=True)
+                if not os.path.isdir(self.code_dir):
+                    os.mkdir(self.code_dir)
                     self._prune()
                 self._ready = True
-            target.mkdir(parents=True, exist_ok=True)
+            os.makedirs(target, exist_ok=True)
             return True
         except OSError:
             self.stats["errors"] += 1
@@ -232,15 +291,16 @@ class Cache:
 
         now = time.time()
         try:
-            children = list(self.directory.iterdir())
+            names = os.listdir(self.directory)
         except OSError:
             return
-        for child in children:
-            if child == self.code_dir or not child.is_dir() or len(child.name) != 20:
+        for name in names:
+            child = os.path.join(self.directory, name)
+            if child == self.code_dir or not os.path.isdir(child) or len(name) != 20:
                 continue
-            marker = child / "rules.json"
+            marker = os.path.join(child, "rules.json")
             try:
-                used = (marker if marker.exists() else child).stat().st_mtime
+                used = os.stat(marker if os.path.exists(marker) else child).st_mtime
             except OSError:
                 continue
             if now - used > STALE_AFTER:
@@ -249,7 +309,7 @@ class Cache:
     def touch(self) -> None:
         """Mark this code key as in use (one utime per run), so pruning spares it."""
         try:
-            os.utime(self.code_dir / "rules.json")
+            os.utime(os.path.join(self.code_dir, "rules.json"))
         except OSError:
             pass
 
@@ -262,37 +322,45 @@ class Cache:
         return absolute.replace(os.sep, "/")
 
     def _siblings(self, path: str) -> frozenset[bytes]:
-        folder = os.path.dirname(os.path.abspath(path))
-        names = self._listings.get(folder)
-        if names is None:
-            try:
-                entries = os.listdir(folder)
-            except OSError:
-                entries = []
-            found = set()
-            for entry in entries:
-                if entry.endswith(".py"):
-                    found.add(entry[:-3].encode("utf-8", "surrogateescape"))
-                elif entry.isidentifier():
-                    found.add(entry.encode("utf-8", "surrogateescape"))
-            names = self._listings[folder] = frozenset(found)
-        return names
+        names = self.modules.beside(path)
+        encoded = self._encoded.get(names)
+        if encoded is None:
+            encoded = self._encoded[names] = frozenset(n.encode("utf-8", "surrogateescape") for n in names)
+        return encoded
 
-    def context(self, path: str, data: bytes, enabled: Iterable[str]) -> str:
-        """What besides the bytes an entry depends on: the rules on, and local module names."""
+    def _rules_key(self, enabled: Iterable[str]) -> str:
+        """The codes on for a file, hashed (once per run: the same set for every file without
+        per-file ignores)."""
+        if enabled is not self._enabled[0]:
+            self._enabled = (enabled, _hash(",".join(sorted(enabled))))
+        return self._enabled[1]
+
+    def _folder_key(self, path: str) -> str:
+        """Every module name beside ``path``, hashed (once per folder)."""
+        names = self.modules.beside(path)
+        key = self._folders.get(names)
+        if key is None:
+            key = self._folders[names] = _hash(*sorted(names))
+        return key
+
+    def _local(self, path: str, data: bytes) -> list[str]:
+        """The module names beside ``path`` that ``data`` holds as a word."""
         siblings = self._siblings(path)
-        local = sorted(siblings.intersection(_WORD.findall(data))) if siblings else []
-        return _hash(",".join(sorted(enabled)), b"\0".join(local).decode("utf-8", "surrogateescape"))
+        if not siblings:
+            return []
+        found = siblings.intersection(data.translate(_WORDS).split())
+        return sorted(name.decode("utf-8", "surrogateescape") for name in found)
 
-    def _entry(self, relative: str) -> Path:
+    def _entry(self, relative: str) -> str:
         assert self.run_dir is not None, "bind() the cache first"
-        return self.run_dir / f"{_hash(relative)}.json"
+        return os.path.join(self.run_dir, f"{_hash(relative)}.json")
 
     def lookup(self, path: str, data: bytes, enabled: Iterable[str]) -> list[dict[str, Any]] | None:
         """The stored records (see :func:`load_diagnostic`) of ``path`` with exactly ``data``."""
         relative = self.relative(path)
         try:
-            raw = self._entry(relative).read_bytes()
+            with open(self._entry(relative), "rb") as handle:
+                raw = handle.read()
             entry = json.loads(raw)
             valid = (
                 isinstance(entry, dict)
@@ -300,7 +368,9 @@ class Cache:
                 and entry.get("version") == __version__
                 and entry.get("path") == relative
                 and entry.get("digest") == digest(data)
-                and entry.get("context") == self.context(path, data, enabled)
+                and entry.get("rules") == self._rules_key(enabled)
+                # Same bytes, so the same words: the local names can differ only if the folder's did.
+                and (entry.get("folder") == self._folder_key(path) or entry.get("local") == self._local(path, data))
                 and isinstance(entry.get("diagnostics"), list)
             )
         except (OSError, ValueError, UnicodeDecodeError, RecursionError):
@@ -309,7 +379,7 @@ class Cache:
             self.stats["misses"] += 1
             return None
         self.stats["hits"] += 1
-        return entry["diagnostics"]  # type: ignore[index]
+        return entry["diagnostics"]
 
     def store(self, path: str, data: bytes, enabled: Iterable[str], diagnostics: list[Diagnostic], text: str | None) -> None:
         if self.run_dir is None or not self._prepare(self.run_dir):
@@ -320,7 +390,9 @@ class Cache:
             "version": __version__,
             "path": relative,
             "digest": digest(data),
-            "context": self.context(path, data, enabled),
+            "rules": self._rules_key(enabled),
+            "folder": self._folder_key(path),
+            "local": self._local(path, data),
             "diagnostics": [dump_diagnostic(d, text) for d in diagnostics],
         }
         try:
@@ -330,8 +402,8 @@ class Cache:
             self.stats["errors"] += 1
 
 
-def cache_directory(root: Path, override: str | None = None) -> Path:
+def cache_directory(root: StrPath, override: str | None = None) -> str:
     chosen = override or os.environ.get("CWLINT_CACHE_DIR")
     if chosen:
-        return Path(chosen).absolute()
-    return root / CACHE_DIR_NAME
+        return os.path.abspath(chosen)
+    return os.path.join(root, CACHE_DIR_NAME)

@@ -16,9 +16,16 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from cwlint import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, TextIO
+
+    from cwlint.config import Settings
+    from cwlint.diagnostics import Diagnostic
+    from cwlint.results import FileResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -28,8 +35,32 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other usage error
         raise UsageError(message)
+
+
+def _terminal_width() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (and its archive codecs)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse builds a formatter for every ``add_argument`` (to check metavars), and each one
+    imports shutil and asks for the terminal's size: this one asks once, and never imports it."""
+
+    _columns: int | None = None
+
+    def __init__(self, prog: str) -> None:
+        if _Formatter._columns is None:
+            _Formatter._columns = _terminal_width() - 2  # what HelpFormatter does with the columns
+        super().__init__(prog, width=_Formatter._columns)
 
 
 def _split_codes(values: list[str] | None) -> list[str]:
@@ -42,7 +73,7 @@ def _split_codes(values: list[str] | None) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     from cwlint.reporters import FORMATS
 
-    parser = _Parser(prog="cwlint", description="Lint CodeWords workflow scripts.")
+    parser = _Parser(prog="cwlint", description="Lint CodeWords workflow scripts.", formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"cwlint {__version__}")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
     parser.add_argument("--fix", action="store_true", help="apply safe fixes")
@@ -86,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rule(argv[1:])
         if argv and argv[0] == "rules":
             return _rules(argv[1:])
+        if argv and argv[0] == "server":
+            return _server(argv[1:])
         if argv and argv[0] == "check":
             argv = argv[1:]
         return _check(build_parser().parse_args(argv))
@@ -111,17 +144,16 @@ def _warning(message: str) -> None:
     sys.stderr.write(f"warning: {message}\n")
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> Settings:
     from cwlint import config
 
     try:
         if args.config:
-            path = Path(args.config)
-            if not path.is_file():
+            if not os.path.isfile(args.config):
                 raise config.ConfigError(f"{args.config}: no such configuration file")
-            settings = config.load_file(path)
+            settings = config.load_file(args.config)
         else:
-            settings = config.discover(Path.cwd())
+            settings = config.discover(os.getcwd())
     except config.ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.select:
@@ -133,11 +165,16 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _check(args: argparse.Namespace) -> int:
     from cwlint import runner
+    from cwlint.config import ConfigError, Selection
     from cwlint.discovery import PathError, discover
+    from cwlint.modules import DirectoryIndex
+    from cwlint.results import problem_result
     from cwlint.source import FileProblem, decode
 
     started = time.perf_counter()
     settings = _settings(args)
+    # The project root: the configuration's folder, else (explicitly) the working directory.
+    root = settings.root = settings.root if settings.root is not None else os.getcwd()
     stdin = bool(args.stdin_filename or args.paths == ["-"])
     if args.add_noqa and (args.fix or args.diff):
         raise UsageError("--add-noqa cannot be combined with --fix or --diff")
@@ -146,36 +183,36 @@ def _check(args: argparse.Namespace) -> int:
     if args.add_noqa and stdin:
         raise UsageError("--add-noqa needs files, not standard input")
     options = runner.RunOptions(fix=args.fix, diff=args.diff, unsafe=args.unsafe_fixes, jobs=runner.resolve_jobs(args.jobs))
+    modules = DirectoryIndex()  # what lies beside each file, read from disk once per folder
     cache = None
     if not (args.no_cache or stdin or os.environ.get("CWLINT_NO_CACHE")):
-        cache = runner.cache_for(settings, args.cache_dir)
+        cache = runner.cache_for(root, args.cache_dir, modules)
     try:
         rules = runner.rule_index(cache)
     except runner.CatalogProblem as exc:
         raise UsageError(f"service catalog: {exc}") from None
-    for selector in settings.select + settings.extend_select + settings.ignore:
-        if selector != "ALL" and not any(code.startswith(selector) for code in rules):
-            raise UsageError(f"unknown rule selector '{selector}' (see `cwlint rules`)")
-    selection = runner.Selection(settings, list(rules))
+    selection = Selection(settings, list(rules))
+    try:
+        selection.check()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     if cache is not None:
         cache.bind(settings.fingerprint(), selection.enabled)
     names = {code: info["name"] for code, info in rules.items()}
 
-    results: list[runner.FileResult] = []
+    results: list[FileResult] = []
     # -- standard input ------------------------------------------------------------------
     if stdin:
         name = args.stdin_filename or "-"
         try:
             source = decode(sys.stdin.buffer.read(), name)
         except FileProblem as problem:
-            results.append(runner.FileResult(path=name, diagnostics=[runner.problem_diagnostic(problem, names)]))
+            results.append(problem_result(name, problem, names, {problem.code}))
         else:
-            result = runner.run_source(source, settings, options)
+            result = runner.run_source(source, settings, options, modules)
             if args.fix and not args.diff:
                 sys.stdout.write(result.fixed_text if result.fixed_text is not None else source.text)
                 sys.stdout.flush()
-            if args.diff:
-                result.fixed_count, result.applied = 0, []
             results.append(result)
         out = sys.stderr if args.fix and not args.diff else sys.stdout
         return _finish(args, results, out, rules, settings, started)
@@ -186,23 +223,23 @@ def _check(args: argparse.Namespace) -> int:
     except PathError as exc:
         raise UsageError(str(exc)) from None
     for path, reason in found.problems:
-        problem = FileProblem("CW906", f"cannot read: {reason}")
-        results.append(runner.FileResult(path=path, diagnostics=[runner.problem_diagnostic(problem, names)]))
+        unreadable = FileProblem("CW906", f"cannot read: {reason}")
+        results.append(problem_result(path, unreadable, names, {unreadable.code}))
     for folder in found.empty:
         _warning(f"no Python files found under {folder}")
-    results.extend(runner.run(found.files, settings, options, cache, rules))
+    results.extend(runner.run(found.files, settings, options, cache, rules, modules))
     if args.add_noqa:
         return _add_noqa(args, results, settings)
     return _finish(args, results, sys.stdout, rules, settings, started)
 
 
-def _add_noqa(args, results, settings) -> int:  # type: ignore[no-untyped-def]
+def _add_noqa(args: argparse.Namespace, results: list[FileResult], settings: Settings) -> int:
     from cwlint.add_noqa import add_noqa
     from cwlint.reporters import concise_line
     from cwlint.source import write_atomic
 
     lines = files = 0
-    skipped = []
+    skipped: list[tuple[FileResult, Diagnostic, str]] = []
     for result in results:
         if not result.diagnostics:
             continue
@@ -228,7 +265,14 @@ def _add_noqa(args, results, settings) -> int:  # type: ignore[no-untyped-def]
     return EXIT_OK
 
 
-def _finish(args, results, out, rules, settings, started) -> int:  # type: ignore[no-untyped-def]
+def _finish(
+    args: argparse.Namespace,
+    results: list[FileResult],
+    out: TextIO,
+    rules: dict[str, dict[str, Any]],
+    settings: Settings,
+    started: float,
+) -> int:
     from cwlint import reporters
 
     remaining = sum(len(result.diagnostics) for result in results)
@@ -266,7 +310,7 @@ def _finish(args, results, out, rules, settings, started) -> int:  # type: ignor
             for (code, message), count in sorted(Counter(fixes).items()):
                 out.write(f"    {count} × {code} ({reporters.redact(message)})\n")
     if output_format in ("full", "concise"):
-        _summary(results, fixed, remaining, args, out)
+        reporters.write_summary(results, out, fixing=args.fix or args.diff, diff=args.diff, unsafe=args.unsafe_fixes)
     _timings(results, started)
     if args.exit_zero:
         return EXIT_OK
@@ -279,64 +323,12 @@ def _finish(args, results, out, rules, settings, started) -> int:  # type: ignor
     return EXIT_OK
 
 
-def _timings(results, started: float) -> None:  # type: ignore[no-untyped-def]
+def _timings(results: list[FileResult], started: float) -> None:
     if os.environ.get("CWLINT_TIMINGS"):
         from cwlint import timing
         from cwlint.runner import stage_totals
 
         timing.report(stage_totals(results), time.perf_counter() - started)
-
-
-def _found(total: int, warnings: int) -> str:
-    """``3 errors`` as ruff says it; with warnings among them, ``3 problems (2 errors, 1 warning)``."""
-    def plural(n: int, word: str) -> str:
-        return f"{n} {word}{'s' if n != 1 else ''}"
-
-    if not warnings:
-        return plural(total, "error")
-    return f"{plural(total, 'problem')} ({plural(total - warnings, 'error')}, {plural(warnings, 'warning')})"
-
-
-def _summary(results, fixed: int, remaining: int, args, out) -> None:  # type: ignore[no-untyped-def]
-    from cwlint.diagnostics import Applicability
-
-    if remaining == 0 and fixed == 0:
-        if not args.diff:
-            out.write("All checks passed!\n")
-        return
-    diagnostics = [d for r in results for d in r.diagnostics]
-    found = _found(fixed + remaining, sum(1 for d in diagnostics if d.severity.value == "warning"))
-    if fixed:
-        out.write(f"Found {found} ({fixed} fixed, {remaining} remaining).\n")
-    elif remaining:
-        out.write(f"Found {found}.\n")
-    safe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.SAFE)
-    unsafe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.UNSAFE)
-    if args.fix or args.diff:
-        if unsafe and not args.unsafe_fixes:
-            out.write(f"No fixes available ({unsafe} hidden fix{'es' if unsafe != 1 else ''} can be enabled with the `--unsafe-fixes` option).\n")
-        return
-    fixable = safe + (unsafe if args.unsafe_fixes else 0)
-    if fixable:
-        line = f"[*] {fixable} fixable with the `--fix` option"
-        if args.unsafe_fixes and unsafe:
-            line = f"[*] {fixable} fixable with the `--fix --unsafe-fixes` options"
-        elif unsafe:
-            line += f" ({unsafe} hidden fix{'es' if unsafe != 1 else ''} can be enabled with the `--unsafe-fixes` option)"
-        out.write(line + ".\n")
-    elif unsafe:
-        out.write(f"No fixes available ({unsafe} hidden fix{'es' if unsafe != 1 else ''} can be enabled with the `--unsafe-fixes` option).\n")
-
-
-def _rule_page(rule) -> str:  # type: ignore[no-untyped-def]
-    availability = {
-        None: "Fix is not available.",
-        "safe": "Fix is always available (safe).",
-        "unsafe": "Fix is sometimes available (unsafe: needs `--unsafe-fixes`).",
-        "display": "A suggested fix is shown, never applied.",
-    }[rule.fix_availability.value if rule.fix_availability else None]
-    scope = " Applies to workflows only (a PEP 723 block or an import of codewords_client)." if rule.scope == "workflow" else ""
-    return f"# {rule.name} ({rule.code})\n\n{availability}{scope}\n\n{rule.documentation()}\n"
 
 
 def _rule(argv: list[str]) -> int:
@@ -347,8 +339,24 @@ def _rule(argv: list[str]) -> int:
     rule = rule_by_code(argv[0])
     if rule is None:
         raise UsageError(f"unknown rule '{argv[0]}' (see `cwlint rules`)")
-    sys.stdout.write(_rule_page(rule))
+    sys.stdout.write(rule.page())
     return EXIT_OK
+
+
+def _server(argv: list[str]) -> int:
+    from cwlint import lsp
+
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write("usage: cwlint server\n\nA language server over stdio (see the README's editor setup).\n")
+        return EXIT_OK
+    if argv:
+        raise UsageError("usage: cwlint server (it speaks LSP over stdin/stdout and takes no arguments)")
+    missing = lsp.missing()
+    if missing:
+        raise UsageError(f"cwlint server needs {', '.join(missing)}: pip install 'cwkit[server]'")
+    from cwlint.lsp.server import main as serve
+
+    return serve()
 
 
 def _rules(argv: list[str]) -> int:

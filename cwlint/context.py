@@ -15,31 +15,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from cwlint.diagnostics import Edit, Position
 from cwlint.header import Header, parse_header
+from cwlint.positions import node_offsets
 from cwlint.source import SourceFile, line_starts
 
 if TYPE_CHECKING:
     from cwlint.catalog import Catalog
     from cwlint.config import Settings
+    from cwlint.modules import ModuleIndex
 
 _CLIENT_IMPORT = re.compile(r"^\s*(?:from|import)\s+codewords_client\b", re.MULTILINE)
 CLIENT_CLASSES = frozenset({"AsyncCodewordsClient", "CodewordsClient"})
 
 
 class FileContext:
-    def __init__(self, source: SourceFile, module: cst.Module, settings: Settings) -> None:
+    def __init__(self, source: SourceFile, module: cst.Module, settings: Settings, modules: ModuleIndex | None = None) -> None:
         self.source = source
         self.path = source.path
         self.text = source.text
         self.module = module
         self.settings = settings
+        self.modules = modules
         self.ancestors: list[cst.CSTNode] = []
         self.imports = Imports(self)
         self.clients = Clients(self)
-        self._positions: dict[cst.CSTNode, CodeRange] | None = None
+        self._positions: dict[int, tuple[int, int]] | None = None  #: by id(node)
+        self._code_starts: list[int] | None = None
 
     # -- the file ------------------------------------------------------------------------
     @functools.cached_property
@@ -58,6 +61,11 @@ class FileContext:
         return pinned or self.settings.target_client_version
 
     @functools.cached_property
+    def local_modules(self) -> frozenset[str]:
+        """Module names importable from beside the file (none when no index was given)."""
+        return self.modules.beside(self.path) if self.modules is not None else frozenset()
+
+    @functools.cached_property
     def catalog(self) -> Catalog:
         from cwlint.catalog import default_catalog
 
@@ -68,37 +76,57 @@ class FileContext:
         return line_starts(self.text)
 
     # -- positions -----------------------------------------------------------------------
-    def _range(self, node: cst.CSTNode) -> CodeRange:
-        if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            try:
-                # resolve() also runs an empty visit of the whole module: half the cost.
-                # _gen is private, but libcst is pinned exactly (pyproject.toml).
-                self._positions = PositionProvider()._gen(wrapper)  # type: ignore[assignment]
-            except AttributeError:  # pragma: no cover - another libcst
-                self._positions = dict(wrapper.resolve(PositionProvider))
-        return self._positions[node]
+    def _offsets(self, node: cst.CSTNode) -> tuple[int, int]:
+        """``node``'s offsets into LibCST's code for the module (computed for every node at once)."""
+        positions = self._positions
+        if positions is None:
+            positions, code = node_offsets(self.module)
+            self._positions = positions
+            self._code_starts = None if code == self.text else line_starts(code)
+        return positions[id(node)]
 
     def range(self, node: cst.CSTNode) -> tuple[Position, Position]:
-        """1-based start and exclusive end of ``node``, columns in code points."""
-        code_range = self._range(node)
-        return (
-            Position(code_range.start.line, code_range.start.column + 1),
-            Position(code_range.end.line, code_range.end.column + 1),
-        )
+        """1-based start and exclusive end of ``node``, columns in code points (LibCST's
+        PositionProvider's range, tests/test_positions.py)."""
+        start, end = self._offsets(node)
+        return self._position(start), self._position(end)
+
+    def _position(self, offset: int) -> Position:
+        starts = self._code_starts
+        if starts is None:
+            return self.source_position(offset)
+        line = bisect.bisect_right(starts, offset)
+        return Position(line, offset - starts[line - 1] + 1)
+
+    def span(self, node: cst.CSTNode) -> tuple[int, int]:
+        """``node``'s offsets in the text (end exclusive)."""
+        start, end = self._offsets(node)
+        if self._code_starts is None:  # the code is the text
+            length = len(self.text)  # a last line without a newline: LibCST counts one, the text has none
+            return min(start, length), min(end, length)
+        first, last = self.range(node)  # LibCST did not round-trip the text: go by line and column
+        return self._clamped_offset(first), self._clamped_offset(last)
+
+    def _clamped_offset(self, position: Position) -> int:
+        starts = self._line_starts
+        if position.line > len(starts):
+            return len(self.text)
+        return min(starts[position.line - 1] + position.column - 1, len(self.text))
 
     def offset(self, line: int, column: int) -> int:
         """Offset in the text of a 1-based line and 1-based column."""
         return self._line_starts[line - 1] + column - 1
 
     def source_position(self, offset: int) -> Position:
-        """The 1-based position of an offset into the text."""
+        """The 1-based position of an offset into the text.
+
+        Past the end (the newline LibCST generates, then drops, after a last line without
+        one): the start of the next line, as LibCST's PositionProvider says.
+        """
+        if offset > len(self.text):
+            return Position(len(self._line_starts) + 1, 1)
         line = bisect.bisect_right(self._line_starts, offset)
         return Position(line, offset - self._line_starts[line - 1] + 1)
-
-    def span(self, node: cst.CSTNode) -> tuple[int, int]:
-        start, end = self.range(node)
-        return self.offset(start.line, start.column), self.offset(end.line, end.column)
 
     def code(self, node: cst.CSTNode) -> str:
         """The node's source text, exactly as written."""
@@ -152,21 +180,14 @@ class FileContext:
                 return node
         return None
 
-    def in_async_function(self) -> bool:
-        func = self.enclosing(cst.FunctionDef, cst.Lambda, cst.ClassDef)
-        return isinstance(func, cst.FunctionDef) and func.asynchronous is not None
-
     def in_import_error_handler(self) -> bool:
         """Inside ``try: ... except ImportError`` (either branch): a deliberate fallback."""
-        for index, node in enumerate(self.ancestors):
+        for node in self.ancestors:
             if isinstance(node, cst.Try):
                 for handler in node.handlers:
                     if handler.type is not None and _names_import_error(handler.type):
                         return True
         return False
-
-    def in_main_guard(self) -> bool:
-        return any(isinstance(node, cst.If) and is_main_guard(node) for node in self.ancestors)
 
 
 def _names_import_error(expr: cst.BaseExpression) -> bool:
@@ -193,11 +214,15 @@ def is_main_guard(node: cst.If) -> bool:
 
 def dotted_name(expr: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
+    # Exact type tests: LibCST's node classes are ABCs, whose isinstance costs several times
+    # more, and nothing subclasses Name or Attribute. (Called for most expressions, by most rules.)
+    if type(expr) is cst.Name:
+        return expr.value
     parts = []
-    while isinstance(expr, cst.Attribute):
+    while type(expr) is cst.Attribute:
         parts.append(expr.attr.value)
         expr = expr.value
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         parts.append(expr.value)
         return ".".join(reversed(parts))
     return None
@@ -213,8 +238,8 @@ def string_value(expr: cst.BaseExpression | None) -> str | None:
         value = expr.evaluated_value
         return value if isinstance(value, str) else None
     if isinstance(expr, cst.ConcatenatedString):
-        value = expr.evaluated_value
-        return value if isinstance(value, str) else None
+        joined = expr.evaluated_value
+        return joined if isinstance(joined, str) else None
     return None
 
 
@@ -381,7 +406,7 @@ def service_call(ctx: FileContext, node: cst.Call) -> ServiceCall | None:
         first = string_value(positional[0]) if positional else None
         if first is None or first not in ctx.catalog:
             return None
-    values = dict(zip(_RUN_POSITIONS, positional))
+    values = dict(zip(_RUN_POSITIONS, positional, strict=False))  # extra positionals: not ours
     values.update({k: v for k, v in keywords.items() if k in _RUN_POSITIONS})
     service_node = values.get("service_id")
     path_node = values.get("path")

@@ -8,84 +8,125 @@ when excluded, unless ``--force-exclude``.
 
 from __future__ import annotations
 
+import errno
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+import re
+import stat
 
-import pathspec
+from cwlint.config import Settings, posix
+from cwlint.records import Record
 
-from cwlint.config import Settings
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
+if TYPE_CHECKING:
+    import pathspec
 
 
 class PathError(Exception):
     """A path given on the command line does not exist (exit code 2)."""
 
 
-@dataclass
-class Discovery:
-    files: list[str] = field(default_factory=list)
-    #: Files that exist but cannot be walked into or stat'ed: (path, reason).
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    #: Directories given that held no Python file.
-    empty: list[str] = field(default_factory=list)
+class Discovery(Record):
+    """The files to lint, in order; what could not be walked; the folders that held no file."""
+
+    __slots__ = ("files", "problems", "empty")
+
+    def __init__(self) -> None:
+        self.files: list[str] = []
+        #: Files that exist but cannot be walked into or stat'ed: (path, reason).
+        self.problems: list[tuple[str, str]] = []
+        #: Directories given that held no Python file.
+        self.empty: list[str] = []
+
+
+#: A pattern that is a plain name (no glob, no slash, no negation) matches, as gitignore says,
+#: any file or folder of that name at any depth: a set lookup per path component, with no
+#: pathspec (the defaults are all such names, so a run without other patterns never imports it).
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 def _spec(patterns: list[str]) -> pathspec.PathSpec:
+    import pathspec
+
     return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
-def _repo_root(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
-
-
-def _read_gitignore(folder: Path) -> pathspec.PathSpec | None:
-    path = folder / ".gitignore"
+def _read_gitignore(folder: str) -> pathspec.PathSpec | None:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
     except OSError:
         return None
     return _spec(lines) if lines else None
 
 
 class _Ignorer:
+    """Whether a path is excluded: by ``exclude``/``extend-exclude``, or by a ``.gitignore``.
+
+    Paths are strings and every per-folder answer (the repository root, the ``.gitignore``
+    files that apply) is computed once per folder: a warm run asks for every file.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.root = settings.root.resolve()
-        self.excludes = _spec(settings.exclude + settings.extend_exclude)
-        self.gitignores: dict[Path, pathspec.PathSpec | None] = {}
+        root = settings.root if settings.root is not None else os.getcwd()
+        self.root = os.path.join(os.path.abspath(root), "")  # with a trailing separator
+        patterns = settings.exclude + settings.extend_exclude
+        self.names = frozenset(p for p in patterns if _PLAIN.fullmatch(p) and p not in (".", ".."))
+        others = [p for p in patterns if p not in self.names]
+        self.excludes = _spec(others) if others else None
+        self._repos: dict[str, str | None] = {}
+        self._chains: dict[str, list[tuple[str, pathspec.PathSpec]]] = {}
 
-    def _gitignore(self, folder: Path) -> pathspec.PathSpec | None:
-        if folder not in self.gitignores:
-            self.gitignores[folder] = _read_gitignore(folder)
-        return self.gitignores[folder]
+    def _repo_root(self, folder: str) -> str | None:
+        if folder not in self._repos:
+            if os.path.exists(os.path.join(folder, ".git")):
+                self._repos[folder] = folder
+            else:
+                parent = os.path.dirname(folder)
+                self._repos[folder] = None if parent == folder else self._repo_root(parent)
+        return self._repos[folder]
 
-    def excluded(self, path: Path, is_dir: bool) -> bool:
-        absolute = path.absolute()
+    def _gitignores(self, folder: str) -> list[tuple[str, pathspec.PathSpec]]:
+        """The ``.gitignore`` files that apply in ``folder``: its own, then its parents' up to the repository root."""
+        chain = self._chains.get(folder)
+        if chain is None:
+            repo = self._repo_root(folder)
+            chain = []
+            if repo is not None:
+                spec = _read_gitignore(folder)
+                if spec is not None:
+                    chain.append((folder, spec))
+                parent = os.path.dirname(folder)
+                if folder != repo and parent != folder:
+                    chain.extend(self._gitignores(parent))
+            self._chains[folder] = chain
+        return chain
+
+    def excluded(self, path: str, is_dir: bool) -> bool:
+        absolute = os.path.abspath(path)
         suffix = "/" if is_dir else ""
-        try:
-            rel = absolute.relative_to(self.root).as_posix()
-        except ValueError:
-            rel = None
-        if rel and self.excludes.match_file(rel + suffix):
+        rel = absolute[len(self.root) :].replace(os.sep, "/") if absolute.startswith(self.root) else None
+        name = os.path.basename(absolute)
+        if self.names and (name in self.names or (rel and any(part in self.names for part in rel.split("/")))):
             return True
-        if self.excludes.match_file(path.name + suffix):
+        if self.excludes is not None and ((rel and self.excludes.match_file(rel + suffix)) or self.excludes.match_file(name + suffix)):
             return True
         if self.settings.respect_gitignore:
-            repo = _repo_root(absolute.parent)
-            if repo is not None:
-                folder = absolute.parent
-                while True:
-                    spec = self._gitignore(folder)
-                    if spec is not None:
-                        local = absolute.relative_to(folder).as_posix() + suffix
-                        if spec.match_file(local):
-                            return True
-                    if folder == repo or folder.parent == folder:
-                        break
-                    folder = folder.parent
+            for folder, spec in self._gitignores(os.path.dirname(absolute)):
+                if spec.match_file(absolute[len(folder) + 1 :].replace(os.sep, "/") + suffix):
+                    return True
+        return False
+
+
+def _is_dir(path: str) -> bool:
+    """``pathlib.Path.is_dir``: False when missing, not a folder, or a symlink loop; other errors raise."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return False
+        raise
+    except ValueError:  # a NUL in the path
         return False
 
 
@@ -100,16 +141,15 @@ def discover(paths: list[str], settings: Settings, force_exclude: bool = False) 
             found.files.append(path)
 
     for raw in paths:
-        path = Path(raw)
         if not os.path.lexists(raw):
             raise PathError(f"{raw}: no such file or directory")
         try:
-            is_dir = path.is_dir()
+            is_dir = _is_dir(raw)
         except OSError as exc:  # a symlink loop
             found.problems.append((raw, exc.strerror or str(exc)))
             continue
         if not is_dir:
-            if force_exclude and ignorer.excluded(path, False):
+            if force_exclude and ignorer.excluded(raw, False):
                 continue
             add(raw)
             continue
@@ -127,15 +167,17 @@ def discover(paths: list[str], settings: Settings, force_exclude: bool = False) 
                 dirnames[:] = []
                 continue
             visited.add(key)
-            base = Path(folder)
-            dirnames[:] = sorted(d for d in dirnames if not ignorer.excluded(base / d, True))
+            # Paths as pathlib spells them ("x.py", not "./x.py"), built once per folder.
+            base = posix(folder).replace("/", os.sep)
+            prefix = "" if base == "." else base if base.endswith(os.sep) else base + os.sep
+            dirnames[:] = sorted(d for d in dirnames if not ignorer.excluded(prefix + d, True))
             for name in sorted(filenames):
                 if not name.endswith(".py"):
                     continue
-                file = base / name
+                file = prefix + name
                 if ignorer.excluded(file, False):
                     continue
-                add(str(file))
+                add(file)
         if len(found.files) == before:
             found.empty.append(raw)
     return found

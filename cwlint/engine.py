@@ -2,14 +2,19 @@
 
 The engine owns what no single rule can: choosing the rules for a file (selection, scope and
 trigger words), syntax errors, suppression comments (and CW001 for the unused ones), and the
-fix loop. It never writes files; the CLI decides what happens to the fixed text.
+fix loop. It never reads or writes files, and lists no directory: what lies beside the file
+comes from the module index the caller gives (:mod:`cwlint.modules`). The public entry is
+:class:`cwlint.linter.Linter`; the functions here are its mechanics.
+
+Importing this module changes nothing global. Linting raises the interpreter's recursion
+limit to :data:`RECURSION_LIMIT` if it is lower (LibCST's parser and the walk recurse once
+per level of nesting), and never lowers it.
 """
 
 from __future__ import annotations
 
 import ast
 import io
-import os
 import re
 import sys
 import tokenize
@@ -18,64 +23,51 @@ from dataclasses import dataclass
 import libcst as cst
 
 from cwlint import noqa
-from cwlint.config import Settings
+from cwlint.config import Selection, Settings
 from cwlint.context import FileContext
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
+from cwlint.modules import ModuleIndex
+from cwlint.results import FIX_FAILED, applicable
 from cwlint.rule import Rule
 from cwlint.rules import all_rules
-from cwlint.runner import FileResult, applicable, enabled_for  # noqa: F401 - FileResult is re-exported
-from cwlint.source import FileProblem, SourceFile
+from cwlint.source import SourceFile
 from cwlint.walk import walk
 
 MAX_FIX_ITERATIONS = 10
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+RECURSION_LIMIT = 10_000
 
 # Codes the engine reports itself; their rule classes only carry docs and examples.
-UNUSED_NOQA, SYNTAX_ERROR, UNSUPPORTED_SYNTAX, FIX_FAILED = "CW001", "CW901", "CW902", "CW907"
+UNUSED_NOQA, SYNTAX_ERROR, UNSUPPORTED_SYNTAX = "CW001", "CW901", "CW902"
 
 
-def _codes() -> list[str]:
-    return [rule.code for rule in all_rules()]
+def selection_for(settings: Settings) -> Selection:
+    """The selection of every rule ``settings`` enables."""
+    return Selection(settings, [rule.code for rule in all_rules()])
 
 
-class RuleSelection:
-    """The enabled rules, resolved once per run; narrowed per file by path and content."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.enabled = settings.enabled(_codes())
-        self.rules = [rule for rule in all_rules() if rule.code in self.enabled]
-
-    def for_file(self, path: str) -> set[str]:
-        return enabled_for(self.settings, self.enabled, path)
-
-    def visitors(self, ctx: FileContext, enabled: set[str]) -> list[Rule]:
-        text = ctx.text
-        out: list[Rule] = []
-        for rule in self.rules:
-            if rule.engine_rule or rule.code not in enabled:
-                continue
-            if rule.triggers and not any(word in text for word in rule.triggers):
-                continue
-            if rule.scope == "workflow" and not ctx.is_workflow:
-                continue
-            out.append(rule(ctx))
-        return out
+def rule_names() -> dict[str, str]:
+    """Every rule's name by code (for the CW9xx findings of files that cannot be read)."""
+    return {rule.code: rule.name for rule in all_rules()}
 
 
-def problem_diagnostic(problem: FileProblem) -> Diagnostic:
-    from cwlint.rules import rule_by_code
+def _visitors(ctx: FileContext, enabled: set[str]) -> list[Rule]:
+    """The rules to run on this file: enabled for it, not the engine's own, in scope, triggered."""
+    text = ctx.text
+    out: list[Rule] = []
+    for rule in all_rules():
+        if rule.engine_rule or rule.code not in enabled:
+            continue
+        if rule.triggers and not any(word in text for word in rule.triggers):
+            continue
+        if rule.scope == "workflow" and not ctx.is_workflow:
+            continue
+        out.append(rule(ctx))
+    return out
 
-    rule = rule_by_code(problem.code)
-    severity = Severity.WARNING if problem.code == "CW905" else Severity.ERROR
-    return Diagnostic(
-        code=problem.code,
-        name=rule.name if rule else "file-problem",
-        message=problem.message,
-        start=Position(1, 1),
-        end=Position(1, 1),
-        severity=severity,
-    )
+
+def _deep_enough() -> None:
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 def _syntax_diagnostic(text: str, error: Exception) -> Diagnostic:
@@ -109,11 +101,11 @@ def _syntax_diagnostic(text: str, error: Exception) -> Diagnostic:
 
 
 def _libcst_version() -> str:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("libcst")
-    except Exception:  # pragma: no cover - an unusual install
+    except PackageNotFoundError:  # pragma: no cover - an unusual install
         return "?"
 
 
@@ -144,25 +136,26 @@ def _parse(text: str) -> cst.Module:
 def lint_source(
     source: SourceFile,
     settings: Settings,
-    selection: RuleSelection | None = None,
+    selection: Selection | None = None,
+    modules: ModuleIndex | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic for one file's text, suppressions applied, sorted by position."""
-    return _lint(source, settings, selection)[0]
+    _deep_enough()
+    return _lint(source, settings, selection or selection_for(settings), modules)[0]
 
 
 def _lint(
-    source: SourceFile, settings: Settings, selection: RuleSelection | None
+    source: SourceFile, settings: Settings, selection: Selection, modules: ModuleIndex | None
 ) -> tuple[list[Diagnostic], bool]:
     """The diagnostics, and whether the text parsed (whatever rules are selected)."""
-    selection = selection or RuleSelection(settings)
     enabled = selection.for_file(source.path)
     try:
         module = _parse(source.text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
         diagnostic = _syntax_diagnostic(source.text, exc)
         return ([diagnostic] if diagnostic.code in enabled else []), False
-    ctx = FileContext(source, module, settings)
-    visitors = selection.visitors(ctx, enabled)
+    ctx = FileContext(source, module, settings, modules)
+    visitors = _visitors(ctx, enabled)
     diagnostics: list[Diagnostic] = []
     if visitors:
         try:
@@ -212,6 +205,8 @@ def _suppress(ctx: FileContext, diagnostics: list[Diagnostic], enabled: set[str]
 
 @dataclass
 class FixOutcome:
+    """What the fix loop did: the text after it (the original when it failed) and what is left."""
+
     text: str
     diagnostics: list[Diagnostic]  #: what is left after fixing
     count: int
@@ -220,25 +215,32 @@ class FixOutcome:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
+    """``text`` with non-overlapping ``edits`` applied (offsets refer to ``text``)."""
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         text = text[: edit.start] + edit.content + text[edit.end :]
     return text
 
 
-def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, selection: RuleSelection | None = None) -> FixOutcome:
+def fix_source(
+    source: SourceFile,
+    settings: Settings,
+    unsafe: bool = False,
+    selection: Selection | None = None,
+    modules: ModuleIndex | None = None,
+) -> FixOutcome:
     """Apply fixes until none is left (bounded); on any failure keep the original text."""
-    selection = selection or RuleSelection(settings)
+    _deep_enough()
+    selection = selection or selection_for(settings)
     original = source.text
     text = original
     applied: list[tuple[str, str]] = []
-    diagnostics, parsed = _lint(source, settings, selection)
+    diagnostics, parsed = _lint(source, settings, selection, modules)
     for _ in range(MAX_FIX_ITERATIONS):
         chosen: list[Diagnostic] = []
         taken: list[Edit] = []
         for diagnostic in sorted(diagnostics, key=lambda d: d.fix.span if d.fix else (0, 0)):
-            if not applicable(diagnostic, unsafe):
+            if diagnostic.fix is None or not applicable(diagnostic, unsafe):
                 continue
-            assert diagnostic.fix is not None
             # An edit identical to one already taken (same span, same text: fixes sharing a
             # header declaration or an import) is that edit, applied once, as ruff does.
             new = [e for e in dict.fromkeys(diagnostic.fix.edits) if e not in taken]
@@ -251,39 +253,20 @@ def fix_source(source: SourceFile, settings: Settings, unsafe: bool = False, sel
         text = apply_edits(text, taken)
         applied.extend((d.code, d.fix.message) for d in chosen if d.fix)
         candidate = SourceFile(path=source.path, text=text, encoding=source.encoding, bom=source.bom)
-        diagnostics, still_parses = _lint(candidate, settings, selection)
+        diagnostics, still_parses = _lint(candidate, settings, selection, modules)
         if parsed and not still_parses:
             codes = ", ".join(sorted({code for code, _ in applied}))
-            return _failed(source, settings, selection, f"fixes for {codes} produced code that does not parse; file left unchanged")
+            message = f"fixes for {codes} produced code that does not parse; file left unchanged"
+            return _failed(source, settings, selection, modules, message)
     else:
         if any(applicable(d, unsafe) for d in diagnostics):
             codes = ", ".join(sorted({d.code for d in diagnostics if applicable(d, unsafe)}))
-            return _failed(source, settings, selection, f"fixes did not converge after {MAX_FIX_ITERATIONS} rounds ({codes}); file left unchanged")
+            message = f"fixes did not converge after {MAX_FIX_ITERATIONS} rounds ({codes}); file left unchanged"
+            return _failed(source, settings, selection, modules, message)
     return FixOutcome(text=text, diagnostics=diagnostics, count=len(applied), applied=applied)
 
 
-def lint_path(path: str, settings: Settings, selection: RuleSelection | None = None) -> FileResult:
-    """Read and lint one file; a file that cannot be read is one CW9xx finding."""
-    from cwlint.source import read
-
-    try:
-        source = read(path, settings.max_file_size)
-    except FileProblem as problem:
-        diagnostic = problem_diagnostic(problem)
-        enabled = (selection or RuleSelection(settings)).for_file(path)
-        return FileResult(path=path, diagnostics=[diagnostic] if diagnostic.code in enabled else [])
-    return FileResult(path=path, source=source, diagnostics=lint_source(source, settings, selection))
-
-
-def _failed(source: SourceFile, settings: Settings, selection: RuleSelection, message: str) -> FixOutcome:
-    diagnostics = lint_source(source, settings, selection)
+def _failed(source: SourceFile, settings: Settings, selection: Selection, modules: ModuleIndex | None, message: str) -> FixOutcome:
+    diagnostics = _lint(source, settings, selection, modules)[0]
     failure = Diagnostic(FIX_FAILED, "fix-failed", message, Position(1, 1), Position(1, 1))
     return FixOutcome(text=source.text, diagnostics=sorted([failure, *diagnostics], key=lambda d: d.sort_key), count=0, applied=[], failure=failure)
-
-
-# Stage timings (CWLINT_TIMINGS): wrappers installed once, here, only when asked for; an
-# untimed run calls the functions above directly and pays nothing.
-if os.environ.get("CWLINT_TIMINGS"):
-    from cwlint import timing
-
-    timing.install(sys.modules[__name__])

@@ -118,7 +118,7 @@ def parse_header(text: str) -> Header | None:
             if content is None:
                 break  # a non-comment line: the block was never closed
             body.append(content.group("text") or "")
-        elif _OPEN.match(line) and _OPEN.match(line).group("type") == "script":
+        elif (opened := _OPEN.match(line)) and opened.group("type") == "script":
             header.duplicate_line = number
             break
     if header is None:
@@ -177,7 +177,8 @@ def add_env_var(text: str, header: Header, name: str) -> list[Edit]:
             if prev is None:
                 return [Edit(at(number, 0), at(number, 0), f"#     {quoted},{newline}")]
             prev_text = lines[prev - 1]
-            indent = re.match(r"^#(\s*)", prev_text).group(1)
+            spaces = re.match(r"^#(\s*)", prev_text)  # every line of the block starts with '#'
+            indent = spaces.group(1) if spaces else ""
             element_end = _element_end(prev_text)
             edits = []
             if element_end is not None and not prev_text[element_end:].lstrip().startswith(","):

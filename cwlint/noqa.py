@@ -30,8 +30,8 @@ class Directive:
     """One ``# noqa`` comment."""
 
     line: int
-    codes: tuple[str, ...] | None  #: None for a bare ``# noqa``
-    start: int  #: offsets of the directive (``# noqa...``) in the text
+    codes: tuple[str, ...] | None  #: None for a bare noqa comment (no codes)
+    start: int  #: offsets of the directive (from its '#') in the text
     end: int
     comment_start: int  #: offsets of the whole comment token
     comment_end: int
@@ -129,7 +129,7 @@ def removal_edit(text: str, directive: Directive, unused: set[str]) -> Edit:
             return Edit(directive.start, directive.end + len(after) - len(after.lstrip()), "# ")
         start = directive.comment_start - _spaces_before(text, directive.comment_start)
         return Edit(start, directive.comment_end, "")
-    # "# type: ignore  # noqa: CW101": drop the directive and the spaces before it.
+    # A directive after another comment ("type: ignore", then the noqa): drop it and the spaces before it.
     return Edit(directive.start - _spaces_before(text, directive.start), directive.end, "")
 
 

@@ -9,21 +9,28 @@ rich nor LibCST, nor anything else heavy.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO
 
 from cwlint.diagnostics import Applicability, Diagnostic
-from cwlint.secrets import redact
+from cwlint.secrets import redact as _redact
 from cwlint.source import line_starts
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
-    from cwlint.runner import FileResult
+    from typing import Any, TextIO
+
+    from cwlint.results import FileResult
 
 FORMATS = ("full", "concise", "json", "sarif", "github", "junit")
+
+#: ``secrets.redact``, remembered: the same message (a rule's, for many files) and the same
+#: source lines come back again and again in one report.
+redact = functools.lru_cache(maxsize=4096)(_redact)
 
 
 def docs_url(diagnostic: Diagnostic) -> str:
@@ -166,6 +173,55 @@ def json_records(results: Iterable[FileResult]) -> list[dict]:
 def write_json(results: Iterable[FileResult], out: TextIO) -> None:
     json.dump(json_records(results), out, indent=2, ensure_ascii=False)
     out.write("\n")
+
+
+# -- the summary ------------------------------------------------------------------------------
+
+
+def _found(total: int, warnings: int) -> str:
+    """``3 errors`` as ruff says it; with warnings among them, ``3 problems (2 errors, 1 warning)``."""
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    if not warnings:
+        return plural(total, "error")
+    return f"{plural(total, 'problem')} ({plural(total - warnings, 'error')}, {plural(warnings, 'warning')})"
+
+
+def write_summary(results: list[FileResult], out: TextIO, *, fixing: bool, diff: bool, unsafe: bool) -> None:
+    """The closing lines of the ``full`` and ``concise`` formats: ``Found 3 errors.``, what is fixable.
+
+    ``fixing``: the run applied (or, with ``diff``, would apply) fixes; ``unsafe``: --unsafe-fixes.
+    """
+    fixed = sum(result.fixed_count for result in results)
+    diagnostics = [d for r in results for d in r.diagnostics]
+    remaining = len(diagnostics)
+    if remaining == 0 and fixed == 0:
+        if not diff:
+            out.write("All checks passed!\n")
+        return
+    found = _found(fixed + remaining, sum(1 for d in diagnostics if d.severity.value == "warning"))
+    if fixed:
+        out.write(f"Found {found} ({fixed} fixed, {remaining} remaining).\n")
+    elif remaining:
+        out.write(f"Found {found}.\n")
+    safe = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.SAFE)
+    hidden = sum(1 for d in diagnostics if d.fix and d.fix.applicability is Applicability.UNSAFE)
+    if fixing:
+        if hidden and not unsafe:
+            out.write(f"No fixes available ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option).\n")
+        return
+    fixable = safe + (hidden if unsafe else 0)
+    if fixable:
+        line = f"[*] {fixable} fixable with the `--fix` option"
+        if unsafe and hidden:
+            line = f"[*] {fixable} fixable with the `--fix --unsafe-fixes` options"
+        elif hidden:
+            line += f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option)"
+        out.write(line + ".\n")
+    elif hidden:
+        out.write(f"No fixes available ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option).\n")
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -432,7 +488,7 @@ def _windows_ansi() -> bool:  # pragma: no cover - Windows only
         if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
             return False
         return bool(kernel32.SetConsoleMode(handle, mode.value | 0x0004))
-    except Exception:
+    except (AttributeError, OSError, ValueError):  # no console, or an older Windows
         return False
 
 

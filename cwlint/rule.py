@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -26,42 +25,73 @@ if TYPE_CHECKING:
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
 
 
-@dataclass(frozen=True)
-class Valid:
+def _dedented(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+class _Example:
+    """Examples are dedented when first read, not when their rule is imported: a lint imports
+    every rule and never reads an example (two hundred dedents were 2% of a one-file run)."""
+
+    __slots__ = ("_code", "_dedented", "path", "config", "make")
+
+    def __init__(
+        self,
+        code: str,
+        path: str = "workflow.py",
+        config: dict[str, Any] | None = None,
+        make: Callable[[Path], object] | None = None,
+    ) -> None:
+        self._code = code
+        self._dedented: str | None = None
+        self.path = path
+        #: ``[tool.cwlint]`` keys for this example (e.g. ``{"max-file-size": 64}``).
+        self.config = config
+        #: Makes the file at the given path instead of writing ``code`` (bytes, a FIFO...).
+        self.make = make
+
+    @property
+    def code(self) -> str:
+        if self._dedented is None:
+            self._dedented = _dedented(self._code)
+        return self._dedented
+
+
+class Valid(_Example):
     """Source the rule must not report."""
 
-    code: str
-    path: str = "workflow.py"
-    #: ``[tool.cwlint]`` keys for this example (e.g. ``{"max-file-size": 64}``).
-    config: dict[str, Any] | None = None
-    #: Makes the file at the given path instead of writing ``code`` (bytes, a FIFO...).
-    make: Callable[[Path], None] | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Invalid:
+class Invalid(_Example):
     """Source the rule must report exactly as ``expected`` says: (code, line, column) each.
 
     ``fixed`` is the source after ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``); leave
     it None for a rule without a fix here, and the test checks that nothing changes.
     """
 
-    code: str
-    expected: tuple[tuple[str, int, int], ...]
-    fixed: str | None = None
-    unsafe: bool = False
-    path: str = "workflow.py"
-    message: str | None = None  #: a substring the first finding's message must contain
-    config: dict[str, Any] | None = None
-    make: Callable[[Path], None] | None = None
+    __slots__ = ("expected", "_fixed", "unsafe", "message")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "code", textwrap.dedent(self.code).lstrip("\n"))
-        if self.fixed is not None:
-            object.__setattr__(self, "fixed", textwrap.dedent(self.fixed).lstrip("\n"))
+    def __init__(
+        self,
+        code: str,
+        expected: tuple[tuple[str, int, int], ...],
+        fixed: str | None = None,
+        unsafe: bool = False,
+        path: str = "workflow.py",
+        message: str | None = None,
+        config: dict[str, Any] | None = None,
+        make: Callable[[Path], object] | None = None,
+    ) -> None:
+        super().__init__(code, path, config, make)
+        self.expected = expected
+        self._fixed = fixed
+        self.unsafe = unsafe
+        self.message = message  #: a substring the first finding's message must contain
+
+    @property
+    def fixed(self) -> str | None:
+        return _dedented(self._fixed) if self._fixed is not None else None
 
 
 class Rule:
@@ -97,6 +127,19 @@ class Rule:
     def documentation(cls) -> str:
         """The docstring, dedented (its first line is the summary)."""
         return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def page(cls) -> str:
+        """The rule's page in Markdown: what ``cwlint rule CODE`` prints, docs/rules/CODE.md holds,
+        and the language server's hover and the MCP server's ``explain_rule`` show."""
+        availability = {
+            None: "Fix is not available.",
+            "safe": "Fix is always available (safe).",
+            "unsafe": "Fix is sometimes available (unsafe: needs `--unsafe-fixes`).",
+            "display": "A suggested fix is shown, never applied.",
+        }[cls.fix_availability.value if cls.fix_availability else None]
+        scope = " Applies to workflows only (a PEP 723 block or an import of codewords_client)." if cls.scope == "workflow" else ""
+        return f"# {cls.name} ({cls.code})\n\n{availability}{scope}\n\n{cls.documentation()}\n"
 
     def report(
         self,

@@ -18,16 +18,22 @@ from __future__ import annotations
 import math
 import os
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from cwlint.diagnostics import Applicability, Diagnostic, Position, Severity
+from cwlint.config import Selection
+from cwlint.diagnostics import Diagnostic
+from cwlint.modules import DirectoryIndex, ModuleIndex
+from cwlint.records import Record
+from cwlint.results import FileResult, applicable, problem_diagnostic, problem_result
 from cwlint.source import FileProblem, SourceFile, decode, read_bytes
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from cwlint.cache import Cache
-    from cwlint.config import Settings
+    from cwlint.config import Settings, StrPath
+    from cwlint.linter import Linter
+    from cwlint.timing import Timer
 
 #: Below this many files to lint, a pool costs more than it saves. On 2 CPUs (bench/README.md)
 #: starting two workers and shipping results back costs about 40 ms, three workflows' worth:
@@ -38,30 +44,16 @@ POOL_THRESHOLD = 16
 FILES_PER_WORKER = 4
 
 
-@dataclass
-class FileResult:
-    path: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    source: SourceFile | None = None
-    #: The text after fixes (None when nothing was fixed), and how many fixes were applied.
-    fixed_text: str | None = None
-    fixed_count: int = 0
-    #: Fixes applied, for --show-fixes: (code, message) each.
-    applied: list[tuple[str, str]] = field(default_factory=list)
-    #: --diff: the unified diff of the fixes, secrets masked ("" when nothing would change).
-    diff: str = ""
-    #: Replayed from the cache rather than linted.
-    cached: bool = False
-    #: CWLINT_TIMINGS: the stages of the process that linted this file, if it was a worker.
-    timings: dict[str, float] | None = None
+class RunOptions(Record):
+    """What a run does besides linting: fix (or show the diff), with unsafe fixes, in how many processes."""
 
+    __slots__ = ("fix", "diff", "unsafe", "jobs")
 
-@dataclass
-class RunOptions:
-    fix: bool = False
-    diff: bool = False
-    unsafe: bool = False
-    jobs: int = 1
+    def __init__(self, fix: bool = False, diff: bool = False, unsafe: bool = False, jobs: int = 1) -> None:
+        self.fix = fix
+        self.diff = diff
+        self.unsafe = unsafe
+        self.jobs = jobs
 
     @property
     def fixing(self) -> bool:
@@ -103,7 +95,7 @@ def rule_index(cache: Cache | None) -> dict[str, dict[str, Any]]:
         if rules is not None:
             cache.touch()
             return rules
-    from cwlint.catalog import CatalogError, default_catalog
+    from cwlint.catalog import CatalogError, bundled_data, default_catalog
 
     rules = registry()
     try:
@@ -111,48 +103,15 @@ def rule_index(cache: Cache | None) -> dict[str, dict[str, Any]]:
     except CatalogError as exc:
         raise CatalogProblem(str(exc)) from None
     if cache is not None:
+        from cwlint.analysis.data import bundled_files
+
+        cache.save_catalog_data(bundled_data())
+        try:
+            cache.save_rule_data(bundled_files())
+        except (OSError, ValueError):  # a broken data file: the rule that reads it says so, not the cache
+            pass
         cache.save_rules(rules)
     return rules
-
-
-def enabled_for(settings: Settings, enabled: set[str], path: str) -> set[str]:
-    """The codes on for ``path``: ``enabled`` minus its per-file ignores."""
-    if not settings.per_file_ignores:
-        return enabled
-    ignored = settings.ignored_for(path)
-    if not ignored:
-        return enabled
-    return {code for code in enabled if not any(code.startswith(s) or s == "ALL" for s in ignored)}
-
-
-class Selection:
-    """The enabled rules by code, without the rule classes (see ``engine.RuleSelection``)."""
-
-    def __init__(self, settings: Settings, codes: list[str]) -> None:
-        self.settings = settings
-        self.enabled = settings.enabled(codes)
-
-    def for_file(self, path: str) -> set[str]:
-        return enabled_for(self.settings, self.enabled, path)
-
-
-def problem_diagnostic(problem: FileProblem, names: dict[str, str]) -> Diagnostic:
-    severity = Severity.WARNING if problem.code == "CW905" else Severity.ERROR
-    return Diagnostic(
-        code=problem.code,
-        name=names.get(problem.code, "file-problem"),
-        message=problem.message,
-        start=Position(1, 1),
-        end=Position(1, 1),
-        severity=severity,
-    )
-
-
-def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
-    fix = diagnostic.fix
-    if fix is None:
-        return False
-    return fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE)
 
 
 def unified_diff(path: str, before: str, after: str, diagnostics: list[Diagnostic]) -> str:
@@ -173,82 +132,68 @@ def unified_diff(path: str, before: str, after: str, diagnostics: list[Diagnosti
 # -- linting one file (in this process or a worker) ----------------------------------------
 
 
-class _Linter:
-    """What linting a file needs: the engine's selection, options and the cache."""
+class _FileLinter:
+    """A run's linting of one file at a time, through the API: the cache around it, writes after it."""
 
-    def __init__(self, settings: Settings, options: RunOptions, cache: Cache | None, names: dict[str, str]) -> None:
-        from cwlint import engine
+    def __init__(self, settings: Settings, options: RunOptions, cache: Cache | None, modules: ModuleIndex) -> None:
+        from cwlint.linter import Linter
 
-        self.engine = engine
-        self.settings = settings
+        self.linter: Linter = Linter(settings, modules)
         self.options = options
         self.cache = cache
-        self.names = names
-        self.selection = engine.RuleSelection(settings)
 
     def lint(self, path: str, data: bytes) -> FileResult:
-        engine, settings, options, cache = self.engine, self.settings, self.options, self.cache
-        enabled = self.selection.for_file(path)
-        try:
-            source = decode(data, path)
-        except FileProblem as problem:
-            diagnostic = problem_diagnostic(problem, self.names)
-            diagnostics = [diagnostic] if diagnostic.code in enabled else []
-            if cache is not None:
-                cache.store(path, data, enabled, diagnostics, None)
-            return FileResult(path=path, diagnostics=diagnostics)
+        linter, options, cache = self.linter, self.options, self.cache
+        enabled = linter.selection.for_file(path)
         if not options.fixing:
-            diagnostics = engine.lint_source(source, settings, self.selection)
+            result = linter.check(data, path)
             if cache is not None:
-                cache.store(path, data, enabled, diagnostics, source.text)
-            return FileResult(path=path, source=source, diagnostics=diagnostics)
+                cache.store(path, data, enabled, result.diagnostics, result.text)
+            return result
 
-        outcome = engine.fix_source(source, settings, options.unsafe, self.selection)
-        fixed = SourceFile(path, outcome.text, source.encoding, source.bom)
-        if outcome.text == source.text:
-            if cache is not None and outcome.failure is None:
-                cache.store(path, data, enabled, outcome.diagnostics, source.text)
-            return FileResult(path=path, source=fixed, diagnostics=outcome.diagnostics)
+        result = linter.fix(data, path, unsafe=options.unsafe)
+        if result.source is None or result.fixed_text is None:  # undecodable, or nothing changed
+            if cache is not None and not result.fix_failed:
+                cache.store(path, data, enabled, result.diagnostics, result.text)
+            return result
         if options.diff:
-            diff = unified_diff(path, source.text, outcome.text, outcome.diagnostics)
-            return FileResult(path=path, source=fixed, diagnostics=outcome.diagnostics, diff=diff)
+            original = decode(data, path).text
+            diff = unified_diff(path, original, result.fixed_text, result.diagnostics)
+            return FileResult(path=path, source=result.source, diagnostics=result.diagnostics, diff=diff)
         from cwlint.source import write_atomic
 
-        new_data = source.encode(outcome.text)
+        new_data = result.source.encode()
         try:
             write_atomic(path, new_data)
         except OSError as exc:
             problem = FileProblem("CW906", f"cannot write the fixed file: {exc.strerror or exc}")
-            remaining = engine.lint_source(source, settings, self.selection)
-            return FileResult(path=path, source=source, diagnostics=[problem_diagnostic(problem, self.names), *remaining])
-        if cache is not None and outcome.failure is None:
-            cache.store(path, new_data, enabled, outcome.diagnostics, outcome.text)
-        return FileResult(
-            path=path,
-            source=fixed,
-            diagnostics=outcome.diagnostics,
-            fixed_text=outcome.text,
-            fixed_count=outcome.count,
-            applied=outcome.applied,
-        )
+            remaining = linter.check(data, path)
+            failure = problem_diagnostic(problem, linter.names)
+            return FileResult(path=path, source=remaining.source, diagnostics=[failure, *remaining.diagnostics])
+        if cache is not None:
+            cache.store(path, new_data, enabled, result.diagnostics, result.fixed_text)
+        return result
 
 
-_WORKER: _Linter | None = None
+_WORKER: _FileLinter | None = None
 
 
-def _init_worker(settings: Settings, options: RunOptions, cache_args: tuple[Any, ...] | None, names: dict[str, str]) -> None:
+def _init_worker(settings: Settings, options: RunOptions, cache_args: tuple[Any, ...] | None) -> None:
     global _WORKER
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    if _TIMINGS:
+        _install_timings()  # a worker started by fork has them already; by spawn, not
+    modules = DirectoryIndex()
     cache = None
     if cache_args is not None:
         from cwlint.cache import Cache
 
         directory, root, code_key, run_dir = cache_args
-        cache = Cache(directory, root, code_key)
+        cache = Cache(directory, root, code_key, modules)
         cache.run_dir = run_dir
-    _WORKER = _Linter(settings, options, cache, names)
+    _WORKER = _FileLinter(settings, options, cache, modules)
 
 
 def _work(task: tuple[str, bytes]) -> FileResult:
@@ -297,17 +242,16 @@ def workers_for(files: int, jobs: int) -> int:
 
 
 def replay(path: str, data: bytes, records: list[dict[str, Any]]) -> FileResult:
-    """A cached result, decoded again only when it has findings to show in context."""
+    """A cached result; its file is decoded again only when its findings are shown in context
+    (or hold secrets, stored as offsets into the text)."""
     from cwlint.cache import load_diagnostic
 
     if not records:
         return FileResult(path=path, cached=True)
-    try:
-        source: SourceFile | None = decode(data, path)
-    except FileProblem:
-        source = None
-    text = source.text if source is not None else None
-    return FileResult(path=path, source=source, diagnostics=[load_diagnostic(r, text) for r in records], cached=True)
+    result = FileResult(path=path, cached=True, data=data)  # decoded when a reporter asks
+    text = result.text if any(record["x"] for record in records) else None  # secrets: offsets into it
+    result.diagnostics = [load_diagnostic(r, text) for r in records]
+    return result
 
 
 def run(
@@ -316,13 +260,23 @@ def run(
     options: RunOptions,
     cache: Cache | None,
     rules: dict[str, dict[str, Any]],
+    modules: ModuleIndex,
 ) -> list[FileResult]:
-    """Lint (or fix) ``paths`` in order; every result, cached or fresh."""
+    """Lint (or fix) ``paths`` in order; every result, cached or fresh.
+
+    ``rules`` is the registry (:func:`rule_index`): the codes and names, so that selecting
+    and replaying need no rule imported. ``modules`` says what lies beside each file, for the
+    linter and the cache's keys alike.
+    """
     global _TIMINGS
     _TIMINGS = bool(os.environ.get("CWLINT_TIMINGS"))
-    timer = None
+    timer: Timer | None = None
     if _TIMINGS:
         from cwlint.timing import TIMER as timer
+    if cache is not None:  # the rules' data as this code's first run read it, if a rule or redaction asks
+        from cwlint.analysis.data import use_cache
+
+        use_cache(cache.rule_data)
     names = {code: info["name"] for code, info in rules.items()}
     selection = Selection(settings, list(rules))
     results: list[FileResult | None] = [None] * len(paths)
@@ -333,9 +287,7 @@ def run(
         try:
             data = read_bytes(path, settings.max_file_size)
         except FileProblem as problem:
-            diagnostic = problem_diagnostic(problem, names)
-            keep = diagnostic.code in selection.for_file(path)
-            results[index] = FileResult(path=path, diagnostics=[diagnostic] if keep else [])
+            results[index] = problem_result(path, problem, names, selection.for_file(path))
             continue
         finally:
             if timer is not None:
@@ -358,11 +310,19 @@ def run(
             cache_args = (cache.directory, cache.root, cache.code_key, cache.run_dir)
         workers = workers_for(len(todo), options.jobs)
         done: dict[int, FileResult] = {}
+        if cache is not None:  # the catalog as this code's first run read it: no TOML to parse
+            catalog_data = cache.catalog_data()
+            if catalog_data is not None:
+                from cwlint.catalog import use_bundled_data
+
+                use_bundled_data(catalog_data)
+        if _TIMINGS:
+            _install_timings()
         if workers:
-            done = _run_pool(todo, workers, settings, options, cache_args, names)
+            done = _run_pool(todo, workers, settings, options, cache_args)
         remaining = [task for task in todo if task[0] not in done]
         if remaining:
-            linter = _Linter(settings, options, cache, names)
+            linter = _FileLinter(settings, options, cache, modules)
             for index, path, data in remaining:
                 done[index] = linter.lint(path, data)
         for index, result in done.items():
@@ -376,7 +336,6 @@ def _run_pool(
     settings: Settings,
     options: RunOptions,
     cache_args: tuple[Any, ...] | None,
-    names: dict[str, str],
 ) -> dict[int, FileResult]:
     """Lint in ``workers`` processes; whatever a broken pool did not finish is left out."""
     import multiprocessing
@@ -384,11 +343,10 @@ def _run_pool(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    # Import the engine before forking, so that every worker starts with it loaded.
-    from cwlint import engine  # noqa: F401
-    from cwlint.rules import all_rules
+    # Import the engine and the rules before forking, so that every worker starts with them.
+    from cwlint.linter import Linter
 
-    all_rules()
+    Linter(settings)
     method = "fork" if sys.platform.startswith("linux") else None
     context = multiprocessing.get_context(method)
     done: dict[int, FileResult] = {}
@@ -398,7 +356,7 @@ def _run_pool(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(settings, options, cache_args, names),
+            initargs=(settings, options, cache_args),
         ) as pool:
             tasks = [(path, data) for _, path, data in todo]
             try:
@@ -412,25 +370,29 @@ def _run_pool(
     return done
 
 
-def run_source(source: SourceFile, settings: Settings, options: RunOptions) -> FileResult:
-    """Standard input: never cached; fixed text is the caller's to write."""
-    from cwlint import engine
+def run_source(source: SourceFile, settings: Settings, options: RunOptions, modules: ModuleIndex) -> FileResult:
+    """Standard input: never cached; the fixed text (``fixed_text``) is the caller's to write."""
+    from cwlint.linter import Linter
 
-    selection = engine.RuleSelection(settings)
+    if os.environ.get("CWLINT_TIMINGS"):
+        _install_timings()
+    linter = Linter(settings, modules)
     if not options.fixing:
-        return FileResult(path=source.path, source=source, diagnostics=engine.lint_source(source, settings, selection))
-    outcome = engine.fix_source(source, settings, options.unsafe, selection)
-    fixed = SourceFile(source.path, outcome.text, source.encoding, source.bom)
-    diff = unified_diff(source.path, source.text, outcome.text, outcome.diagnostics) if options.diff else ""
-    return FileResult(
-        path=source.path,
-        source=fixed,
-        diagnostics=outcome.diagnostics,
-        fixed_text=outcome.text,
-        fixed_count=outcome.count,
-        applied=outcome.applied,
-        diff=diff,
-    )
+        return linter.check(source.text, source.path)
+    result = linter.fix(source.text, source.path, unsafe=options.unsafe)
+    if result.source is not None:
+        result.source = SourceFile(source.path, result.source.text, source.encoding, source.bom)
+    if options.diff:
+        after = result.fixed_text if result.fixed_text is not None else source.text
+        result.diff = unified_diff(source.path, source.text, after, result.diagnostics)
+        result.fixed_text, result.fixed_count, result.applied = None, 0, []
+    return result
+
+
+def _install_timings() -> None:
+    from cwlint import timing
+
+    timing.install()
 
 
 def stage_totals(results: list[FileResult]) -> dict[str, float]:
@@ -444,7 +406,8 @@ def stage_totals(results: list[FileResult]) -> dict[str, float]:
     return totals
 
 
-def cache_for(settings: Settings, directory: str | None) -> Cache:
+def cache_for(root: StrPath, directory: str | None, modules: ModuleIndex) -> Cache:
+    """The cache of the project at ``root`` (``directory``: --cache-dir)."""
     from cwlint.cache import Cache, cache_directory
 
-    return Cache(cache_directory(Path(settings.root), directory), Path(settings.root))
+    return Cache(cache_directory(root, directory), root, modules=modules)

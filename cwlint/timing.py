@@ -1,7 +1,7 @@
 """Where a lint run spends its time, by stage: set ``CWLINT_TIMINGS=1`` (or a ``.json`` path).
 
 Off by default, and then free: nothing here is imported and no function is wrapped. When the
-variable is set at the moment the engine is imported, :func:`install` wraps, once:
+variable is set, the runner calls :func:`install` before it lints, which wraps, once:
 
 - ``read``: reading and decoding files (the runner times it itself);
 - ``parse``: ``engine._parse`` (LibCST's parser);
@@ -9,7 +9,7 @@ variable is set at the moment the engine is imported, :func:`install` wraps, onc
 - ``analysis``: the shared analyses riding the walk (``context.Imports``/``Clients``) and
   every function and method defined in ``cwlint.analysis`` (scopes, env reads, ...);
 - ``rules``: rule visitor methods, minus the analyses and positions they ask for;
-- ``positions``: LibCST's PositionProvider, resolved lazily on the first report;
+- ``positions``: every node's offsets (``cwlint.positions``), computed on the first report;
 - ``suppress``: ``# noqa`` parsing and CW001;
 - ``fix``: applying edits and the fix loop, minus the re-lints it runs (counted above).
 
@@ -34,10 +34,6 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 STAGES = ("read", "parse", "walk", "analysis", "rules", "positions", "suppress", "fix")
-
-
-def enabled() -> bool:
-    return bool(os.environ.get("CWLINT_TIMINGS"))
 
 
 class Timer:
@@ -87,7 +83,7 @@ def timed(stage: str, function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class stage:  # noqa: N801 - a context manager used like a function
+class stage:  # lower case: a context manager used like a function
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -112,7 +108,7 @@ def _proxy(visitor: object, stage_name: str) -> object:
                 namespace[attr] = _forward(attr, stage_name)
         proxy_type = _PROXIES[(kind, stage_name)] = type(f"Timed{kind.__name__}", (), namespace)
     proxy = proxy_type()
-    proxy._target = visitor  # type: ignore[attr-defined]
+    proxy._target = visitor
     return proxy
 
 
@@ -157,21 +153,22 @@ def _wrap_analysis() -> None:
                     setattr(module, name, replacement)
 
 
-def install(engine: ModuleType) -> None:
-    """Wrap the engine's stages (called by the engine at import when timings are on)."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
+def install() -> None:
+    """Wrap the engine's stages (called by the runner when timings are on; twice is once)."""
+    from cwlint import engine
 
+    if getattr(engine._parse, "__cwlint_timed__", False):
+        return
     _wrap_analysis()
     engine._parse = timed("parse", engine._parse)
     engine._suppress = timed("suppress", engine._suppress)
     engine.apply_edits = timed("fix", engine.apply_edits)
     original_fix = engine.fix_source
     engine.fix_source = timed("fix", original_fix)
-    # Positions: through MetadataWrapper.resolve (as FileContext asks today) or straight
-    # from the provider; both are charged to the stage.
-    if not getattr(MetadataWrapper.resolve, "__cwlint_timed__", False):
-        MetadataWrapper.resolve = timed("positions", MetadataWrapper.resolve)  # type: ignore[method-assign]
-        PositionProvider._gen_impl = timed("positions", PositionProvider._gen_impl)  # type: ignore[method-assign]
+    # Positions: every node's offsets, computed by FileContext on the first report.
+    from cwlint import context
+
+    context.node_offsets = timed("positions", context.node_offsets)
     plain_walk = engine.walk
 
     def walk(module: Any, visitors: Any, ancestors: Any) -> None:
@@ -190,12 +187,13 @@ def report(totals: dict[str, float], wall: float) -> None:
     """Print the stages (CWLINT_TIMINGS=1) or write them as JSON (CWLINT_TIMINGS=path.json)."""
     target = os.environ.get("CWLINT_TIMINGS", "")
     files = int(totals.pop("files", 0))
-    data = {"wall": wall, "files": files, "stages": {k: totals.get(k, 0.0) for k in STAGES if k in totals}}
+    stages = {k: totals.get(k, 0.0) for k in STAGES if k in totals}
+    data = {"wall": wall, "files": files, "stages": stages}
     if target.endswith(".json"):
         with open(target, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)
         return
-    measured = sum(data["stages"].values()) or 1.0
+    measured = sum(stages.values()) or 1.0
     sys.stderr.write(f"cwlint timings: {files} file(s) linted, {wall * 1000:.0f} ms wall\n")
-    for name, seconds in data["stages"].items():
+    for name, seconds in stages.items():
         sys.stderr.write(f"  {name:<10} {seconds * 1000:9.1f} ms  {seconds / measured:6.1%}\n")

@@ -36,7 +36,7 @@ _SKIP = frozenset(
         "whitespace_after_nonlocal", "whitespace_after_raise", "whitespace_after_return",
         "whitespace_before_value", "whitespace_after_value", "whitespace_after_while", "whitespace_after_with",
         "whitespace_after_yield", "whitespace_between", "whitespace_after_param", "whitespace_after_lambda",
-        "whitespace_after_del", "whitespace_before_else", "whitespace_after_bitor", "whitespace_before_bitor",
+        "whitespace_after_del", "whitespace_after_bitor", "whitespace_before_bitor",
         "whitespace_after_type", "whitespace_after_equals", "whitespace_before_equals",
         "trailing_whitespace", "leading_whitespace", "leading_lines", "lines_after_decorators",
         "header", "footer", "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace",
@@ -108,15 +108,21 @@ def walk(module: cst.Module, visitors: Iterable[object], ancestors: list[cst.CST
         for attr in names:
             table = visits if attr[0] == "v" else leaves
             table.setdefault(attr[6:], []).append(getattr(visitor, attr))
-    no_calls: list[Callable[[Any], Any]] = []
+    # Per node type, once per walk: its visit and leave methods, and the fields to descend into.
+    plans: dict[type, tuple[list[Callable[[Any], Any]], list[Callable[[Any], Any]], tuple[str, ...]]] = {}
+    push, pop = ancestors.append, ancestors.pop
+
+    def plan(kind: type) -> tuple[list[Callable[[Any], Any]], list[Callable[[Any], Any]], tuple[str, ...]]:
+        name = kind.__name__
+        entry = plans[kind] = (visits.get(name, []), leaves.get(name, []), _FIELDS.get(kind) or _fields(kind))
+        return entry
 
     def visit(node: cst.CSTNode) -> None:
         kind = type(node)
-        name = kind.__name__
-        for method in visits.get(name, no_calls):
+        on_visit, on_leave, names = plans.get(kind) or plan(kind)
+        for method in on_visit:
             method(node)
-        ancestors.append(node)
-        names = _FIELDS.get(kind) or _fields(kind)
+        push(node)
         for field_name in names:
             value = getattr(node, field_name)
             value_type = type(value)
@@ -126,8 +132,8 @@ def walk(module: cst.Module, visitors: Iterable[object], ancestors: list[cst.CST
                         visit(item)
             elif _is_node(value_type):
                 visit(value)
-        ancestors.pop()
-        for method in leaves.get(name, no_calls):
+        pop()
+        for method in on_leave:
             method(node)
 
     visit(module)

@@ -64,7 +64,7 @@ def forbid_linting(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(self, path, data):  # type: ignore[no-untyped-def]
         raise AssertionError(f"{path} was linted, not replayed from the cache")
 
-    monkeypatch.setattr(runner._Linter, "lint", refuse)
+    monkeypatch.setattr(runner._FileLinter, "lint", refuse)
 
 
 @pytest.mark.parametrize("fmt", ["full", "concise", "json", "sarif", "github", "junit"])
@@ -194,6 +194,27 @@ def test_new_sibling_module_invalidates_files_that_import_it(tmp_path: Path, cap
     assert code == 0, out  # ...until it exists beside the workflow
 
 
+def test_a_module_beside_the_files_invalidates_only_the_files_that_name_it(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "enrich_helpers.py").write_text("def normalize_domain(url):\n    return url\n")
+    (tmp_path / "wf.py").write_text(WITH_LOCAL_IMPORT)
+    (tmp_path / "other.py").write_text(BAD)
+    assert run([".", "--output-format", "concise"], capsys)[0] == 1  # other.py has a finding
+    calls: list[str] = []
+    original = runner._FileLinter.lint
+
+    def spy(self, path, data):  # type: ignore[no-untyped-def]
+        calls.append(Path(path).name)
+        return original(self, path, data)
+
+    monkeypatch.setattr(runner._FileLinter, "lint", spy)
+    (tmp_path / "unrelated.py").write_text("x = 1\n")  # named by no file: every entry still holds
+    run(["wf.py", "other.py"], capsys)
+    assert calls == []
+    (tmp_path / "enrich_helpers.py").unlink()  # named by wf.py: its entry no longer holds
+    code, out, _ = run(["wf.py", "other.py", "--output-format", "concise"], capsys)
+    assert calls == ["wf.py"] and "wf.py:4:6: CW402" in out
+
+
 def test_cache_files_hold_no_secret(tmp_path: Path, capsys, monkeypatch) -> None:
     (tmp_path / "leak.py").write_text(LEAKY)
     cold = run(["leak.py", "--output-format", "json", "--unsafe-fixes"], capsys)
@@ -213,13 +234,13 @@ def test_fix_uses_the_cache_only_for_files_without_fixes(tmp_path: Path, capsys,
     (tmp_path / "ok.py").write_text(BAD.replace("data=", "inputs="))
     assert run(["."], capsys)[0] == 1
     calls: list[str] = []
-    original = runner._Linter.lint
+    original = runner._FileLinter.lint
 
     def spy(self, path, data):  # type: ignore[no-untyped-def]
         calls.append(Path(path).name)
         return original(self, path, data)
 
-    monkeypatch.setattr(runner._Linter, "lint", spy)
+    monkeypatch.setattr(runner._FileLinter, "lint", spy)
     code, out, _ = run([".", "--fix"], capsys)
     assert code == 0 and "1 fixed, 0 remaining" in out
     assert calls == ["bad.py"]  # ok.py replayed: nothing to fix
@@ -278,6 +299,44 @@ def test_warm_run_importtime(tmp_path: Path) -> None:
     modules = {line.split("|")[-1].strip() for line in warm.stderr.splitlines() if line.startswith("import time:")}
     assert "cwlint.cli" in modules and "cwlint.cache" in modules
     assert not {m for m in modules if m.split(".")[0] in ("libcst", "rich", "pydantic")}
+    # What the warm path was trimmed of (bench/README.md): each cost a few ms of every run.
+    trimmed = {"typing", "dataclasses", "pathlib", "tomllib", "tempfile", "shutil", "tokenize", "pathspec",
+               "cwlint.catalog", "cwlint.header", "cwlint.engine"}
+    assert not modules & trimmed, modules & trimmed
+
+
+def test_warm_run_reads_the_rule_data_from_the_cache(tmp_path: Path) -> None:
+    """A message that could hold a credential sends redaction to the formats of
+    rules/secrets/formats.toml: a warm run reads them from the cache's data.json, not the TOML."""
+    (tmp_path / "leaky.py").write_text(LEAKY)
+    command = [sys.executable, "-X", "importtime", "-m", "cwlint", "leaky.py", "--output-format", "concise"]
+    cold = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert warm.stdout == cold.stdout and "OpenAI API key" in warm.stdout and SECRET[:12] not in warm.stdout
+    modules = {line.split("|")[-1].strip() for line in warm.stderr.splitlines() if line.startswith("import time:")}
+    assert "cwlint.analysis.data" in modules  # the formats were needed...
+    assert not modules & {"tomllib", "pathlib", "typing"}, modules  # ...and came from the cache
+    assert len(list((tmp_path / ".cwlint_cache").glob("*/data.json"))) == 1
+
+
+def test_rule_data_through_the_cache_is_the_files_data(tmp_path: Path) -> None:
+    from cwlint.analysis import data
+    from cwlint.cache import Cache
+
+    files = data.bundled_files()
+    assert {"secrets/formats.toml", "blocking/http.toml", "distributions/requires.toml"} <= set(files)
+    assert not any(name.startswith("services/") for name in files)
+    cache = Cache(tmp_path / "c", tmp_path)
+    cache.save_rule_data(files)
+    assert cache.rule_data() == json.loads(json.dumps(files)) == files
+    try:
+        data.use_cache(cache.rule_data)
+        assert data.load("secrets/formats.toml") is not files["secrets/formats.toml"]  # read again, from JSON
+        assert data.load("secrets/formats.toml") == files["secrets/formats.toml"]
+        assert [stem for stem, _ in data.load_dir("blocking")] == sorted(p.stem for p in (data.data_root() / "blocking").glob("*.toml"))
+    finally:
+        data.use_cache(None)
+    assert Cache(tmp_path / "c", tmp_path, code_key="other").rule_data() is None  # another code's data is not used
 
 
 # -- workers ----------------------------------------------------------------------------------
@@ -359,10 +418,20 @@ def test_timings_by_stage(tmp_path: Path) -> None:
     assert json.loads(target.read_text())["stages"]["fix"] > 0
 
 
-def test_timings_off_wraps_nothing() -> None:
-    probe = "import cwlint.engine as e, libcst.metadata as m; print(hasattr(e._parse, '__cwlint_timed__'), hasattr(m.MetadataWrapper.resolve, '__cwlint_timed__'))"
+def test_timings_off_wraps_nothing(tmp_path: Path) -> None:
+    """Importing the engine wraps nothing, whatever the environment; a run with timings on wraps it."""
+    (tmp_path / "w.py").write_text("x = 1\n")
+    probe = (
+        "import sys, contextlib, io, cwlint.engine as e, cwlint.context as c\n"
+        "timed = lambda: (hasattr(e._parse, '__cwlint_timed__'), hasattr(c.node_offsets, '__cwlint_timed__'))\n"
+        "imported = timed()\n"
+        "from cwlint.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    main(['w.py', '--no-cache'])\n"
+        "print(*imported, *timed())\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "CWLINT_TIMINGS"}
-    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
-    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**env, "CWLINT_TIMINGS": "1"})
-    assert off.stdout.split() == ["False", "False"]
-    assert on.stdout.split() == ["True", "True"]
+    off = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    on = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**env, "CWLINT_TIMINGS": "1"}, cwd=tmp_path)
+    assert off.stdout.split() == ["False", "False", "False", "False"], off.stderr
+    assert on.stdout.split() == ["False", "False", "True", "True"], on.stderr

@@ -461,3 +461,77 @@ def test_missing_directory_and_empty_directory(tmp_path):
         load_catalog(tmp_path / "nope")
     with pytest.raises(CatalogError, match="empty"):
         load_catalog(tmp_path)
+
+
+# --- the two loaders agree ---------------------------------------------------------------------
+
+
+def _plain(value):
+    """A catalog object as plain data, with its fields' names (``json_schema`` for ``schema``)."""
+    if hasattr(value, "__slots__") and not isinstance(value, (str, tuple)):
+        return {name: _plain(getattr(value, name)) for name in value.__slots__}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def test_the_fast_loader_builds_what_the_schema_validates_for_every_bundled_file():
+    """default_catalog() skips pydantic: for every bundled file, the pydantic model's values
+    (defaults filled in) and the plain objects' must be the same, field for field."""
+    import tomllib
+
+    from cwlint import catalog_schema
+    from cwlint.catalog import default_catalog
+
+    from cwlint.catalog import bundled_data, use_bundled_data
+
+    fast = default_catalog()
+    files = sorted(catalog_dir().glob("*.toml"))
+    # What the runner's cache keeps (the files' data through JSON) builds the same catalog.
+    import json
+
+    use_bundled_data(json.loads(json.dumps(bundled_data())))
+    try:
+        assert default_catalog() == fast
+    finally:
+        use_bundled_data(None)  # back to reading the files
+    assert sorted(fast.ids) == sorted(f.stem for f in files)
+    for path in files:
+        model = catalog_schema.validate_service(tomllib.loads(path.read_text(encoding="utf-8")))
+        assert _plain(fast.get(path.stem)) == model.model_dump(), path.name
+    assert fast == load_catalog()
+
+
+def test_the_fast_loader_reports_what_the_schema_finds(tmp_path, monkeypatch):
+    """A bundled file the fast loader cannot build: the validating loader's message, one line."""
+    from cwlint import catalog as module
+
+    (tmp_path / "svc.toml").write_text(_with_variant_line('method = "GET"'), encoding="utf-8")
+    monkeypatch.setattr(module, "catalog_dir", lambda: tmp_path)
+    monkeypatch.setattr(module, "_PRELOADED", None)  # an in-process CLI run may have preloaded it
+    module.bundled_data.cache_clear()
+    module.default_catalog.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match=r"svc.toml: variants.0.method: Extra inputs are not permitted"):
+            module.default_catalog()
+    finally:
+        module.bundled_data.cache_clear()
+        module.default_catalog.cache_clear()
+
+
+def test_a_lint_does_not_import_pydantic(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "w.py").write_text('from codewords_client import AsyncCodewordsClient\nasync def f(c):\n    await c.run(service_id="firecrawl", data={})\n')
+    probe = (
+        "import sys\nfrom cwlint import Linter\n"
+        "r = Linter().check(open('w.py').read(), 'w.py')\n"
+        "assert 'CW101' in [d.code for d in r.diagnostics], r.diagnostics\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

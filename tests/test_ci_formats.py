@@ -13,7 +13,7 @@ import pytest
 from cwlint.cli import main
 from cwlint.diagnostics import Diagnostic, Position
 from cwlint.reporters import github_line, write_junit
-from cwlint.runner import FileResult
+from cwlint.results import FileResult
 
 SECRET = "sk-proj-" + "A1b2C3d4E5f6G7h8" * 3
 BAD = 'async def f(client, url):\n    return await client.run(service_id="firecrawl", data={"url": url})\n'

@@ -21,7 +21,7 @@ import pytest
 from cwlint import engine
 from cwlint.config import Settings
 from cwlint.diagnostics import Applicability, Edit
-from cwlint.engine import MAX_FIX_ITERATIONS, RuleSelection, fix_source, lint_source
+from cwlint.engine import MAX_FIX_ITERATIONS, selection_for, fix_source, lint_source
 from cwlint.header import parse_header
 from cwlint.rule import Rule
 from cwlint.source import SourceFile
@@ -106,7 +106,7 @@ class _SharedPrologue(Rule):
 def test_identical_edits_of_different_fixes_apply_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "all_rules", lambda: (_SharedPrologue,))
     settings = Settings(select=["CW999"])
-    selection = RuleSelection(settings)
+    selection = selection_for(settings)
     monkeypatch.setattr(engine, "MAX_FIX_ITERATIONS", 1)
     outcome = fix_source(SourceFile("w.py", "a = 1\nb = 2\n"), settings, selection=selection)
     assert outcome.failure is None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cwlint.config import Settings
-from cwlint.engine import RuleSelection, lint_source
+from cwlint.config import Selection, Settings
+from cwlint.engine import lint_source, selection_for
 from cwlint.source import read
 
 SAMPLE = (
@@ -54,12 +54,12 @@ def test_sample_is_100_distinct_modules() -> None:
 
 
 @pytest.fixture(scope="module")
-def selection() -> RuleSelection:
-    return RuleSelection(Settings(select=["CW301"]))
+def selection() -> Selection:
+    return selection_for(Settings(select=["CW301"]))
 
 
 @pytest.mark.parametrize("module", SAMPLE)
-def test_cw301_reports_nothing_on_stdlib(module: str, selection: RuleSelection) -> None:
+def test_cw301_reports_nothing_on_stdlib(module: str, selection: Selection) -> None:
     source = read(str(_path(module)))
     findings = [
         (d.start.line, d.start.column, d.message)
@@ -69,7 +69,7 @@ def test_cw301_reports_nothing_on_stdlib(module: str, selection: RuleSelection) 
     assert findings == []
 
 
-def test_cw301_still_fires_on_a_stdlib_module_with_a_key_added(selection: RuleSelection) -> None:
+def test_cw301_still_fires_on_a_stdlib_module_with_a_key_added(selection: Selection) -> None:
     """The sample proves nothing if the rule never runs: the same file with one fake key."""
     source = read(str(_path("smtplib")))
     source.text += '\nSMTP_PASSWORD = "Sup3rS3cret!2024"\n'

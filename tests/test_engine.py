@@ -11,7 +11,7 @@ import pytest
 from cwlint import engine
 from cwlint.config import Settings
 from cwlint.diagnostics import Applicability, Edit
-from cwlint.engine import RuleSelection, fix_source, lint_source
+from cwlint.engine import selection_for, fix_source, lint_source
 from cwlint.rule import Rule
 from cwlint.source import SourceFile
 from cwlint.walk import walk
@@ -49,7 +49,7 @@ class _BreaksCode(Rule):
 def test_fix_that_breaks_code_leaves_file_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "all_rules", lambda: (_BreaksCode,))
     settings = Settings(select=["CW999", "CW907"])
-    selection = RuleSelection(settings)
+    selection = selection_for(settings)
     source = SourceFile("w.py", "x = 1\n")
     outcome = fix_source(source, settings, selection=selection)
     assert outcome.text == "x = 1\n"
@@ -106,16 +106,16 @@ def test_selection_most_specific_selector_wins() -> None:
 
 def test_per_file_ignores(tmp_path) -> None:
     settings = Settings(root=tmp_path, per_file_ignores={"legacy/*.py": ["CW1"]})
-    selection = RuleSelection(settings)
+    selection = selection_for(settings)
     assert "CW101" not in selection.for_file(str(tmp_path / "legacy" / "old.py"))
     assert "CW101" in selection.for_file(str(tmp_path / "new.py"))
 
 
 def test_rule_skipped_without_trigger_words() -> None:
-    selection = RuleSelection(Settings())
+    selection = selection_for(Settings())
     source = SourceFile("w.py", "x = 1\n")
     ctx = engine.FileContext(source, cst.parse_module(source.text), Settings())
-    names = {type(v).__name__ for v in selection.visitors(ctx, selection.enabled)}
+    names = {type(v).__name__ for v in engine._visitors(ctx, selection.enabled)}
     assert "RunDataKwarg" not in names and "UvicornRun" not in names
 
 

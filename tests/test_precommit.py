@@ -18,7 +18,7 @@ from needs import need_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_FILES = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml")
-PACKAGE_DIRS = ("cwlint", "rules")
+PACKAGE_DIRS = ("cwlint", "rules", "docs/rules")  # docs/rules: the wheel ships the rule pages (cwlint/_docs)
 
 BAD = '''# /// script
 # requires-python = ">=3.11"

@@ -35,7 +35,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from cwlint.config import Settings
 from cwlint.diagnostics import Applicability, Diagnostic
-from cwlint.engine import RuleSelection, fix_source, lint_source
+from cwlint.engine import selection_for, fix_source, lint_source
 from cwlint.header import parse_header
 from cwlint.source import SourceFile, line_starts
 from strategies import Workflow, workflows
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
 SETTINGS = Settings(root=ROOT)
-SELECTION = RuleSelection(SETTINGS)
+SELECTION = selection_for(SETTINGS)
 
 #: A workflow frame for hypothesmith programs, so that workflow-scoped rules see them.
 FRAME = (

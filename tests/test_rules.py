@@ -16,7 +16,9 @@ import pytest
 from pathlib import Path
 
 from cwlint.config import Settings, settings_from_table
-from cwlint.engine import fix_source, lint_path, lint_source
+from cwlint import Linter
+from cwlint.engine import fix_source, lint_source
+from cwlint.modules import DirectoryIndex
 from cwlint.rule import DOC_SECTIONS, Invalid, Valid
 from cwlint.rules import all_rules
 from cwlint.source import SourceFile
@@ -40,12 +42,13 @@ def _diagnostics(rule, case: Valid | Invalid, tmp_path: Path):
     settings = _settings(rule, case)
     if case.make is None and case.config is None:
         return lint_source(SourceFile(case.path, case.code), settings)
+    # A file on disk (bytes, a FIFO, modules beside it...): read as the CLI reads it.
     path = tmp_path / case.path
     if case.make is not None:
         case.make(path)
     else:
         path.write_text(case.code)
-    return lint_path(str(path), settings).diagnostics
+    return Linter(settings, DirectoryIndex()).check_file(str(path)).diagnostics
 
 
 @pytest.mark.parametrize(("rule", "case"), list(_cases("VALID")))

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 import cwlint.catalog
+from cwlint import catalog_schema
 from cwlint.catalog import Catalog
 from cwlint.config import Settings
 from cwlint.diagnostics import Severity
@@ -33,8 +34,8 @@ def _input(type_: str, confidence: str, **extra) -> dict:
 
 
 def _catalog(confidence: str, service_confidence: str = "documented") -> Catalog:
-    """A two-service catalog whose facts all have the given confidence."""
-    return Catalog.model_validate(
+    """A two-service catalog whose facts all have the given confidence (validated, as a file is)."""
+    return _validated(
         {
             "services": {
                 "kv_store": {
@@ -79,6 +80,11 @@ def _catalog(confidence: str, service_confidence: str = "documented") -> Catalog
             }
         }
     )
+
+
+def _validated(data: dict) -> Catalog:
+    catalog_schema.Catalog.model_validate(data)
+    return Catalog.from_dict(data)
 
 
 @pytest.fixture

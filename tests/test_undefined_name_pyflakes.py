@@ -30,7 +30,7 @@ import pyflakes
 from pyflakes import checker, messages
 
 from cwlint.config import Settings
-from cwlint.engine import RuleSelection, lint_source
+from cwlint.engine import selection_for, lint_source
 from cwlint.source import SourceFile
 
 PYFLAKES_VERSION = "4.1.0"
@@ -126,7 +126,7 @@ def mutate(text: str) -> str:
 # -- the two tools --------------------------------------------------------------------------
 
 _SETTINGS = Settings(select=["CW207"])
-_SELECTION = RuleSelection(_SETTINGS)
+_SELECTION = selection_for(_SETTINGS)
 _FIRST_NAME = re.compile(r"`([^`]+)`")
 
 

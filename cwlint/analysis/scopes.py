@@ -42,9 +42,9 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import libcst as cst
 
@@ -69,6 +69,9 @@ MODULE, CLASS, FUNCTION, LAMBDA, COMPREHENSION = "module", "class", "function", 
 
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _DEF_OR_CLASS = (cst.FunctionDef, cst.ClassDef)
+#: What owns a scope's body, and a comprehension (for the type checker: the scope stack holds them).
+_BodyOwner = cst.FunctionDef | cst.ClassDef | cst.Lambda
+_Comprehension = cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
 
 
 @dataclass(eq=False)
@@ -108,9 +111,6 @@ class Scope:
         if isinstance(node, _DEF_OR_CLASS):
             return node.name.value
         return {MODULE: "the module", LAMBDA: "lambda", COMPREHENSION: "comprehension"}.get(self.kind, "?")
-
-    def is_function_like(self) -> bool:
-        return self.kind in (FUNCTION, LAMBDA, COMPREHENSION)
 
 
 @dataclass(frozen=True)
@@ -169,10 +169,10 @@ class ScopeCollector:
                 return scope
             child = ancestors[index + 1] if index + 1 < count else node
             if scope.kind in (FUNCTION, CLASS, LAMBDA):
-                if child is owner.body:  # type: ignore[attr-defined]
+                if child is cast(_BodyOwner, owner).body:
                     return scope
             else:  # a comprehension: all but its first iterable
-                for_in = owner.for_in  # type: ignore[attr-defined]
+                for_in = cast(_Comprehension, owner).for_in
                 if child is not for_in:
                     return scope
                 grandchild = ancestors[index + 2] if index + 2 < count else node
@@ -219,8 +219,8 @@ class ScopeCollector:
     def leave_ListComp(self, node: cst.ListComp) -> None:
         self._pop()
 
-    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
-    leave_SetComp = leave_DictComp = leave_GeneratorExp = leave_ListComp  # type: ignore[assignment]
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+    leave_SetComp = leave_DictComp = leave_GeneratorExp = leave_ListComp
 
     # -- how each Name is used ---------------------------------------------------------------
     def _mark(self, target: cst.BaseExpression, role: int) -> None:
@@ -278,8 +278,8 @@ class ScopeCollector:
         if self._handlers and self._handlers[-1][1] is node:
             self._handlers.pop()
 
-    visit_ExceptStarHandler = visit_ExceptHandler  # type: ignore[assignment]
-    leave_ExceptStarHandler = leave_ExceptHandler  # type: ignore[assignment]
+    visit_ExceptStarHandler = visit_ExceptHandler
+    leave_ExceptStarHandler = leave_ExceptHandler
 
     def _in_handler_of(self, name: str, scope: Scope) -> bool:
         """Inside the body of an ``except ... as name`` of this scope."""
@@ -314,7 +314,7 @@ class ScopeCollector:
             if alias.asname is not None:
                 self._mark(alias.asname.name, IMPORT)
             else:  # `import a.b.c` binds `a`
-                first = alias.name
+                first: cst.BaseExpression = alias.name
                 while isinstance(first, cst.Attribute):
                     first = first.value
                 if isinstance(first, cst.Name):
@@ -435,8 +435,8 @@ class ScopeCollector:
         if self._guards and self._guards[-1][1] is node:
             self._guards.pop()
 
-    visit_TryStar = visit_Try  # type: ignore[assignment]
-    leave_TryStar = leave_Try  # type: ignore[assignment]
+    visit_TryStar = visit_Try
+    leave_TryStar = leave_Try
 
     def _guarded(self, scope: Scope) -> bool:
         ancestors = self._ancestors
@@ -651,7 +651,7 @@ class ScopeCollector:
                             break
                     owner = owner.parent
 
-    def _resolve(self, scope: Scope, name: str, global_ok) -> str | None:  # noqa: ANN001
+    def _resolve(self, scope: Scope, name: str, global_ok: Callable[..., bool]) -> str | None:
         """None when ``name`` read in ``scope`` is bound; else why not: "load", "weak" (only
         ``+=``/``del``/a bare annotation makes it local), "handler" (only ``except ... as``
         binds it, and it is read outside the handler)."""

@@ -151,7 +151,7 @@ class AppBeforeClientImport(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.imported = False  #: a module-level client import has run
         self.lazy_import = False  #: a client import inside a function

@@ -7,8 +7,8 @@ import libcst as cst
 
 from cwlint.analysis.data import load, load_dir
 from cwlint.analysis.execution import chain, executing_scope, is_async
-from cwlint.context import dotted_name
-from cwlint.diagnostics import Applicability, Severity
+from cwlint.context import FileContext, dotted_name
+from cwlint.diagnostics import Applicability, Edit, Fix, Severity
 from cwlint.edits import import_module
 from cwlint.rule import Invalid, Rule, Valid
 
@@ -36,7 +36,7 @@ class ClientKind:
 def blocking_calls() -> dict[str, tuple[str, str]]:
     """Qualified callable -> (kind of blocking, what to use instead), from ``rules/blocking/``."""
     out: dict[str, tuple[str, str]] = {}
-    for stem, data in load_dir("blocking"):
+    for _stem, data in load_dir("blocking"):
         for entry in data.get("call", ()):
             for name in entry["names"]:
                 out[name] = (entry["kind"], entry["instead"])
@@ -427,7 +427,7 @@ class BlockingCallInAsync(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self.frames: list[_Frame] = []
         self.classes: list[str] = []
@@ -748,10 +748,10 @@ class BlockingCallInAsync(Rule):
                 f" event loop inside an `async def`; {kind.instead}",
             )
 
-    def _sleep_fix(self, call: cst.Call, awaited: bool):  # type: ignore[no-untyped-def]
+    def _sleep_fix(self, call: cst.Call, awaited: bool) -> Fix:
         ctx = self.ctx
         local = ctx.imports.local_name("asyncio")
-        edits = []
+        edits: list[Edit] = []
         if local is None:
             local = "asyncio"
             edits.extend(import_module(ctx, "asyncio"))

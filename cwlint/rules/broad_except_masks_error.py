@@ -281,7 +281,7 @@ class BroadExceptMasksError(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.depth = 0
         self.in_return = 0
@@ -309,7 +309,7 @@ class BroadExceptMasksError(Rule):
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.depth -= 1
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self):
         return (handler for handler in self.handlers if handler.depth == self.depth)
 
     # -- what the try guards -----------------------------------------------------------------

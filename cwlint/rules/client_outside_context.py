@@ -319,6 +319,7 @@ class ClientOutsideContext(Rule):
 
     @staticmethod
     def _target(parent: cst.CSTNode, node: cst.Call) -> str | None:
+        target: cst.BaseExpression
         if isinstance(parent, cst.Assign) and parent.value is node and len(parent.targets) == 1:
             target = parent.targets[0].target
         elif isinstance(parent, (cst.AnnAssign, cst.NamedExpr)) and parent.value is node:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from cwlint.context import dotted_name
+from cwlint.context import FileContext, dotted_name
 from cwlint.diagnostics import Applicability, Severity
 from cwlint.rule import Invalid, Rule, Valid
 
@@ -140,7 +140,7 @@ class DiscardedResponse(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self.clients: set[str] = set()
         #: (the expression statement's Await, the receiver's dotted name), judged at the end:

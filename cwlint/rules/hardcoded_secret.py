@@ -284,7 +284,7 @@ class HardcodedSecret(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.reported: set[int] = set()
         #: Findings whose fix still lacks its header declaration: (diagnostic, env var name).
@@ -379,7 +379,7 @@ class HardcodedSecret(Rule):
             return None  # `KEY = "sk-..."`: the provider's variable says more
         return last if _ENV_NAME.match(last) and secret_kind(last) else None
 
-    def _fix(self, node: cst.CSTNode, name: str):  # type: ignore[no-untyped-def]
+    def _fix(self, node: cst.CSTNode, name: str):
         ctx = self.ctx
         target: cst.CSTNode = node
         parent = ctx.ancestors[-1] if ctx.ancestors else None

@@ -271,7 +271,7 @@ class InsecureEnvDefault(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.aliases = EnvAliases(ctx)
         self.pending: list[_Pending] = []
@@ -399,7 +399,7 @@ class InsecureEnvDefault(Rule):
                 continue  # passed on as it is: the provider refuses it loudly
             self.report(pending.default, pending.message, fix=self._fix(pending), secrets=(pending.value,))
 
-    def _fix(self, pending: _Pending):  # type: ignore[no-untyped-def]
+    def _fix(self, pending: _Pending):
         """The read without its default, regenerated from the tree (so parentheses and
         comments inside the call survive) and put in place of the read's own span."""
         read = pending.read

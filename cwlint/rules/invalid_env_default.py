@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from cwlint.analysis.header_layout import report_at, scan
+from cwlint.analysis.header_layout import StringItem, report_at, scan
 from cwlint.diagnostics import Applicability, Edit
 from cwlint.rule import Invalid, Rule, Valid
 
@@ -146,35 +146,35 @@ class InvalidEnvDefault(Rule):
         header = self.ctx.header
         if header is None or header.end_line is None or header.error:
             return
-        problems = []
+        problems = []  # (name, default, (message, fixed default or None))
         for var in header.env_vars:
             if var.default is None:
                 continue
             problem = self._problem(var.name, var.default)
             if problem is not None:
-                problems.append((var, problem))
+                problems.append((var.name, var.default, problem))
         if not problems:
             return
         items = scan(self.ctx.text, header).env_var_items()
-        by_entry = {}
+        by_entry: dict[tuple[str, str], StringItem] = {}
         for item in items:  # split as Header.env_vars splits, to find each entry's string
             name, _, default = item.value.strip().partition("=")
             by_entry.setdefault((name.strip(), default), item)
-        for var, (message, fixed) in problems:
-            item = by_entry.get((var.name, var.default))
-            if item is None or not item.raw.endswith(var.default + item.raw[-1]):
+        for name, default, (message, fixed) in problems:
+            entry = by_entry.get((name, default))
+            if entry is None or not entry.raw.endswith(default + entry.raw[-1]):
                 report_at(self, header.start_line, 1, None, message)
                 continue
-            column = item.end_column - 1 - len(var.default)
+            column = entry.end_column - 1 - len(default)
             fix = None
-            if fixed is not None and "\\" not in item.raw:
-                start = self.ctx.offset(item.line, column)
+            if fixed is not None and "\\" not in entry.raw:
+                start = self.ctx.offset(entry.line, column)
                 fix = self.make_fix(
-                    f"Use `{var.name}={fixed}`",
-                    [Edit(start, start + len(var.default), fixed)],
+                    f"Use `{name}={fixed}`",
+                    [Edit(start, start + len(default), fixed)],
                     Applicability.SAFE,
                 )
-            report_at(self, item.line, column, column + len(var.default), message, fix=fix)
+            report_at(self, entry.line, column, column + len(default), message, fix=fix)
 
     @staticmethod
     def _problem(name: str, default: str) -> tuple[str, str | None] | None:

@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 import libcst as cst
 
-from cwlint.analysis.header_layout import content_lines, report_at, scan
+from cwlint.analysis.header_layout import HeaderLayout, content_lines, report_at, scan
 from cwlint.diagnostics import Applicability, Edit
 from cwlint.rule import Invalid, Rule, Valid
 from cwlint.source import line_starts
@@ -24,10 +24,11 @@ def _is_test_file(path: str) -> bool:
 class _LazyLayout:
     """Scans the header only when a problem needs a position (clean headers are the rule)."""
 
-    def __init__(self, text: str, header) -> None:  # type: ignore[no-untyped-def]
-        self.text, self.header, self._layout = text, header, None
+    def __init__(self, text: str, header) -> None:
+        self.text, self.header = text, header
+        self._layout: HeaderLayout | None = None
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str):
         if self._layout is None:
             self._layout = scan(self.text, self.header)
         return getattr(self._layout, name)
@@ -370,7 +371,7 @@ class InvalidHeader(Rule):
         elif "env_vars" in data:
             self._check_type(layout, "", "env_vars", data, list, "an array of strings")
 
-    def _misplaced(self, layout, key: str) -> None:  # type: ignore[no-untyped-def]
+    def _misplaced(self, layout, key: str) -> None:
         where = layout.key("tool.env-checker", key)
         table_line = layout.tables.get("tool.env-checker")
         if where is None or table_line is None:
@@ -398,11 +399,11 @@ class InvalidHeader(Rule):
             fix=fix,
         )
 
-    def _check_type(self, layout, table: str, key: str, data: dict, kind: type, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    def _check_type(self, layout, table: str, key: str, data: dict, kind: type, wanted: str) -> None:
         if key not in data:
             return
         value = data[key]
-        ok = isinstance(value, kind) and (kind is not list or all(isinstance(item, str) for item in value))
+        ok = isinstance(value, kind) and (kind is not list or (isinstance(value, list) and all(isinstance(item, str) for item in value)))
         if ok:
             return
         where = layout.key(table, key)

@@ -239,10 +239,10 @@ class InvalidServiceInputs(Rule):
                         severity=severity_for(spec.confidence),
                     )
         for key, element in view.items:
-            spec = variant.inputs.get(key)
-            if spec is None or key in renamed or view.overridden(element):
+            given = variant.inputs.get(key)
+            if given is None or key in renamed or view.overridden(element):
                 continue
-            self._check_value(service_id, spec, element.value, spec.confidence, spec.source, key)
+            self._check_value(service_id, given, element.value, given.confidence, given.source, key)
 
     @staticmethod
     def _values(view: LiteralDict, present: dict[str, cst.DictElement]) -> dict[str, Any]:
@@ -279,7 +279,7 @@ class InvalidServiceInputs(Rule):
             shown = f'"{value}"' if isinstance(value, str) else repr(value)
             self.report(
                 expr,
-                f'{shown} is not a known "{label}" of {service_id} (known: {_known(spec.allowed)})' + why,
+                f'{shown} is not a known "{label}" of {service_id} (known: {_known(known)})' + why,
                 severity=severity_for(confidence),
             )
             return
@@ -315,9 +315,9 @@ class InvalidServiceInputs(Rule):
                         severity=severity_for(conf),
                     )
         for key, element in view.items:
-            spec = properties.get(key)
-            if spec is None or view.overridden(element):
+            given = properties.get(key)
+            if given is None or view.overridden(element):
                 continue
             self._check_value(
-                service_id, spec, element.value, spec.confidence or confidence, spec.source or source, f"{label}.{key}"
+                service_id, given, element.value, given.confidence or confidence, given.source or source, f"{label}.{key}"
             )

@@ -204,7 +204,7 @@ class LoggerEventKwarg(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         #: Dotted names bound to a structlog logger, and names bound to anything else.
         self.loggers: set[str] = set()
@@ -273,6 +273,7 @@ class LoggerEventKwarg(Rule):
                 self._report(call, event, method)
 
     def _report(self, call: cst.Call, event: cst.Arg, method: str) -> None:
+        assert event.keyword is not None  # visit_Call recorded an `event=` argument
         keywords = {arg.keyword.value for arg in call.args if arg.keyword is not None}
         replacement = next((name for name in ("event_type", "event_value") if name not in keywords), None)
         fix = None

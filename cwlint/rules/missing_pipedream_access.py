@@ -182,7 +182,7 @@ class MissingPipedreamAccess(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         #: Names bound exactly once to a literal (a string or a dict display); None: ambiguous.
         self.bindings: dict[str, cst.BaseExpression | None] = {}

@@ -254,7 +254,7 @@ class MissingRunService(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.app: tuple[cst.CSTNode, str] | None = None  #: the statement target and the app's name
         self.calls: list[cst.BaseExpression] = []
@@ -316,7 +316,7 @@ class MissingRunService(Rule):
         tool = header.data.get("tool")
         return "codewords-client" in header.distribution_names() or (isinstance(tool, dict) and "env-checker" in tool)
 
-    def _fix(self, app_name: str):  # type: ignore[no-untyped-def]
+    def _fix(self, app_name: str):
         ctx = self.ctx
         local = ctx.imports.local_name("codewords_client.run_service")
         edits: list[Edit] = []

@@ -167,8 +167,11 @@ class ModelProviderMismatch(Rule):
         ]
         if not owners:
             return
-        fact = weakest([service.models, *(other.models for other, _ in owners)])
-        own = ", ".join(f"`{p}`" for p in service.models.prefixes)
+        models = service.models
+        if models is None:  # visit_Call only asks about services with models
+            return
+        fact = weakest([models, *(other.models for other, _ in owners)])
+        own = ", ".join(f"`{p}`" for p in models.prefixes)
         where = " or ".join(f'service_id="{other.id}" (`{prefix}` models)' for other, prefix in owners)
         self.report(
             literal,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -34,7 +34,7 @@ _ADVICE = {
 }
 
 #: How a name is bound in a scope: an annotation or a value to read on demand, or nothing known.
-Binding = Union[tuple[str, cst.BaseExpression], ValueType, None]
+Binding = tuple[str, cst.BaseExpression] | ValueType | None
 
 
 class _Scope:
@@ -416,7 +416,7 @@ class NonJsonInput(Rule):
                 return ValueType("model", func.value, model=func.value)
             if isinstance(func, cst.Attribute) and func.attr.value in _CONSTRUCTORS:
                 owner = dotted_name(func.value)
-                if self.index.is_model(owner):
+                if owner is not None and self.index.is_model(owner):
                     return ValueType("model", owner, model=owner)
         return None
 
@@ -436,9 +436,9 @@ class NonJsonInput(Rule):
                     self._check_dump(element.value)
             return
         if isinstance(expr, (cst.List, cst.Tuple)):
-            for element in expr.elements:
-                if isinstance(element, cst.Element):
-                    self._examine(element.value)
+            for item in expr.elements:
+                if isinstance(item, cst.Element):
+                    self._examine(item.value)
             return
         if isinstance(expr, (cst.Set, cst.SetComp)):
             self.report(expr, "a set: httpx cannot JSON-encode it (TypeError inside `run()`); send a list")

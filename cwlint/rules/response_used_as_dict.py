@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import libcst as cst
 
 from cwlint.context import service_call
@@ -107,7 +109,7 @@ class ResponseUsedAsDict(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.scopes: list[set[str]] = [set()]
 
@@ -134,7 +136,7 @@ class ResponseUsedAsDict(Rule):
                 else:
                     responses.discard(target.target.value)
 
-    def _target(self, value: cst.BaseExpression) -> Edit | None | bool:
+    def _target(self, value: cst.BaseExpression) -> Edit | None | Literal[False]:
         """The edit inserting `.json()` after ``value``; False when it is not a response."""
         if isinstance(value, cst.Name) and value.value in self.scopes[-1]:
             return self.ctx.insert_after(value, ".json()")

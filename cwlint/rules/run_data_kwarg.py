@@ -136,22 +136,22 @@ class RunDataKwarg(Rule):
         call = service_call(self.ctx, node)
         if call is None:
             return
-        keywords = [arg for arg in node.args if arg.keyword is not None]
-        data = next((arg for arg in keywords if arg.keyword.value == "data"), None)
+        keywords = [arg.keyword for arg in node.args if arg.keyword is not None]
+        data = next((keyword for keyword in keywords if keyword.value == "data"), None)
         if data is None:
             return
-        has_inputs = any(arg.keyword.value == "inputs" for arg in keywords) or len(
+        has_inputs = any(keyword.value == "inputs" for keyword in keywords) or len(
             [arg for arg in node.args if arg.keyword is None]
         ) >= 2
         fix = None
         if not has_inputs:
             fix = self.make_fix(
                 "Rename `data=` to `inputs=`",
-                [self.ctx.replace(data.keyword, "inputs")],
+                [self.ctx.replace(data, "inputs")],
                 Applicability.SAFE,
             )
         self.report(
-            data.keyword,
+            data,
             f"`{call.method}()` has no `data` parameter (TypeError at run time); pass the service's input as `inputs=`",
             fix=fix,
         )

@@ -19,7 +19,7 @@ def _does_nothing(body: cst.BaseSuite) -> str | None:
         smalls = list(body.body)
     else:
         smalls = []
-        for statement in body.body:  # type: ignore[union-attr]
+        for statement in body.body:
             if not isinstance(statement, cst.SimpleStatementLine):
                 return None
             smalls.extend(statement.body)

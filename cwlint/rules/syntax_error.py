@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from cwlint.rule import Invalid, Rule, Valid
 from cwlint.diagnostics import Severity
+from cwlint.rule import Invalid, Rule, Valid
 
 
 class SyntaxError_(Rule):

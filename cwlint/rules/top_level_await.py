@@ -192,7 +192,7 @@ class TopLevelAwait(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         #: `async with`/`async for` statements already reported: awaits inside are not.
         self.reported_blocks: set[int] = set()
@@ -261,7 +261,7 @@ class TopLevelAwait(Rule):
         assert isinstance(scope, cst.FunctionDef)
         return f"in `def {scope.name.value}`, which is not `async def`"
 
-    def _fix(self, node: cst.Await):  # type: ignore[no-untyped-def]
+    def _fix(self, node: cst.Await):
         ctx = self.ctx
         local = ctx.imports.local_name("asyncio")
         edits = []

@@ -222,7 +222,7 @@ class UncheckedResponse(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.scopes: list[_Scope] = [_Scope()]
         self.http_clients: set[str] = set()

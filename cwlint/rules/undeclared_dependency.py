@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 import libcst as cst
 
 from cwlint.analysis.distributions import (
@@ -17,22 +15,7 @@ from cwlint.context import dotted_name
 from cwlint.rule import Invalid, Rule, Valid
 
 
-def _siblings(directory: str) -> frozenset[str]:
-    """Module names importable from ``directory``: ``x.py`` files and packages."""
-    try:
-        entries = os.listdir(directory or ".")
-    except OSError:
-        return frozenset()
-    names = set()
-    for entry in entries:
-        if entry.endswith(".py"):
-            names.add(entry[:-3])
-        elif os.path.isdir(os.path.join(directory or ".", entry)) and entry.isidentifier():
-            names.add(entry)
-    return frozenset(names)
-
-
-def _write_with_sibling(path, sibling: str) -> None:  # type: ignore[no-untyped-def]
+def _write_with_sibling(path, sibling: str) -> None:
     """For an example: the workflow and an empty module beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -224,7 +207,7 @@ class UndeclaredDependency(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.imports: dict[str, tuple[str, cst.CSTNode]] = {}  # top-level name -> (module, node)
         self.client_imported = False
@@ -262,14 +245,11 @@ class UndeclaredDependency(Rule):
             return
         declared = header.distribution_names() | declared_with_extras(header.dependencies)
         installed = provided(declared, "codewords-client" in declared or self.client_imported)
-        local: frozenset[str] | None = None
         for top, (module, where) in self.imports.items():
             wanted = candidates(module)
             if any(name in installed for name in wanted):
                 continue
-            if local is None:  # read the directory only when an import is in doubt
-                local = _siblings(os.path.dirname(self.ctx.path))
-            if top in local:
+            if top in self.ctx.local_modules:  # asked only when an import is in doubt
                 continue
             if top == "google" and not mapped(module):
                 if any(name.startswith("google-") for name in installed):

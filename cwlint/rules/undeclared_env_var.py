@@ -273,7 +273,7 @@ class UndeclaredEnvVar(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.aliases = EnvAliases(ctx)
         self.reads: dict[str, EnvRead] = {}
@@ -292,8 +292,8 @@ class UndeclaredEnvVar(Rule):
             for element in target.elements:
                 self._written(element.value)
         elif isinstance(target, cst.Subscript) and self.aliases.qualified(target.value) == "os.environ":
-            element = target.slice[0].slice if len(target.slice) == 1 else None
-            name = string_value(element.value) if isinstance(element, cst.Index) else None
+            index = target.slice[0].slice if len(target.slice) == 1 else None
+            name = string_value(index.value) if isinstance(index, cst.Index) else None
             if name is not None:
                 self.written.add(name)
 

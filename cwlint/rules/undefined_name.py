@@ -4,9 +4,19 @@ import difflib
 
 import libcst as cst
 
-from cwlint.analysis.scopes import AUG, BUILTINS, CLASS, COMPREHENSION, DELETE, MODULE, Scope, ScopeCollector, Unresolved
+from cwlint.analysis.scopes import (
+    AUG,
+    BUILTINS,
+    CLASS,
+    COMPREHENSION,
+    DELETE,
+    MODULE,
+    Scope,
+    ScopeCollector,
+    Unresolved,
+)
 from cwlint.context import FileContext
-from cwlint.diagnostics import Applicability, Edit
+from cwlint.diagnostics import Applicability, Edit, Fix
 from cwlint.edits import import_from, import_module
 from cwlint.rule import Invalid, Rule, Valid
 
@@ -438,7 +448,7 @@ class UndefinedName(ScopeCollector, Rule):
         return candidates[0] if candidates else None
 
     # -- the fix --------------------------------------------------------------------------------
-    def _import_fix(self, item: Unresolved):  # noqa: ANN202
+    def _import_fix(self, item: Unresolved) -> Fix | None:
         if self.star_import or not isinstance(item.node, cst.Name):
             return None
         name = item.name

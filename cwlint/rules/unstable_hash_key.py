@@ -288,7 +288,7 @@ class UnstableHashKey(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.state = _State()
         self.shadowed = False
@@ -319,7 +319,7 @@ class UnstableHashKey(Rule):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is None or not self._is_redis_factory(node.item):
             return
-        bound = node.asname.name
+        bound: cst.BaseExpression = node.asname.name
         if isinstance(bound, cst.Tuple) and bound.elements:
             bound = bound.elements[0].value
         name = dotted_name(bound)
@@ -475,7 +475,7 @@ class UnstableHashKey(Rule):
                 fix=self._fix(use),
             )
 
-    def _fix(self, use: _Use):  # type: ignore[no-untyped-def]
+    def _fix(self, use: _Use):
         ctx = self.ctx
         argument = use.call.args[0].value
         text = ctx.module.code_for_node(argument)  # with its own parentheses, unlike ctx.code

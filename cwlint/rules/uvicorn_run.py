@@ -241,7 +241,7 @@ class UvicornRun(Rule):
         ),
     ]
 
-    def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.calls: list[cst.Call] = []
         self.uses: dict[str, int] = {}

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -139,38 +137,37 @@ class CwtestItem(pytest.Item):
 
 
 class LintItem(CwtestItem):
-    """cwlint on the file; fails with its findings as ``cwlint --output-format full`` prints them."""
+    """cwlint on the file; fails with its findings as ``cwlint --output-format full`` prints them.
+
+    Through cwlint's API (``cwlint.Linter``), with what ``cwlint --force-exclude PATH`` would
+    use: the configuration found from the working directory, the files beside the workflow as
+    its local modules, and the file skipped when the configuration excludes it.
+    """
 
     kind = "lint"
 
     def runtest(self) -> None:
-        from cwlint.cli import main
+        from cwlint import Linter, reporters
+        from cwlint.config import ConfigError, discover
+        from cwlint.discovery import discover as discover_files
+        from cwlint.modules import DirectoryIndex
 
         self._record()
-        out, err = io.StringIO(), io.StringIO()
-        environ = {"NO_COLOR": "1"}
-        saved = {name: os.environ.get(name) for name in environ}
-        os.environ.update(environ)
         try:
-            with redirect_stdout(out), redirect_stderr(err):
-                code = main(["check", "--output-format", "full", "--no-color", "--jobs", "1", "--force-exclude",
-                             self.workflow])
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        if code == 0:
+            settings = discover(Path.cwd())  # as the CLI finds it: from the working directory
+            if not discover_files([self.workflow], settings, force_exclude=True).files:
+                return  # excluded by the project's configuration
+            result = Linter(settings, DirectoryIndex()).check_file(self.workflow)
+        except Exception as exc:  # noqa: BLE001 - cwlint's own failure (configuration, install) is the item's, as the CLI's exit 2 was
+            message = str(exc) if isinstance(exc, ConfigError) else f"internal error: {type(exc).__name__}: {exc}"
+            raise CwtestFailure(f"cwlint could not lint {self.workflow}:\n{message}", f"cwlint could not lint: {message[:200]}") from None
+        if not result.diagnostics:
             return
-        text = out.getvalue().rstrip()
-        if code == 1:
-            lines = text.splitlines()
-            first = next((line for line in lines if ": CW" in line), lines[0] if lines else "")
-            summary = next((line for line in reversed(lines) if line.startswith("Found ")), "")
-            raise CwtestFailure(text, f"{summary} {first}".strip())
-        raise CwtestFailure(f"cwlint could not lint {self.workflow} (exit {code}):\n{err.getvalue()}{text}",
-                            f"cwlint exited {code}: {err.getvalue().strip()[:200]}")
+        findings, summary = io.StringIO(), io.StringIO()
+        reporters.write_full([result], findings, unsafe=False, color=False)
+        reporters.write_summary([result], summary, fixing=False, diff=False, unsafe=False)
+        headline = f"{summary.getvalue().splitlines()[0]} {reporters.concise_line(result, result.diagnostics[0], False)}"
+        raise CwtestFailure((findings.getvalue() + summary.getvalue()).rstrip(), headline)
 
 
 class BootItem(CwtestItem):

@@ -29,6 +29,8 @@ UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path(os.environ.get("XDG_CACHE
 #: Until the ``pytest11`` entry point is installed (pyproject), the plugin is named with ``-p``.
 PLUGIN_ARGS: tuple[str, ...] = () if any(ep.name == "cwtest" for ep in entry_points(group="pytest11")) \
     else ("-p", "cwtest.plugin")
+#: pytest-lsp's plugin off: its runtest wrapper fails every item that is not a test function (pyproject.toml).
+NO_LSP: tuple[str, ...] = ("-p", "no:pytest-lsp")
 
 @dataclass
 class Case:
@@ -71,7 +73,9 @@ class Project:
             shutil.copy(source / f"{name}.py", self.path / "workflows" / f"{name}.py")
 
     def run(self, *args: str, timeout: float = 300) -> pytest.RunResult:
-        return self.pytester.runpytest_subprocess(*PLUGIN_ARGS, "-p", "no:cacheprovider", *args, timeout=timeout)
+        # no:pytest-lsp: its runtest wrapper fails every item that is not a test function (pyproject.toml)
+        return self.pytester.runpytest_subprocess(*PLUGIN_ARGS, "-p", "no:cacheprovider", "-p", "no:pytest-lsp", *args,
+                                                  timeout=timeout)
 
     def junit(self, *args: str, name: str = "report.xml") -> tuple[pytest.RunResult, dict[str, Case]]:
         report = self.path / name

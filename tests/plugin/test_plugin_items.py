@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from needs import in_ci, need_layer
-from plugin_support import PLUGIN_ARGS, Case, Project
+from plugin_support import NO_LSP, PLUGIN_ARGS, Case, Project
 
 from cwtest.harness.sandbox import SandboxUnavailable, choose
 from cwtest.plugin.items import item_seed
@@ -227,10 +227,10 @@ def test_the_example_database_is_read_only_under_xdist(project: Project) -> None
     project.add("buggy")
     args = ("--cwtest", "workflows", *FAST, "-k", "fuzz and quote")
     examples = project.path / ".pytest_cache" / "d" / "cwtest" / "examples"
-    parallel = project.pytester.runpytest_subprocess(*PLUGIN_ARGS, *args, "-n", "2")
+    parallel = project.pytester.runpytest_subprocess(*PLUGIN_ARGS, *NO_LSP, *args, "-n", "2")
     parallel.assert_outcomes(failed=1)
     assert not examples.exists() or not any(p.is_file() for p in examples.rglob("*"))
-    serial = project.pytester.runpytest_subprocess(*PLUGIN_ARGS, *args)
+    serial = project.pytester.runpytest_subprocess(*PLUGIN_ARGS, *NO_LSP, *args)
     serial.assert_outcomes(failed=1)
     assert any(p.is_file() for p in examples.rglob("*"))  # the shrunk failure, replayed first next time
 

@@ -1,0 +1,5 @@
+import sys
+
+from cwkit.cli import main
+
+sys.exit(main())
