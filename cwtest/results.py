@@ -523,6 +523,9 @@ class WorkflowResult:
     #: What the workflow's process tried that its run may not do, seen from outside it (the
     #: sandbox's observer): ``{kind, call, target, allowed, count}``, whatever its process reported.
     observed: list[dict[str, Any]] = field(default_factory=list)
+    #: The secret values this run knows (injected or given env values: ``EnvPlan.secrets``): every
+    #: reporter masks them (``cwtest.redact``). Never rendered, never in ``as_json``.
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     def add(self, finding: Finding) -> None:
         """Add a finding, merging repeats of the same kind at the same place."""

@@ -94,6 +94,15 @@ class EnvPlan:
 
     values: dict[str, str] = field(default_factory=dict)
     placeholders: dict[str, str] = field(default_factory=dict)
+    #: The names whose value the user gave (``--env``, ``--env-file``, ``[tool.cwtest] env``).
+    given: set[str] = field(default_factory=set)
+
+    def secrets(self) -> list[str]:
+        """The values no output may show whole (``cwtest.redact.secret_values``): the simulator's
+        API key, values under secret-like names, and the user's values that look like credentials."""
+        from cwtest.redact import secret_values
+
+        return secret_values(self.values, given=self.given, injected=(API_KEY_VAR,), placeholders=self.placeholders)
 
     def distinctive(self) -> dict[str, str]:
         """The placeholders a failure can be traced to by value (``cwtest-...``, ``*.cwtest.invalid``)."""
@@ -114,6 +123,7 @@ def plan_env(header: Any, *, api_key: str, runtime_url: str, home: Path | None =
             plan.values[name] = runtime_url
         elif name in user:
             plan.values[name] = user.pop(name)
+            plan.given.add(name)
         elif var.default is not None:
             plan.values[name] = var.default
         elif name in defaults:
@@ -123,6 +133,7 @@ def plan_env(header: Any, *, api_key: str, runtime_url: str, home: Path | None =
     for name, value in user.items():  # set by the user, not declared: theirs to give
         if name not in (API_KEY_VAR, *RUNTIME_VARS):
             plan.values[name] = value
+            plan.given.add(name)
     if home is not None:
         plan.values["HOME"] = plan.values["TMPDIR"] = str(home)
     return plan

@@ -139,6 +139,7 @@ class Fuzzer:
         #: The workflow's path as the regression tests name it.
         self.shown = shown or display_path(self.workflow)
         self.report = FuzzReport(workflow=self.workflow, seed=self.config.seed, examples=self.config.examples)
+        self.report.secrets = _secrets(getattr(target, "env", None))
         self.failures: dict[tuple[str, ...], Failure] = {}
         #: Every simulator call a request of this run made (``seq``): the session reports the others.
         self.calls_seen: set[int] = set()
@@ -329,6 +330,18 @@ def remember(representatives: Representatives, execution: Execution, choices: tu
     for call in execution.calls:
         if call.status is not None and call.status < 400:
             representatives.setdefault((call.service, call.path), Representative(execution.request, call, choices))
+
+
+def _secrets(env: Any) -> list[str]:
+    """The secret values of a target's environment (an ``EnvPlan``, or the in-process target's dict)."""
+    if env is None:
+        return []
+    if hasattr(env, "secrets"):
+        return list(env.secrets())
+    from cwtest.redact import secret_values
+    from cwtest.workflow_env import API_KEY_VAR
+
+    return secret_values(dict(env), injected=(API_KEY_VAR,)) if isinstance(env, dict) else []
 
 
 def _note(response: Response) -> str:

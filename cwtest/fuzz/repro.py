@@ -186,6 +186,15 @@ class FuzzReport:
     findings: list[Finding] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    #: The secret values the run knows (``cwtest.redact``): ``render``, ``as_json`` and
+    #: ``write_regression_tests`` mask them, with the credential formats and names.
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    def redacted(self) -> FuzzReport:
+        """This report through the one redaction step (``cwtest.redact``)."""
+        from cwtest.redact import Redactor, redact_fields
+
+        return redact_fields(self, Redactor(self.secrets))
 
     @property
     def examples_per_second(self) -> float:
@@ -208,6 +217,7 @@ class FuzzReport:
         return lines
 
     def render(self, *, tests: bool = True) -> str:
+        self = self.redacted()
         head = (f"{display_path(self.workflow)}: {len(self.findings)} finding(s) on {len(self.routes)} route(s); "
                 f"{self.requests} requests in {self.seconds:.1f} s (seed {self.seed}, {self.examples} examples)")
         out = [head] + ["  " + line for line in self.summary_lines()]
@@ -217,6 +227,7 @@ class FuzzReport:
         return "\n".join(out)
 
     def as_json(self) -> dict[str, Any]:
+        self = self.redacted()
         return {"version": 2, "workflow": self.workflow, "seed": self.seed, "examples": self.examples,
                 "requests": self.requests, "seconds": round(self.seconds, 3),
                 "examples_per_second": round(self.examples_per_second, 1),
@@ -227,7 +238,7 @@ class FuzzReport:
         """One in-process ``test_<name>.py`` per finding in ``directory``; returns the paths written."""
         directory.mkdir(parents=True, exist_ok=True)
         written = []
-        for finding in self.findings:
+        for finding in self.redacted().findings:
             if finding.repro is None:
                 continue
             path = directory / f"{finding.repro.test_name}.py"

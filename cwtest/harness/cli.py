@@ -379,7 +379,8 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if args.write_tests is not None:
         from cwtest.harness.fuzzing import write_regression_tests
 
-        written = write_regression_tests([f for r in report.results for f in r.findings], args.write_tests)
+        written = write_regression_tests([f for r in report.results for f in r.findings], args.write_tests,
+                                         [s for r in report.results for s in r.secrets])
         err.print(f"cwtest: {len(written)} regression test(s) written to {escape(str(args.write_tests))}"
                   + (" (run them with pytest; the cw_workflow fixture boots the workflow sandboxed)" if written else ""),
                   highlight=False)
@@ -534,6 +535,9 @@ def _watch(booted: object, out: Console) -> int:
     from cwtest.harness.workflow import BootedWorkflow
 
     assert isinstance(booted, BootedWorkflow)
+    from cwtest.redact import Redactor
+
+    hide = Redactor(booted.env.secrets()).text
     seen_events = 0
     printed: set[int] = set()
     try:
@@ -542,16 +546,16 @@ def _watch(booted: object, out: Console) -> int:
             for event in events[seen_events:]:
                 if isinstance(event, protocol.Finding):
                     where = f" at {event.location}" if event.location else ""
-                    out.print(f"[red]{escape(event.kind)}[/]: {escape(event.detail)}{escape(where)}")
+                    out.print(f"[red]{escape(event.kind)}[/]: {escape(hide(event.detail))}{escape(where)}")
                 elif isinstance(event, protocol.ExceptionReport):
                     where = f"{event.method} {event.path}"
-                    out.print(f"[red]exception[/] in {escape(where)}: {escape(event.message)}")
+                    out.print(f"[red]exception[/] in {escape(hide(where))}: {escape(hide(event.message))}")
             seen_events = len(events)
             for call in booted.runtime.calls():
                 if call.seq in printed or (call.status is None and not call.client_disconnected):
                     continue
                 printed.add(call.seq)
-                problems = f" ({escape('; '.join(call.problems))})" if call.problems else ""
+                problems = f" ({escape(hide('; '.join(call.problems)))})" if call.problems else ""
                 out.print(f"[cyan]call[/] {escape(call.service)}{escape('/' + call.path if call.path else '')} "
                           f"-> {call.status}{problems}", highlight=False)
             sys.stdout.flush()

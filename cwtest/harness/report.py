@@ -1,4 +1,9 @@
-"""Rendering a ``RunReport``: ``full`` (rich, for people), ``json`` and ``junit`` (for CI)."""
+"""Rendering a ``RunReport``: ``full`` (rich, for people), ``json`` and ``junit`` (for CI).
+
+Each renderer first takes the report through ``cwtest.redact.redact_report`` (the one redaction
+step: known secret values, credential formats, credential-named query parameters and headers),
+so nothing secret reaches any format whole.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape as _markup_escape
 
 from cwtest.fuzz.repro import repro_lines
+from cwtest.redact import redact_report
 from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path, printable
 
 
@@ -44,6 +50,7 @@ def egress_lines(result: WorkflowResult) -> list[str]:
 
 
 def render_json(report: RunReport) -> str:
+    report = redact_report(report)
     return json.dumps(report.as_json(), indent=2, default=str)
 
 
@@ -55,6 +62,7 @@ def _finding_text(finding: Finding) -> str:
 
 def render_junit(report: RunReport) -> str:
     """One testsuite per workflow; a ``boot`` testcase plus one per smoke-called route."""
+    report = redact_report(report)
     suites = ET.Element("testsuites", name="cwtest", tests="0", failures="0", errors="0",
                         time=f"{report.seconds:.3f}")
     total = failures = errors = 0
@@ -101,6 +109,7 @@ def render_junit(report: RunReport) -> str:
 
 
 def render_full(report: RunReport, console: Console) -> None:
+    report = redact_report(report)
     layer = report.layer
     console.print(f"[bold]sandbox[/]: {escape(layer.describe())}")
     if layer.warning:

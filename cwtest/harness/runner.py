@@ -201,6 +201,13 @@ class Harness:
 
 
 def _boot_failure(result: WorkflowResult) -> str:
+    """Why the workflow did not boot, redacted like every report (``cwtest.redact``)."""
+    from cwtest.redact import redactor_for
+
+    return redactor_for(result).text(_boot_failure_text(result))
+
+
+def _boot_failure_text(result: WorkflowResult) -> str:
     lines = [f"{result.path} did not boot:"]
     if result.harness_error:
         lines.append(f"  harness error: {result.harness_error}")

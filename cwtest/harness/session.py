@@ -85,6 +85,7 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
     plan = plan_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home, user=user,
                     source=text)
     refuse_env_names(plan, {var.name for var in header.env_vars}, result)
+    result.secrets = plan.secrets()
     world = harness.outside_world(path, plan)
     sim_app = runtime.app
     if world.cassette is not None:

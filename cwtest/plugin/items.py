@@ -123,10 +123,20 @@ class CwtestItem(pytest.Item):
 
     # --- reporting ------------------------------------------------------------------------------
 
+    #: The secret values of the booted workflow (``EnvPlan.secrets``), once the item has one.
+    secrets: tuple[str, ...] = ()
+
+    def hide(self, text: str) -> str:
+        """``text`` through the run's redaction (``cwtest.redact``): the item's output boundary."""
+        from cwtest.redact import Redactor
+
+        return Redactor(self.secrets).text(text)
+
     def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, CwtestFailure):
             line = self.route.line if self.route is not None else 0
-            return failure_repr(excinfo.value.text, excinfo.value.headline, str(self.path), line)
+            return failure_repr(self.hide(excinfo.value.text), self.hide(excinfo.value.headline), str(self.path),
+                                line)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -192,6 +202,7 @@ class BootItem(CwtestItem):
             first = next((line.strip() for line in text.splitlines()[1:] if line.strip()), text)
             raise CwtestFailure(f"cwtest boot: {text}", first) from None
         booted = entry.booted
+        self.secrets = tuple(booted.env.secrets())
         self.user_properties.append(("cwtest.environment", str((booted.result.environment or {}).get("description"))))
         self.user_properties.append(("cwtest.boot_seconds", f"{booted.result.boot_seconds:.2f}"))
         problems: list[str] = []
@@ -220,7 +231,7 @@ class BootItem(CwtestItem):
         layer_warning = self.settings.layer.warning if self.settings.layer is not None else None
         for warning in booted.result.warnings:
             if warning != layer_warning:  # that one is in the header already
-                self.warn(pytest.PytestWarning(f"cwtest {self.workflow}: {warning}"))
+                self.warn(pytest.PytestWarning(self.hide(f"cwtest {self.workflow}: {warning}")))
         if problems:
             head = f"cwtest boot: {self.workflow} booted in {booted.result.boot_seconds:.2f} s " \
                    f"({self.settings.layer.describe() if self.settings.layer else 'sandbox'})"
@@ -257,11 +268,12 @@ class _RouteItem(CwtestItem):
         except BootFailed:
             _skip(f"not run: {self.workflow} did not boot (its boot item says why)")
         target = entry.booted
+        self.secrets = tuple(target.env.secrets())
         target.runtime.reset()
         try:
             routes = {r.name: r for r in routes_of(target.schema)}
         except Exception as exc:  # noqa: BLE001 - no usable document: inconclusive, not a failure
-            _skip(f"inconclusive: the app serves no usable OpenAPI document ({exc})")
+            _skip(self.hide(f"inconclusive: the app serves no usable OpenAPI document ({exc})"))
         if self.route.name not in routes:
             _skip(f"inconclusive: the app has no route {self.route.name} (its boot item says so)")
         settings = self.settings
@@ -282,7 +294,7 @@ class _RouteItem(CwtestItem):
         if result.inconclusive is not None:
             hint = (" (in pytest: answer it with the pytest_cwtest_mock_external hook in conftest.py, or record a "
                     "cassette)" if "--mock-external" in result.inconclusive.unblock else "")
-            _skip(f"inconclusive: {result.inconclusive.render()}{hint}")
+            _skip(self.hide(f"inconclusive: {result.inconclusive.render()}{hint}"))
 
 
 def _stderr(booted: Any) -> str:
