@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -379,6 +380,12 @@ class Finding:
     #: The escaped exception behind it, when there is one.
     exception: ExceptionInfo | None = None
     repro: Repro | None = None
+    #: The cwlint code that finds the same problem statically (a ``service-contract`` finding's
+    #: CW103/CW104), or that fixes it (a finding ``--lint-fix`` removed).
+    lint: str | None = None
+    #: Where it was seen: None (the workflow as written), ``fixed`` (only in the scratch copy
+    #: with cwlint's safe fixes applied: ``--lint-fix``).
+    variant: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -393,7 +400,7 @@ class Finding:
         return {"kind": self.kind, "message": self.message, "location": self.location, "stack": self.stack,
                 "count": self.count, "route": self.route, "check": self.check,
                 "exception": self.exception.as_json() if self.exception else None,
-                "repro": self.repro.as_json() if self.repro else None}
+                "repro": self.repro.as_json() if self.repro else None, "lint": self.lint, "variant": self.variant}
 
 
 # --- routes and workflows ------------------------------------------------------------------------
@@ -644,13 +651,21 @@ def _head(message: str) -> str:
     return message.split(":", 1)[0]
 
 
-def display_path(path: str | None) -> str:
-    """``file:line`` relative to the current directory when the file is below it."""
-    import re
+#: A path into cwtest's environment cache (``~/.cache/cwtest/envs/<key>/...``, absolute or as a
+#: relative ``../../root/.cache/...``): shown as ``<env>/site-packages/...``.
+_ENV_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[^\s\"'(),:]*?/)?cwtest/envs/[0-9a-f]{8,}(?:\.[\w.-]+)?/"
+                       r"(?:(?:lib|Lib)/(?:python\d[\d.]*/)?(?P<site>site-packages)/)?")
 
+
+def display_path(path: str | None) -> str:
+    """``file:line`` as a person can act on it: relative to the current directory when the file is
+    below it (the workflow's own files), a file of cwtest's environment cache as
+    ``<env>/site-packages/...``, anything else whole."""
     if not path:
         return ""
     file, sep, line = path.rpartition(":") if re.search(r":\d+$", path) else (path, "", "")
+    if "cwtest/envs/" in file:
+        return display_text(file) + sep + line
     try:
         relative = os.path.relpath(file)
     except ValueError:
@@ -658,6 +673,17 @@ def display_path(path: str | None) -> str:
     shown = relative if not relative.startswith("..") else file
     return f"{shown}{sep}{line}"
 
+
+def display_text(text: str) -> str:
+    """``text`` (a note, a message, a stack line, a stderr tail) with every path into cwtest's
+    environment cache shortened to ``<env>/site-packages/...`` and absolute paths below the current
+    directory made relative to it."""
+    if "cwtest/envs/" in text:
+        text = _ENV_PATH.sub(lambda m: "<env>/site-packages/" if m.group("site") else "<env>/", text)
+    cwd = os.getcwd().rstrip(os.sep) + os.sep
+    if len(cwd) > 1 and cwd in text:
+        text = text.replace(cwd, "")
+    return text
 
 
 def printable(text: object, *, newlines: bool = False) -> str:

@@ -308,12 +308,15 @@ class Fuzzer:
         if fault is not None:
             faulted = next((c.response for c in execution.calls
                             if c.service == fault.service and c.path == fault.path), None)
+        location, lint = observation.location, None
+        if observation.kind == "service-contract":
+            location, lint = contract_place(observation, execution.calls)
         return Failure(
             kind=observation.kind, check=check, route=route.name, message=observation.message,
             signature=observation.signature, request=execution.request, fault=fault,
             status=execution.response.status, exception=observation.exception,
             calls=[ServiceCall.of(c) for c in execution.calls], shrunk=minimal, key=observation.key,
-            location=observation.location, stack=observation.stack, fault_answer=faulted,
+            location=location, stack=observation.stack, fault_answer=faulted, lint=lint,
             seen_in=[f"{check} {route.name}" + (f" ({fault.label})" if fault else "")],
             response_excerpt=excerpt(execution.response),
             tolerated=tuple(self.config.tolerated) if check == "faults" else (),
@@ -330,6 +333,21 @@ def remember(representatives: Representatives, execution: Execution, choices: tu
     for call in execution.calls:
         if call.status is not None and call.status < 400:
             representatives.setdefault((call.service, call.path), Representative(execution.request, call, choices))
+
+
+def contract_place(observation: Any, calls: Any) -> tuple[str | None, str | None]:
+    """A ``service-contract`` problem's workflow line (the call's ``x-cwtest-location``, which the
+    child adds to every runtime request) and the cwlint code that finds it statically."""
+    from cwtest.simulator.validation import lint_code
+
+    _kind, service, path = (tuple(observation.signature) + ("", "", ""))[:3]
+    for call in calls:
+        if call.service != service or call.path != path or not call.problems:
+            continue
+        kinds = getattr(call, "problem_kinds", ()) or ()
+        kind = next((k for p, k in zip(call.problems, kinds) if observation.message.endswith(p)), None)
+        return observation.location or call.headers.get("x-cwtest-location"), lint_code(kind)
+    return observation.location, None
 
 
 def _secrets(env: Any) -> list[str]:

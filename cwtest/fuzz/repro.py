@@ -63,6 +63,8 @@ class Failure:
     #: The simulator's seed and connected apps, for the regression test's runtime.
     runtime_seed: int = 0
     connected_apps: tuple[str, ...] = ()
+    #: The cwlint code that finds the same problem statically (``service-contract``: CW103, CW104).
+    lint: str | None = None
 
     @property
     def headline(self) -> str:
@@ -77,7 +79,7 @@ class Failure:
             curl=self.curl(BOOT_URL), regression_test=self.sandboxed_test(shown), test_name=self.test_name,
             workflow=shown, inprocess_test=self.regression_test(workflow_file))
         return Finding(self.kind, self.headline, self.location, list(self.stack), count=self.count,
-                       route=self.route, check=self.check, exception=self.exception, repro=repro)
+                       route=self.route, check=self.check, exception=self.exception, repro=repro, lint=self.lint)
 
     # --- reproduction ----------------------------------------------------------------------------
 
@@ -279,6 +281,7 @@ def repro_lines(finding: Finding, *, inprocess: bool = False) -> list[str]:
     if finding.count > 1:
         facts.append(f"seen {finding.count} times")
     lines = [" · ".join(facts)]
+    lines += lint_lines(finding)
     if len(repro.seen_in) > 1:
         lines.append("also in: " + "; ".join(repro.seen_in[1:6]))
     request = repro.request
@@ -317,6 +320,22 @@ def repro_lines(finding: Finding, *, inprocess: bool = False) -> list[str]:
         lines.append("regression test (in-process, InProcessTarget):" if inprocess else
                      "regression test (pytest; the cw_workflow fixture boots the workflow sandboxed):")
         lines += ["  " + line if line else "" for line in test.splitlines()]
+    return lines
+
+
+def lint_lines(finding: Finding) -> list[str]:
+    """What cwlint has to do with a finding: the rule that finds it statically, or the fixed copy
+    it was seen in (``--lint-fix``)."""
+    lines = []
+    if finding.variant == "fixed":
+        lines.append("seen after cwlint's safe fixes (in a scratch copy; your file is unchanged): fix what "
+                     "`cwlint check --fix` reports first")
+    if finding.lint and finding.variant != "fixed":
+        if finding.kind == "service-contract":
+            lines.append(f"cwlint's rule for this mistake: {finding.lint} (it sees literal inputs; "
+                         f"`cwlint rule {finding.lint}`)")
+        else:
+            lines.append(f"cwlint {finding.lint} fixes it (`cwlint check --fix`)")
     return lines
 
 

@@ -13,9 +13,16 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 from rich.markup import escape as _markup_escape
 
-from cwtest.fuzz.repro import repro_lines
+from cwtest.fuzz.repro import lint_lines, repro_lines
 from cwtest.redact import redact_report
-from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path, printable
+from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path, display_text
+from cwtest.results import printable as _printable
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``cwtest.results.printable`` of the text as a person reads it (``display_text``: paths into
+    the environment cache as ``<env>/site-packages/...``, the current directory's made relative)."""
+    return _printable(display_text(str(text)), newlines=newlines)
 
 
 def escape(text: object) -> str:
@@ -85,8 +92,8 @@ def render_junit(report: RunReport) -> str:
                 ET.SubElement(case, "error", message=error).text = error
                 suite_errors += 1
             elif findings:
-                text = "\n\n".join(_finding_text(f) + "".join("\n  " + printable(line)
-                                                                for line in f.stack + repro_lines(f))
+                text = "\n\n".join(_finding_text(f) + "".join(
+                    "\n  " + printable(line) for line in f.stack + (repro_lines(f) or lint_lines(f)))
                                    for f in findings)
                 ET.SubElement(case, "failure", message=_finding_text(findings[0]),
                               type=",".join(sorted({f.kind for f in findings}))).text = text
@@ -196,6 +203,8 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
         for line in more:
             console.print(f"      {line}")
         if finding.repro is None:
+            for line in lint_lines(finding):
+                console.print(f"    {escape(line)}")
             for line in finding.stack[-12:]:
                 console.print(f"      [dim]{escape(line)}[/]")
         for line in repro_lines(finding):

@@ -127,10 +127,12 @@ class CwtestItem(pytest.Item):
     secrets: tuple[str, ...] = ()
 
     def hide(self, text: str) -> str:
-        """``text`` through the run's redaction (``cwtest.redact``): the item's output boundary."""
+        """``text`` through the run's redaction (``cwtest.redact``) and with paths a person can act on
+        (``cwtest.results.display_text``): the item's output boundary."""
         from cwtest.redact import Redactor
+        from cwtest.results import display_text
 
-        return Redactor(self.secrets).text(text)
+        return display_text(Redactor(self.secrets).text(text))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, CwtestFailure):
