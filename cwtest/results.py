@@ -533,6 +533,10 @@ class WorkflowResult:
     #: The secret values this run knows (injected or given env values: ``EnvPlan.secrets``): every
     #: reporter masks them (``cwtest.redact``). Never rendered, never in ``as_json``.
     secrets: list[str] = field(default_factory=list, repr=False)
+    #: ``--lint-fix``: the second boot after cwlint's safe fixes (``cwtest.harness.lint_fix``):
+    #: ``applied`` codes, ``fixes``, ``booted``, ``only_after_fixes``, ``removed_by_fixes``; None
+    #: when it did not run (off, or no safe fix for the file).
+    lint_fix: dict[str, Any] | None = None
 
     def add(self, finding: Finding) -> None:
         """Add a finding, merging repeats of the same kind at the same place."""
@@ -592,7 +596,7 @@ class WorkflowResult:
             "service_calls": self.service_calls, "warnings": self.warnings, "stdout_bytes": self.stdout_bytes,
             "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3), "harness_error": self.harness_error,
             "inconclusive": self.inconclusive.as_json() if self.inconclusive else None, "fuzz": self.fuzz,
-            "observed": self.observed,
+            "observed": self.observed, "lint_fix": self.lint_fix,
         }
 
 

@@ -309,6 +309,10 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a workflow is inconclusive (cwtest could not exercise it), not only on "
                              "findings")
+    parser.add_argument("--lint-fix", action="store_true",
+                        help="also boot a scratch copy with cwlint's safe fixes applied (your file is never "
+                             "written), to reach the bugs a data= or action key hides; findings seen only there "
+                             "say so")
     parser.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                         help="run only shard K of N (one CI runner each): a stable split by each workflow's path "
                              "relative to the working directory (a hash), so a workflow stays in its shard as "
@@ -348,7 +352,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
                           seed=args.seed, fuzz=fuzz, env_values=env_values, cassettes=not args.no_cassettes,
-                          **_env_options(args))
+                          lint_fix=args.lint_fix, **_env_options(args))
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2

@@ -56,6 +56,18 @@ def egress_lines(result: WorkflowResult) -> list[str]:
     return lines
 
 
+def lint_fix_line(info: dict) -> str:  # type: ignore[type-arg]
+    """``--lint-fix``'s one line: what the fixed copy was, and what it changed in the findings."""
+    codes = ", ".join(info.get("applied", []))
+    if info.get("harness_error"):
+        return f"lint-fix: the copy with cwlint's safe fixes ({codes}) could not run: {info['harness_error']}"
+    if not info.get("booted"):
+        return f"lint-fix: the copy with cwlint's safe fixes ({codes}) did not boot (its findings are listed)"
+    return (f"lint-fix: booted a copy with cwlint's safe fixes ({codes}; {info.get('fixes', 0)} fix(es), your file "
+            f"unchanged): {info.get('only_after_fixes', 0)} finding(s) only after the fixes, "
+            f"{info.get('removed_by_fixes', 0)} removed by them")
+
+
 def render_json(report: RunReport) -> str:
     report = redact_report(report)
     return json.dumps(report.as_json(), indent=2, default=str)
@@ -64,7 +76,8 @@ def render_json(report: RunReport) -> str:
 def _finding_text(finding: Finding) -> str:
     where = f" at {finding.location}" if finding.location else ""
     count = f" (x{finding.count})" if finding.count > 1 else ""
-    return printable(f"[{finding.kind}] {finding.message}{where}{count}", newlines=True)
+    after = " (after cwlint's safe fixes)" if finding.variant == "fixed" else ""
+    return printable(f"[{finding.kind}]{after} {finding.message}{where}{count}", newlines=True)
 
 
 def render_junit(report: RunReport) -> str:
@@ -182,6 +195,8 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
             console.print(f"    {escape(line)}")
     for line in egress_lines(result):
         console.print(f"  {escape(line)}")
+    if result.lint_fix:
+        console.print(f"  {escape(lint_fix_line(result.lint_fix))}")
     for seen in result.observed[:20]:
         count = f" (x{seen['count']})" if seen.get("count", 1) > 1 else ""
         console.print(f"  observed from outside: {escape(seen['kind'])}: {escape(seen['call'])} "
@@ -197,7 +212,8 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
             console.print(f"      {line}")
     for finding in result.findings:
         first, *more = _lines(finding.message)
-        console.print(f"  [red]{escape(finding.kind)}[/]: {first}"
+        after = " [yellow](after cwlint's safe fixes)[/]" if finding.variant == "fixed" else ""
+        console.print(f"  [red]{escape(finding.kind)}[/]{after}: {first}"
                       + (f" [dim]at {escape(display_path(finding.location))}[/]" if finding.location else "")
                       + (f" [dim](x{finding.count})[/]" if finding.count > 1 else ""))
         for line in more:
