@@ -259,7 +259,8 @@ def _verdict(route: RouteResult, findings: list[Finding]) -> Any:
 
 def finding_lines(finding: Finding, *, inprocess: bool = False) -> list[str]:
     """A finding as every report shows it: headline, facts, input, traceback, calls, curl, test."""
-    out = [f"✗ [{finding.kind}] {finding.route or ''} — {finding.message}".replace(" ]", "]")]
+    after = " (after cwlint's safe fixes)" if finding.variant == "fixed" else ""
+    out = [f"✗ [{finding.kind}]{after} {finding.route or ''} — {finding.message}".replace(" ]", "]")]
     out += [f"    {line}" if line else "" for line in repro_lines(finding, inprocess=inprocess)]
     return out
 

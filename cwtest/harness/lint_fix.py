@@ -50,6 +50,8 @@ class FixedCopy:
     fixable: list[tuple[int, str]]
     #: 1-based line of the copy -> 1-based line of the original.
     lines: dict[int, int] = field(default_factory=dict)
+    #: Where the copy was written, once it was (the pytest plugin's pool keeps it for the run).
+    scratch: Path | None = None
 
     @property
     def codes(self) -> list[str]:

@@ -156,12 +156,13 @@ class Harness:
         return result
 
     @contextmanager
-    def boot(self, path: Path) -> Iterator[BootedWorkflow]:
-        """A live, sandboxed workflow (raises RuntimeError with the findings when it does not boot)."""
+    def boot(self, path: Path, *, source: Path | None = None) -> Iterator[BootedWorkflow]:
+        """A live, sandboxed workflow (raises RuntimeError with the findings when it does not boot).
+        ``source``: the file its process imports instead of ``path`` (``--lint-fix``'s copy)."""
         result = WorkflowResult(str(path))
         failed = False
         try:
-            with session(self, path, result) as booted:
+            with session(self, path, result, source=source) as booted:
                 if booted is None:
                     failed = True
                 else:

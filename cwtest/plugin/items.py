@@ -286,6 +286,8 @@ class _RouteItem(CwtestItem):
         report = Fuzzer(target, config, workflow=str(self.path), shown=self.rooted).run()
         sandbox = new_findings(target, before)
         findings = [f for f in report.findings if f.check in self.reported or f.kind in ("timeout", "crash")]
+        if findings and settings.lint_fix:
+            findings = self._after_fixes(findings, config)
         [result] = report.routes
         self.user_properties.append(("cwtest.requests", str(report.requests)))
         if findings or sandbox:
@@ -297,6 +299,32 @@ class _RouteItem(CwtestItem):
             hint = (" (in pytest: answer it with the pytest_cwtest_mock_external hook in conftest.py, or record a "
                     "cassette)" if "--mock-external" in result.inconclusive.unblock else "")
             _skip(self.hide(f"inconclusive: {result.inconclusive.render()}{hint}"))
+
+    def _after_fixes(self, findings: list[Any], config: Any) -> list[Any]:
+        """The item's checks again on the copy with cwlint's safe fixes (``cwtest.harness.lint_fix``),
+        when the item found something and cwlint has a safe fix: what the first failure hid is reported
+        "after cwlint's safe fixes", what the fixes remove names the cwlint code that fixes it."""
+        from cwtest.fuzz.engine import Fuzzer
+        from cwtest.harness.lint_fix import merge, remap
+        from cwtest.results import WorkflowResult
+
+        try:
+            fixed = self.pool.acquire_fixed(self.path, self.mocks())
+        except BootFailed:
+            return findings  # the copy did not boot: the original's findings stand
+        if fixed is None:
+            return findings
+        entry, copy = fixed
+        target = entry.booted
+        target.runtime.reset()
+        report = Fuzzer(target, config, workflow=str(self.path), shown=self.rooted).run()
+        seen = [f for f in report.findings if f.check in self.reported or f.kind in ("timeout", "crash")]
+        original = WorkflowResult(str(self.path), booted=True, findings=list(findings))
+        after = remap(WorkflowResult(str(self.path), booted=True, findings=seen), str(copy.scratch),
+                      str(self.path.resolve()), copy)
+        merge(original, after, copy)
+        self.user_properties.append(("cwtest.lint_fix", ",".join(copy.codes)))
+        return original.findings
 
 
 def _stderr(booted: Any) -> str:

@@ -121,8 +121,9 @@ def test_lint_fix_reaches_the_index_error_and_says_so() -> None:
     assert type_error.variant is None and type_error.lint == "CW101"
     [index_error] = [f for f in result.findings if f.message.startswith("IndexError")]
     assert index_error.variant == "fixed" and index_error.check in ("smoke", "fuzz")
-    assert index_error.location == f"{HIDES}:{_line_of('first_word = post.text.split()[0]')}"
-    assert index_error.repro is not None and index_error.repro.request.json_body["text"].strip() == ""
+    line = _line_of('"main_hashtag": hashtags[0]')
+    assert index_error.location == f"{HIDES}:{line}"
+    assert index_error.repro is not None and "#" not in index_error.repro.request.json_body["text"]
     assert result.lint_fix is not None and result.lint_fix["applied"] == ["CW101"]
     assert result.lint_fix["only_after_fixes"] >= 1 and result.lint_fix["removed_by_fixes"] == 1
     # each finding once: none of the original's repeated by the copy
