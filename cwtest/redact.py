@@ -225,7 +225,7 @@ def redact_fields(obj: Any, redactor: Redactor) -> Any:
                 changes[item.name] = type(current)(
                     (name, _pair_value(name, value, redactor)) if isinstance(name, str) else (name, value)
                     for name, value in current)
-            elif item.name in ("json_body", "body", "inputs"):
+            elif item.name == "json_body":  # a request's body: every name in it is the request's
                 changes[item.name] = redactor.value(current, request=True)
             else:
                 changes[item.name] = redact_fields(current, redactor)
