@@ -443,9 +443,9 @@ def test_terminal_escapes_are_shown_never_obeyed(tmp_path: Path) -> None:
 
 
 def test_the_memory_cgroup_cannot_be_left(decoy) -> None:
-    from harness_support import require_memory_cgroup
+    from needs import need_memory_cgroup
 
-    require_memory_cgroup()
+    need_memory_cgroup()
     harness = Harness(timeout=20)
     with harness.boot(fixture("cgroup")) as booted:
         cgroup = booted.process.cgroup
