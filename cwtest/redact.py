@@ -156,9 +156,15 @@ def _sub_query(match: re.Match[str]) -> str:
     return f"{match.group('lead')}{match.group('name')}={mask(value)}"
 
 
+#: A plain lower-case word after ``password:`` in prose (``password: required``) is a message, not
+#: a credential; with an auth scheme (``Bearer ...``) the value is always masked.
+_PROSE = re.compile(r"^[a-z]{1,11}[.;,]?$")
+
+
 def _sub_header(match: re.Match[str]) -> str:
     value = match.group("value")
-    if not _header_name(match.group("name")) or _masked(value):
+    if not _header_name(match.group("name")) or _masked(value) \
+            or (not match.group("scheme") and _PROSE.match(value)):
         return match.group(0)
     start, end = match.span("value")
     offset = match.start()
