@@ -55,6 +55,32 @@ _PAIR = re.compile(r"(?P<q1>['\"])(?P<name>[A-Za-z][A-Za-z0-9_\-]{0,63})(?P=q1)[
                    r"(?P<q2>['\"])(?P<value>[^'\"\n]{1,4000})(?P=q2)")
 
 
+#: The preconditions of what ``cwlint.secrets.redact`` can match: a format needs a run of 16 token
+#: characters (or a PEM header, a URL with a password) and one of its keywords; an assignment a
+#: secret-like name, then ``=`` or ``:``.
+_CANDIDATE = re.compile(r"[A-Za-z0-9_\-+/=.~%:]{16,}|-----BEGIN|://[^\s/@]*:[^\s/@]*@")
+_ASSIGNED_NAME = re.compile(r"""(?i:pass|pwd|secret|token|key|cred|auth)\w*["']?\s*[=:]""")
+
+
+_NAME_WORDS = ("pass", "pwd", "secret", "token", "key", "cred", "auth")
+
+
+@functools.cache
+def _format_keywords() -> tuple[str, ...]:
+    from cwlint.secrets import secret_formats
+
+    return tuple(sorted({w.lower() for fmt in secret_formats() for w in fmt.keywords}))
+
+
+def _could_hold_credential(text: str) -> bool:
+    """Whether ``cwlint.secrets.redact`` could change ``text`` (never False when it could). Substring
+    tests first (C speed), the patterns only on what passes them."""
+    lowered = text.lower()
+    if any(word in lowered for word in _NAME_WORDS) and _ASSIGNED_NAME.search(text):
+        return True
+    return any(word in lowered for word in _format_keywords()) and bool(_CANDIDATE.search(text))
+
+
 @functools.cache
 def credential_name(name: str) -> bool:
     """Whether a query parameter, header or field called ``name`` holds a credential."""
@@ -98,20 +124,34 @@ class Redactor:
             if value and len(value) >= 4:
                 values |= {value, quote(value, safe=""), quote_plus(value)}
         self._known = sorted(values, key=len, reverse=True)
+        self._done: dict[str, str] = {}
 
     def __bool__(self) -> bool:  # a Redactor always redacts formats and names
         return True
 
     def text(self, text: Any) -> str:
-        """``text`` with every secret masked."""
+        """``text`` with every secret masked (memoised: a report repeats its paths and lines)."""
         if not isinstance(text, str):
             text = str(text)
+        done = self._done.get(text)
+        if done is None:
+            done = self._done[text] = self._text(text) if len(text) >= 4 else text
+        return done
+
+    def _text(self, text: str) -> str:
         for value in self._known:
             if value in text:
                 text = text.replace(value, mask(value))
-        from cwlint.secrets import redact
+        if _could_hold_credential(text):
+            from cwlint.secrets import redact
 
-        text = redact(text)
+            # line by line, only the lines that could hold one: cwlint's assignment pattern is slow
+            # on long lines, and a report's texts are mostly paths and code
+            if "-----BEGIN" in text:  # a PEM block spans lines
+                text = redact(text)
+            else:
+                text = "\n".join(redact(line) if _could_hold_credential(line) else line
+                                 for line in text.split("\n"))
         if "=" in text:
             text = _QUERY.sub(_sub_query, text)
         if ":" in text:
