@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ _BOOLEAN = re.compile(r"(^|_)(DEBUG|VERBOSE|ENABLED?|DISABLED?|DRY_RUN|USE|IS|AL
                       r"(_|$)")
 _URL = re.compile(r"(_|^)(URL|URI|ENDPOINT|BASE_URL|WEBHOOK)$")
 _HOST = re.compile(r"(_|^)(HOST|HOSTNAME|SERVER)$")
+
+
+#: ``cwtest run -j N`` plans the workflows' environments in threads (gh-106905).
+_AST_LOCK = threading.Lock()
 
 
 def placeholder(name: str) -> str:
@@ -62,7 +67,8 @@ def code_defaults(text: str) -> dict[str, str]:
     (a str or number literal; the first one wins). An empty default is the author's "unset", not a
     value: such a variable gets a placeholder. Nothing is run; a file that does not parse gives {}."""
     try:
-        tree = ast.parse(text)
+        with _AST_LOCK:  # CPython 3.11's ast is not thread-safe: "AST constructor recursion depth mismatch"
+            tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return {}
     found: dict[str, str] = {}
