@@ -219,22 +219,23 @@ class FuzzReport:
         return lines
 
     def render(self, *, tests: bool = True) -> str:
-        self = self.redacted()
-        head = (f"{display_path(self.workflow)}: {len(self.findings)} finding(s) on {len(self.routes)} route(s); "
-                f"{self.requests} requests in {self.seconds:.1f} s (seed {self.seed}, {self.examples} examples)")
-        out = [head] + ["  " + line for line in self.summary_lines()]
-        for finding in self.findings:
+        report = self.redacted()
+        head = (f"{display_path(report.workflow)}: {len(report.findings)} finding(s) on {len(report.routes)} "
+                f"route(s); {report.requests} requests in {report.seconds:.1f} s (seed {report.seed}, "
+                f"{report.examples} examples)")
+        out = [head] + ["  " + line for line in report.summary_lines()]
+        for finding in report.findings:
             out.append("")
             out += finding_lines(finding, inprocess=tests)
         return "\n".join(out)
 
     def as_json(self) -> dict[str, Any]:
-        self = self.redacted()
-        return {"version": 2, "workflow": self.workflow, "seed": self.seed, "examples": self.examples,
-                "requests": self.requests, "seconds": round(self.seconds, 3),
-                "examples_per_second": round(self.examples_per_second, 1),
-                "routes": [r.as_json(_verdict(r, self.findings)) for r in self.routes],
-                "findings": [f.as_json() for f in self.findings]}
+        report = self.redacted()
+        return {"version": 2, "workflow": report.workflow, "seed": report.seed, "examples": report.examples,
+                "requests": report.requests, "seconds": round(report.seconds, 3),
+                "examples_per_second": round(report.examples_per_second, 1),
+                "routes": [r.as_json(_verdict(r, report.findings)) for r in report.routes],
+                "findings": [f.as_json() for f in report.findings]}
 
     def write_regression_tests(self, directory: Path) -> list[Path]:
         """One in-process ``test_<name>.py`` per finding in ``directory``; returns the paths written."""
