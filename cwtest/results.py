@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -379,6 +380,12 @@ class Finding:
     #: The escaped exception behind it, when there is one.
     exception: ExceptionInfo | None = None
     repro: Repro | None = None
+    #: The cwlint code that finds the same problem statically (a ``service-contract`` finding's
+    #: CW103/CW104), or that fixes it (a finding ``--lint-fix`` removed).
+    lint: str | None = None
+    #: Where it was seen: None (the workflow as written), ``fixed`` (only in the scratch copy
+    #: with cwlint's safe fixes applied: ``--lint-fix``).
+    variant: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -393,7 +400,7 @@ class Finding:
         return {"kind": self.kind, "message": self.message, "location": self.location, "stack": self.stack,
                 "count": self.count, "route": self.route, "check": self.check,
                 "exception": self.exception.as_json() if self.exception else None,
-                "repro": self.repro.as_json() if self.repro else None}
+                "repro": self.repro.as_json() if self.repro else None, "lint": self.lint, "variant": self.variant}
 
 
 # --- routes and workflows ------------------------------------------------------------------------
@@ -523,6 +530,13 @@ class WorkflowResult:
     #: What the workflow's process tried that its run may not do, seen from outside it (the
     #: sandbox's observer): ``{kind, call, target, allowed, count}``, whatever its process reported.
     observed: list[dict[str, Any]] = field(default_factory=list)
+    #: The secret values this run knows (injected or given env values: ``EnvPlan.secrets``): every
+    #: reporter masks them (``cwtest.redact``). Never rendered, never in ``as_json``.
+    secrets: list[str] = field(default_factory=list, repr=False)
+    #: ``--lint-fix``: the second boot after cwlint's safe fixes (``cwtest.harness.lint_fix``):
+    #: ``applied`` codes, ``fixes``, ``booted``, ``only_after_fixes``, ``removed_by_fixes``; None
+    #: when it did not run (off, or no safe fix for the file).
+    lint_fix: dict[str, Any] | None = None
 
     def add(self, finding: Finding) -> None:
         """Add a finding, merging repeats of the same kind at the same place."""
@@ -582,7 +596,7 @@ class WorkflowResult:
             "service_calls": self.service_calls, "warnings": self.warnings, "stdout_bytes": self.stdout_bytes,
             "stderr_tail": self.stderr_tail, "seconds": round(self.seconds, 3), "harness_error": self.harness_error,
             "inconclusive": self.inconclusive.as_json() if self.inconclusive else None, "fuzz": self.fuzz,
-            "observed": self.observed,
+            "observed": self.observed, "lint_fix": self.lint_fix,
         }
 
 
@@ -641,13 +655,21 @@ def _head(message: str) -> str:
     return message.split(":", 1)[0]
 
 
-def display_path(path: str | None) -> str:
-    """``file:line`` relative to the current directory when the file is below it."""
-    import re
+#: A path into cwtest's environment cache (``~/.cache/cwtest/envs/<key>/...``, absolute or as a
+#: relative ``../../root/.cache/...``): shown as ``<env>/site-packages/...``.
+_ENV_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[^\s\"'(),:]*?/)?cwtest/envs/[0-9a-f]{8,}(?:\.[\w.-]+)?/"
+                       r"(?:(?:lib|Lib)/(?:python\d[\d.]*/)?(?P<site>site-packages)/)?")
 
+
+def display_path(path: str | None) -> str:
+    """``file:line`` as a person can act on it: relative to the current directory when the file is
+    below it (the workflow's own files), a file of cwtest's environment cache as
+    ``<env>/site-packages/...``, anything else whole."""
     if not path:
         return ""
     file, sep, line = path.rpartition(":") if re.search(r":\d+$", path) else (path, "", "")
+    if "cwtest/envs/" in file:
+        return display_text(file) + sep + line
     try:
         relative = os.path.relpath(file)
     except ValueError:
@@ -655,6 +677,17 @@ def display_path(path: str | None) -> str:
     shown = relative if not relative.startswith("..") else file
     return f"{shown}{sep}{line}"
 
+
+def display_text(text: str) -> str:
+    """``text`` (a note, a message, a stack line, a stderr tail) with every path into cwtest's
+    environment cache shortened to ``<env>/site-packages/...`` and absolute paths below the current
+    directory made relative to it."""
+    if "cwtest/envs/" in text:
+        text = _ENV_PATH.sub(lambda m: "<env>/site-packages/" if m.group("site") else "<env>/", text)
+    cwd = os.getcwd().rstrip(os.sep) + os.sep
+    if len(cwd) > 1 and cwd in text:
+        text = text.replace(cwd, "")
+    return text
 
 
 def printable(text: object, *, newlines: bool = False) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ _BOOLEAN = re.compile(r"(^|_)(DEBUG|VERBOSE|ENABLED?|DISABLED?|DRY_RUN|USE|IS|AL
                       r"(_|$)")
 _URL = re.compile(r"(_|^)(URL|URI|ENDPOINT|BASE_URL|WEBHOOK)$")
 _HOST = re.compile(r"(_|^)(HOST|HOSTNAME|SERVER)$")
+
+
+#: ``cwtest run -j N`` plans the workflows' environments in threads (gh-106905).
+_AST_LOCK = threading.Lock()
 
 
 def placeholder(name: str) -> str:
@@ -62,7 +67,8 @@ def code_defaults(text: str) -> dict[str, str]:
     (a str or number literal; the first one wins). An empty default is the author's "unset", not a
     value: such a variable gets a placeholder. Nothing is run; a file that does not parse gives {}."""
     try:
-        tree = ast.parse(text)
+        with _AST_LOCK:  # CPython 3.11's ast is not thread-safe: "AST constructor recursion depth mismatch"
+            tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return {}
     found: dict[str, str] = {}
@@ -94,6 +100,15 @@ class EnvPlan:
 
     values: dict[str, str] = field(default_factory=dict)
     placeholders: dict[str, str] = field(default_factory=dict)
+    #: The names whose value the user gave (``--env``, ``--env-file``, ``[tool.cwtest] env``).
+    given: set[str] = field(default_factory=set)
+
+    def secrets(self) -> list[str]:
+        """The values no output may show whole (``cwtest.redact.secret_values``): the simulator's
+        API key, values under secret-like names, and the user's values that look like credentials."""
+        from cwtest.redact import secret_values
+
+        return secret_values(self.values, given=self.given, injected=(API_KEY_VAR,), placeholders=self.placeholders)
 
     def distinctive(self) -> dict[str, str]:
         """The placeholders a failure can be traced to by value (``cwtest-...``, ``*.cwtest.invalid``)."""
@@ -114,6 +129,7 @@ def plan_env(header: Any, *, api_key: str, runtime_url: str, home: Path | None =
             plan.values[name] = runtime_url
         elif name in user:
             plan.values[name] = user.pop(name)
+            plan.given.add(name)
         elif var.default is not None:
             plan.values[name] = var.default
         elif name in defaults:
@@ -123,6 +139,7 @@ def plan_env(header: Any, *, api_key: str, runtime_url: str, home: Path | None =
     for name, value in user.items():  # set by the user, not declared: theirs to give
         if name not in (API_KEY_VAR, *RUNTIME_VARS):
             plan.values[name] = value
+            plan.given.add(name)
     if home is not None:
         plan.values["HOME"] = plan.values["TMPDIR"] = str(home)
     return plan

@@ -27,6 +27,7 @@ workflow stopped earlier, the search engine failed) is inconclusive, with the re
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,10 @@ class Representative:
     call: Call
     #: Hypothesis' choice sequence for it (None: the smoke call's request, minimal already).
     choices: tuple[Any, ...] | None
+    #: Set when the request failed after this call (a finding's place, ``file:line``, or its kind):
+    #: its calls are replayed under faults only when no valid request succeeded (issue 17: the first
+    #: failure must not hide what the faults find in the calls before it).
+    failed_at: str | None = None
 
 
 Representatives = dict[tuple[str, str], Representative]
@@ -139,6 +144,7 @@ class Fuzzer:
         #: The workflow's path as the regression tests name it.
         self.shown = shown or display_path(self.workflow)
         self.report = FuzzReport(workflow=self.workflow, seed=self.config.seed, examples=self.config.examples)
+        self.report.secrets = _secrets(getattr(target, "env", None))
         self.failures: dict[tuple[str, ...], Failure] = {}
         #: Every simulator call a request of this run made (``seq``): the session reports the others.
         self.calls_seen: set[int] = set()
@@ -236,10 +242,18 @@ class Fuzzer:
 
         A representative from the smoke call is minimal already: its failures are reported as they are.
         """
-        if not representatives:
+        chosen = {k: r for k, r in representatives.items() if r.failed_at is None}
+        if not chosen and representatives:  # every valid request failed: fault the calls before the failure
+            chosen = dict(representatives)
+            places = Counter(r.failed_at for r in chosen.values())
+            place = places.most_common(1)[0][0] or "?"
+            shown = display_path(place) if ":" in place else place
+            stats.notes_once(f"faults: every valid request failed at {shown}; faults were injected into the "
+                             f"{len(chosen)} call(s) made before it")
+        if not chosen:
             stats.notes.append("faults: no valid request called a library service")
             return
-        for representative in representatives.values():
+        for representative in chosen.values():
             for fault in faults_for(self.target.runtime, representative.call, self.config.faults):
                 stats.faults_injected.append(fault.label)
                 with injected(self.target.runtime, fault):
@@ -315,12 +329,15 @@ class Fuzzer:
         if fault is not None:
             faulted = next((c.response for c in execution.calls
                             if c.service == fault.service and c.path == fault.path), None)
+        location, lint = observation.location, None
+        if observation.kind == "service-contract":
+            location, lint = contract_place(observation, execution.calls)
         return Failure(
             kind=observation.kind, check=check, route=route.name, message=observation.message,
             signature=observation.signature, request=execution.request, fault=fault,
             status=execution.response.status, exception=observation.exception,
             calls=[ServiceCall.of(c) for c in execution.calls], shrunk=minimal, key=observation.key,
-            location=observation.location, stack=observation.stack, fault_answer=faulted,
+            location=location, stack=observation.stack, fault_answer=faulted, lint=lint,
             seen_in=[f"{check} {route.name}" + (f" ({fault.label})" if fault else "")],
             response_excerpt=excerpt(execution.response),
             tolerated=tuple(self.config.tolerated) if check == "faults" else (),
@@ -330,13 +347,52 @@ class Fuzzer:
 
 
 def remember(representatives: Representatives, execution: Execution, choices: tuple[Any, ...] | None) -> None:
-    """Keep the first valid request that reached each service endpoint: the faults check replays it."""
-    if execution.observations or execution.blocked or execution.response.status is None \
-            or execution.response.status >= 500:
+    """Keep the first valid request that reached each service endpoint: the faults check replays it.
+
+    A request that failed (a finding; not a stand-in, a hang or a death) is kept too, marked with
+    where it failed (``failed_at``), for the endpoints its calls reached before the failure; a
+    request that succeeded replaces it."""
+    if execution.blocked or execution.response.status is None:
         return
+    failed = bool(execution.observations) or execution.response.status >= 500
+    failed_at = None
+    if failed:
+        first = execution.observations[0] if execution.observations else None
+        failed_at = (first.location or first.kind) if first is not None else f"a {execution.response.status} answer"
     for call in execution.calls:
-        if call.status is not None and call.status < 400:
-            representatives.setdefault((call.service, call.path), Representative(execution.request, call, choices))
+        if call.status is None or call.status >= 400:
+            continue
+        key = (call.service, call.path)
+        existing = representatives.get(key)
+        if existing is None or (existing.failed_at is not None and not failed):
+            representatives[key] = Representative(execution.request, call, choices, failed_at)
+
+
+def contract_place(observation: Any, calls: Any) -> tuple[str | None, str | None]:
+    """A ``service-contract`` problem's workflow line (the call's ``x-cwtest-location``, which the
+    child adds to every runtime request) and the cwlint code that finds it statically."""
+    from cwtest.simulator.validation import lint_code
+
+    _kind, service, path = (tuple(observation.signature) + ("", "", ""))[:3]
+    for call in calls:
+        if call.service != service or call.path != path or not call.problems:
+            continue
+        kinds = getattr(call, "problem_kinds", ()) or ()
+        kind = next((k for p, k in zip(call.problems, kinds) if observation.message.endswith(p)), None)
+        return observation.location or call.headers.get("x-cwtest-location"), lint_code(kind)
+    return observation.location, None
+
+
+def _secrets(env: Any) -> list[str]:
+    """The secret values of a target's environment (an ``EnvPlan``, or the in-process target's dict)."""
+    if env is None:
+        return []
+    if hasattr(env, "secrets"):
+        return list(env.secrets())
+    from cwtest.redact import secret_values
+    from cwtest.workflow_env import API_KEY_VAR
+
+    return secret_values(dict(env), injected=(API_KEY_VAR,)) if isinstance(env, dict) else []
 
 
 def _note(response: Response) -> str:

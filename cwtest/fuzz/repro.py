@@ -63,6 +63,8 @@ class Failure:
     #: The simulator's seed and connected apps, for the regression test's runtime.
     runtime_seed: int = 0
     connected_apps: tuple[str, ...] = ()
+    #: The cwlint code that finds the same problem statically (``service-contract``: CW103, CW104).
+    lint: str | None = None
 
     @property
     def headline(self) -> str:
@@ -77,7 +79,7 @@ class Failure:
             curl=self.curl(BOOT_URL), regression_test=self.sandboxed_test(shown), test_name=self.test_name,
             workflow=shown, inprocess_test=self.regression_test(workflow_file))
         return Finding(self.kind, self.headline, self.location, list(self.stack), count=self.count,
-                       route=self.route, check=self.check, exception=self.exception, repro=repro)
+                       route=self.route, check=self.check, exception=self.exception, repro=repro, lint=self.lint)
 
     # --- reproduction ----------------------------------------------------------------------------
 
@@ -186,6 +188,15 @@ class FuzzReport:
     findings: list[Finding] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    #: The secret values the run knows (``cwtest.redact``): ``render``, ``as_json`` and
+    #: ``write_regression_tests`` mask them, with the credential formats and names.
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    def redacted(self) -> FuzzReport:
+        """This report through the one redaction step (``cwtest.redact``)."""
+        from cwtest.redact import Redactor, redact_fields
+
+        return redact_fields(self, Redactor(self.secrets))
 
     @property
     def examples_per_second(self) -> float:
@@ -208,26 +219,29 @@ class FuzzReport:
         return lines
 
     def render(self, *, tests: bool = True) -> str:
-        head = (f"{display_path(self.workflow)}: {len(self.findings)} finding(s) on {len(self.routes)} route(s); "
-                f"{self.requests} requests in {self.seconds:.1f} s (seed {self.seed}, {self.examples} examples)")
-        out = [head] + ["  " + line for line in self.summary_lines()]
-        for finding in self.findings:
+        report = self.redacted()
+        head = (f"{display_path(report.workflow)}: {len(report.findings)} finding(s) on {len(report.routes)} "
+                f"route(s); {report.requests} requests in {report.seconds:.1f} s (seed {report.seed}, "
+                f"{report.examples} examples)")
+        out = [head] + ["  " + line for line in report.summary_lines()]
+        for finding in report.findings:
             out.append("")
             out += finding_lines(finding, inprocess=tests)
         return "\n".join(out)
 
     def as_json(self) -> dict[str, Any]:
-        return {"version": 2, "workflow": self.workflow, "seed": self.seed, "examples": self.examples,
-                "requests": self.requests, "seconds": round(self.seconds, 3),
-                "examples_per_second": round(self.examples_per_second, 1),
-                "routes": [r.as_json(_verdict(r, self.findings)) for r in self.routes],
-                "findings": [f.as_json() for f in self.findings]}
+        report = self.redacted()
+        return {"version": 2, "workflow": report.workflow, "seed": report.seed, "examples": report.examples,
+                "requests": report.requests, "seconds": round(report.seconds, 3),
+                "examples_per_second": round(report.examples_per_second, 1),
+                "routes": [r.as_json(_verdict(r, report.findings)) for r in report.routes],
+                "findings": [f.as_json() for f in report.findings]}
 
     def write_regression_tests(self, directory: Path) -> list[Path]:
         """One in-process ``test_<name>.py`` per finding in ``directory``; returns the paths written."""
         directory.mkdir(parents=True, exist_ok=True)
         written = []
-        for finding in self.findings:
+        for finding in self.redacted().findings:
             if finding.repro is None:
                 continue
             path = directory / f"{finding.repro.test_name}.py"
@@ -246,7 +260,8 @@ def _verdict(route: RouteResult, findings: list[Finding]) -> Any:
 
 def finding_lines(finding: Finding, *, inprocess: bool = False) -> list[str]:
     """A finding as every report shows it: headline, facts, input, traceback, calls, curl, test."""
-    out = [f"✗ [{finding.kind}] {finding.route or ''} — {finding.message}".replace(" ]", "]")]
+    after = " (after cwlint's safe fixes)" if finding.variant == "fixed" else ""
+    out = [f"✗ [{finding.kind}]{after} {finding.route or ''} — {finding.message}".replace(" ]", "]")]
     out += [f"    {line}" if line else "" for line in repro_lines(finding, inprocess=inprocess)]
     return out
 
@@ -268,6 +283,7 @@ def repro_lines(finding: Finding, *, inprocess: bool = False) -> list[str]:
     if finding.count > 1:
         facts.append(f"seen {finding.count} times")
     lines = [" · ".join(facts)]
+    lines += lint_lines(finding)
     if len(repro.seen_in) > 1:
         lines.append("also in: " + "; ".join(repro.seen_in[1:6]))
     request = repro.request
@@ -306,6 +322,22 @@ def repro_lines(finding: Finding, *, inprocess: bool = False) -> list[str]:
         lines.append("regression test (in-process, InProcessTarget):" if inprocess else
                      "regression test (pytest; the cw_workflow fixture boots the workflow sandboxed):")
         lines += ["  " + line if line else "" for line in test.splitlines()]
+    return lines
+
+
+def lint_lines(finding: Finding) -> list[str]:
+    """What cwlint has to do with a finding: the rule that finds it statically, or the fixed copy
+    it was seen in (``--lint-fix``)."""
+    lines = []
+    if finding.variant == "fixed":
+        lines.append("seen after cwlint's safe fixes (in a scratch copy; your file is unchanged): fix what "
+                     "`cwlint check --fix` reports first")
+    if finding.lint and finding.variant != "fixed":
+        if finding.kind == "service-contract":
+            lines.append(f"cwlint's rule for this mistake: {finding.lint} (it sees literal inputs; "
+                         f"`cwlint rule {finding.lint}`)")
+        else:
+            lines.append(f"cwlint {finding.lint} fixes it (`cwlint check --fix`)")
     return lines
 
 

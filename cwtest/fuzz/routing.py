@@ -32,6 +32,11 @@ class _Runtime:
         self.router = router
         self.target = target
 
+    @property
+    def workflow(self) -> str | None:
+        """The workflow's file: the line of each runtime request is found in its frames."""
+        return str(self.target.workflow_file) if self.target.workflow_file else None
+
     async def handle_async(self, request: httpx.Request) -> httpx.Response:
         return await self.target._to_runtime(request)
 

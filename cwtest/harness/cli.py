@@ -309,6 +309,10 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a workflow is inconclusive (cwtest could not exercise it), not only on "
                              "findings")
+    parser.add_argument("--lint-fix", action="store_true",
+                        help="also boot a scratch copy with cwlint's safe fixes applied (your file is never "
+                             "written), to reach the bugs a data= or action key hides; findings seen only there "
+                             "say so")
     parser.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                         help="run only shard K of N (one CI runner each): a stable split by each workflow's path "
                              "relative to the working directory (a hash), so a workflow stays in its shard as "
@@ -348,7 +352,7 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
                           seed=args.seed, fuzz=fuzz, env_values=env_values, cassettes=not args.no_cassettes,
-                          **_env_options(args))
+                          lint_fix=args.lint_fix, **_env_options(args))
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2
@@ -379,7 +383,8 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     if args.write_tests is not None:
         from cwtest.harness.fuzzing import write_regression_tests
 
-        written = write_regression_tests([f for r in report.results for f in r.findings], args.write_tests)
+        written = write_regression_tests([f for r in report.results for f in r.findings], args.write_tests,
+                                         [s for r in report.results for s in r.secrets])
         err.print(f"cwtest: {len(written)} regression test(s) written to {escape(str(args.write_tests))}"
                   + (" (run them with pytest; the cw_workflow fixture boots the workflow sandboxed)" if written else ""),
                   highlight=False)
@@ -534,6 +539,9 @@ def _watch(booted: object, out: Console) -> int:
     from cwtest.harness.workflow import BootedWorkflow
 
     assert isinstance(booted, BootedWorkflow)
+    from cwtest.redact import Redactor
+
+    hide = Redactor(booted.env.secrets()).text
     seen_events = 0
     printed: set[int] = set()
     try:
@@ -542,16 +550,16 @@ def _watch(booted: object, out: Console) -> int:
             for event in events[seen_events:]:
                 if isinstance(event, protocol.Finding):
                     where = f" at {event.location}" if event.location else ""
-                    out.print(f"[red]{escape(event.kind)}[/]: {escape(event.detail)}{escape(where)}")
+                    out.print(f"[red]{escape(event.kind)}[/]: {escape(hide(event.detail))}{escape(where)}")
                 elif isinstance(event, protocol.ExceptionReport):
                     where = f"{event.method} {event.path}"
-                    out.print(f"[red]exception[/] in {escape(where)}: {escape(event.message)}")
+                    out.print(f"[red]exception[/] in {escape(hide(where))}: {escape(hide(event.message))}")
             seen_events = len(events)
             for call in booted.runtime.calls():
                 if call.seq in printed or (call.status is None and not call.client_disconnected):
                     continue
                 printed.add(call.seq)
-                problems = f" ({escape('; '.join(call.problems))})" if call.problems else ""
+                problems = f" ({escape(hide('; '.join(call.problems)))})" if call.problems else ""
                 out.print(f"[cyan]call[/] {escape(call.service)}{escape('/' + call.path if call.path else '')} "
                           f"-> {call.status}{problems}", highlight=False)
             sys.stdout.flush()

@@ -162,14 +162,19 @@ def leftovers(process: WorkflowProcess, result: WorkflowResult) -> None:
 def collect_runtime(runtime: Any, result: WorkflowResult, checked: Collection[int]) -> None:
     """The simulator's records: contract problems of calls no checked request made, Redis' ACL log."""
     result.service_calls = len(runtime.calls())
+    from cwtest.simulator.validation import lint_code
+
     reported = {f.message for f in result.findings if f.kind == "service-contract"}
     for call in runtime.calls():
         if call.seq in checked:
             continue  # a request's calls: the engine reported their problems, with a repro
         where = f"{call.service}{'/' + call.path if call.path else ''}"
-        for problem in call.problems:
+        kinds = tuple(getattr(call, "problem_kinds", ()) or ()) + (None,) * len(call.problems)
+        for problem, kind in zip(call.problems, kinds):
             if f"{where}: {problem}" not in reported:
-                result.add(Finding("service-contract", f"{where}: {problem}"))
+                # the line of the call: the child adds it to every runtime request it routes
+                result.add(Finding("service-contract", f"{where}: {problem}", call.headers.get("x-cwtest-location"),
+                                   lint=lint_code(kind)))
     for violation in runtime.redis_violations():
         result.add(Finding("redis-namespace", f"Redis refused {violation.command} on {violation.object!r} "
                                               f"({violation.reason})", count=violation.count))

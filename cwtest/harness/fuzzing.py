@@ -73,15 +73,21 @@ def exercise(booted: BootedWorkflow, config: FuzzConfig | None) -> None:
         }
 
 
-def write_regression_tests(findings: list[Finding], directory: Path) -> list[Path]:
+def write_regression_tests(findings: list[Finding], directory: Path, secrets: list[str] | tuple[str, ...] = ()
+                           ) -> list[Path]:
     """One ``test_<name>.py`` per finding with a regression test; returns the files written.
 
     Each test names its workflow relative to the test's own folder (``cw_workflow`` looks there
-    and in pytest's root), so the tests run from any directory.
+    and in pytest's root), so the tests run from any directory. Each goes through the run's
+    redaction (``cwtest.redact``; ``secrets``: the values the run knows) like every other output.
     """
+    from cwtest.redact import Redactor, redact_fields
+
+    redactor = Redactor(secrets)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for finding in findings:
+        finding = redact_fields(finding, redactor)
         repro = finding.repro
         if repro is None or not repro.regression_test:
             continue

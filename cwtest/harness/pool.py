@@ -48,6 +48,9 @@ class Settings:
     capacity: int = 4
     #: CPU seconds a pooled process may use over its life (it serves many items).
     cpu: int = 600
+    #: Also run a route item's checks on a copy with cwlint's safe fixes when the item found
+    #: something (``cwtest.harness.lint_fix``; the ``cwtest_lint_fix`` ini option turns it off).
+    lint_fix: bool = True
 
 
 class BootFailed(Exception):
@@ -75,6 +78,11 @@ class Pool:
     #: paying for the same failure again.
     failures: dict[tuple[Path, tuple[MockSpec, ...]], str] = field(default_factory=dict)
     boots: int = 0
+    #: Scratch copy -> the original workflow (``acquire_fixed``), and each original's copy (None:
+    #: cwlint has no safe fix for it).
+    sources: dict[Path, Path] = field(default_factory=dict)
+    copies: dict[Path, Any] = field(default_factory=dict)
+    _scratch: Any = None
 
     def harness(self, mocks: tuple[MockSpec, ...] = ()) -> Any:
         from cwtest.harness.runner import ExternalResponse, Harness
@@ -104,13 +112,40 @@ class Pool:
         self.entries.move_to_end(key)
         return entry
 
+    def acquire_fixed(self, path: Path, mocks: tuple[MockSpec, ...] = ()) -> tuple[_Entry, Any] | None:
+        """The booted copy of ``path`` with cwlint's safe fixes (``cwtest.harness.lint_fix``) and the
+        ``FixedCopy``, or None when cwlint has no safe fix for it; raises BootFailed."""
+        import tempfile
+
+        from cwtest.harness.lint_fix import fixed_copy
+
+        path = path.resolve()
+        if path not in self.copies:
+            self.copies[path] = copy = fixed_copy(path)
+            if copy is not None:
+                if self._scratch is None:
+                    self._scratch = tempfile.TemporaryDirectory(prefix="cwtest-lint-fix-")
+                    Path(self._scratch.name).chmod(0o755)
+                folder = Path(self._scratch.name) / str(len(self.copies))
+                folder.mkdir(mode=0o755)
+                file = folder / path.name
+                file.write_text(copy.text, encoding="utf-8")
+                file.chmod(0o644)
+                copy.scratch = file.resolve()
+                self.sources[copy.scratch] = path
+        copy = self.copies[path]
+        if copy is None:
+            return None
+        return self.acquire(copy.scratch, mocks), copy
+
     def _boot(self, key: tuple[Path, tuple[MockSpec, ...]]) -> _Entry:
         path, mocks = key
         stack = contextlib.ExitStack()
         harness = self.harness(mocks)
         self.boots += 1
+        original = self.sources.get(path)
         try:
-            booted = stack.enter_context(harness.boot(path))
+            booted = stack.enter_context(harness.boot(original or path, source=path if original else None))
         except RuntimeError as exc:
             stack.close()
             self.failures[key] = str(exc)
@@ -132,6 +167,9 @@ class Pool:
     def close(self) -> None:
         while self.entries:
             self.release(next(iter(self.entries)))
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
 def mock_spec(url: str, response: Any, method: str | None = None) -> MockSpec:

@@ -1,4 +1,9 @@
-"""Rendering a ``RunReport``: ``full`` (rich, for people), ``json`` and ``junit`` (for CI)."""
+"""Rendering a ``RunReport``: ``full`` (rich, for people), ``json`` and ``junit`` (for CI).
+
+Each renderer first takes the report through ``cwtest.redact.redact_report`` (the one redaction
+step: known secret values, credential formats, credential-named query parameters and headers),
+so nothing secret reaches any format whole.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,16 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 from rich.markup import escape as _markup_escape
 
-from cwtest.fuzz.repro import repro_lines
-from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path, printable
+from cwtest.fuzz.repro import lint_lines, repro_lines
+from cwtest.redact import redact_report
+from cwtest.results import Finding, RunReport, Verdict, WorkflowResult, display_path, display_text
+from cwtest.results import printable as _printable
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``cwtest.results.printable`` of the text as a person reads it (``display_text``: paths into
+    the environment cache as ``<env>/site-packages/...``, the current directory's made relative)."""
+    return _printable(display_text(str(text)), newlines=newlines)
 
 
 def escape(text: object) -> str:
@@ -43,18 +56,33 @@ def egress_lines(result: WorkflowResult) -> list[str]:
     return lines
 
 
+def lint_fix_line(info: dict) -> str:  # type: ignore[type-arg]
+    """``--lint-fix``'s one line: what the fixed copy was, and what it changed in the findings."""
+    codes = ", ".join(info.get("applied", []))
+    if info.get("harness_error"):
+        return f"lint-fix: the copy with cwlint's safe fixes ({codes}) could not run: {info['harness_error']}"
+    if not info.get("booted"):
+        return f"lint-fix: the copy with cwlint's safe fixes ({codes}) did not boot (its findings are listed)"
+    return (f"lint-fix: booted a copy with cwlint's safe fixes ({codes}; {info.get('fixes', 0)} fix(es), your file "
+            f"unchanged): {info.get('only_after_fixes', 0)} finding(s) only after the fixes, "
+            f"{info.get('removed_by_fixes', 0)} removed by them")
+
+
 def render_json(report: RunReport) -> str:
+    report = redact_report(report)
     return json.dumps(report.as_json(), indent=2, default=str)
 
 
 def _finding_text(finding: Finding) -> str:
     where = f" at {finding.location}" if finding.location else ""
     count = f" (x{finding.count})" if finding.count > 1 else ""
-    return printable(f"[{finding.kind}] {finding.message}{where}{count}", newlines=True)
+    after = " (after cwlint's safe fixes)" if finding.variant == "fixed" else ""
+    return printable(f"[{finding.kind}]{after} {finding.message}{where}{count}", newlines=True)
 
 
 def render_junit(report: RunReport) -> str:
     """One testsuite per workflow; a ``boot`` testcase plus one per smoke-called route."""
+    report = redact_report(report)
     suites = ET.Element("testsuites", name="cwtest", tests="0", failures="0", errors="0",
                         time=f"{report.seconds:.3f}")
     total = failures = errors = 0
@@ -77,8 +105,8 @@ def render_junit(report: RunReport) -> str:
                 ET.SubElement(case, "error", message=error).text = error
                 suite_errors += 1
             elif findings:
-                text = "\n\n".join(_finding_text(f) + "".join("\n  " + printable(line)
-                                                                for line in f.stack + repro_lines(f))
+                text = "\n\n".join(_finding_text(f) + "".join(
+                    "\n  " + printable(line) for line in f.stack + (repro_lines(f) or lint_lines(f)))
                                    for f in findings)
                 ET.SubElement(case, "failure", message=_finding_text(findings[0]),
                               type=",".join(sorted({f.kind for f in findings}))).text = text
@@ -101,6 +129,7 @@ def render_junit(report: RunReport) -> str:
 
 
 def render_full(report: RunReport, console: Console) -> None:
+    report = redact_report(report)
     layer = report.layer
     console.print(f"[bold]sandbox[/]: {escape(layer.describe())}")
     if layer.warning:
@@ -166,6 +195,8 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
             console.print(f"    {escape(line)}")
     for line in egress_lines(result):
         console.print(f"  {escape(line)}")
+    if result.lint_fix:
+        console.print(f"  {escape(lint_fix_line(result.lint_fix))}")
     for seen in result.observed[:20]:
         count = f" (x{seen['count']})" if seen.get("count", 1) > 1 else ""
         console.print(f"  observed from outside: {escape(seen['kind'])}: {escape(seen['call'])} "
@@ -181,12 +212,15 @@ def _render_workflow(result: WorkflowResult, console: Console) -> None:
             console.print(f"      {line}")
     for finding in result.findings:
         first, *more = _lines(finding.message)
-        console.print(f"  [red]{escape(finding.kind)}[/]: {first}"
+        after = " [yellow](after cwlint's safe fixes)[/]" if finding.variant == "fixed" else ""
+        console.print(f"  [red]{escape(finding.kind)}[/]{after}: {first}"
                       + (f" [dim]at {escape(display_path(finding.location))}[/]" if finding.location else "")
                       + (f" [dim](x{finding.count})[/]" if finding.count > 1 else ""))
         for line in more:
             console.print(f"      {line}")
         if finding.repro is None:
+            for line in lint_lines(finding):
+                console.print(f"    {escape(line)}")
             for line in finding.stack[-12:]:
                 console.print(f"      [dim]{escape(line)}[/]")
         for line in repro_lines(finding):

@@ -51,7 +51,7 @@ class Harness:
                  echo_output: bool = False, fuzz: FuzzConfig | None = None, env_values: dict[str, str] | None = None,
                  cassettes: bool = True, record: bool = False, runtime_url: str | None = None,
                  runtime_key: str | None = None, allow_direct_references: bool = False,
-                 allow_builds: bool = False) -> None:
+                 allow_builds: bool = False, lint_fix: bool = False) -> None:
         self.layer = choose(sandbox, force=layer)
         self.envs = EnvManager(env, cache_dir or default_cache_dir(), layer=self.layer,
                                allow_direct_references=allow_direct_references, allow_builds=allow_builds)
@@ -78,6 +78,8 @@ class Harness:
         #: ``runtime_key``, the user's CODEWORDS_API_KEY), recorded too.
         self.runtime_url = runtime_url
         self.runtime_key = runtime_key
+        #: ``--lint-fix``: boot a second copy with cwlint's safe fixes (``cwtest.harness.lint_fix``).
+        self.lint_fix = lint_fix
         self._active: set[WorkflowProcess] = set()
         self._active_lock = threading.Lock()
         self._interrupted = threading.Event()
@@ -126,28 +128,41 @@ class Harness:
             pool.shutdown()
         return RunReport(self.layer, [results[i] for i in range(len(paths))], time.monotonic() - started)
 
-    def run_one(self, path: Path) -> WorkflowResult:
-        """Environment, boot, smoke calls, search and findings of one workflow; never raises for its faults."""
+    def run_one(self, path: Path, *, source: Path | None = None, lint_fix: bool | None = None) -> WorkflowResult:
+        """Environment, boot, smoke calls, search and findings of one workflow; never raises for its faults.
+
+        ``source``: the file the workflow's process imports instead of ``path`` (``--lint-fix``'s
+        scratch copy; settings, examples and cassette are still ``path``'s). ``lint_fix``: this
+        run's ``--lint-fix`` (default: the harness's)."""
         result = WorkflowResult(str(path))
         started = time.monotonic()
         try:
-            with session(self, path, result) as booted:
+            with session(self, path, result, source=source) as booted:
                 if booted is not None:
                     fuzzing.exercise(booted, self.fuzz)
         except SessionStopped:
             pass
         except Exception as exc:  # a bug or a broken host, not the workflow's fault
             result.harness_error = f"{type(exc).__name__}: {exc}"
+        if (self.lint_fix if lint_fix is None else lint_fix) and not result.harness_error \
+                and not self._interrupted.is_set():
+            from cwtest.harness.lint_fix import second_boot
+
+            try:
+                second_boot(self, path, result)
+            except Exception as exc:  # a bug of cwtest's: the first run's findings stand
+                result.warnings.append(f"--lint-fix: the fixed copy was not run ({type(exc).__name__}: {exc})")
         result.seconds = time.monotonic() - started
         return result
 
     @contextmanager
-    def boot(self, path: Path) -> Iterator[BootedWorkflow]:
-        """A live, sandboxed workflow (raises RuntimeError with the findings when it does not boot)."""
+    def boot(self, path: Path, *, source: Path | None = None) -> Iterator[BootedWorkflow]:
+        """A live, sandboxed workflow (raises RuntimeError with the findings when it does not boot).
+        ``source``: the file its process imports instead of ``path`` (``--lint-fix``'s copy)."""
         result = WorkflowResult(str(path))
         failed = False
         try:
-            with session(self, path, result) as booted:
+            with session(self, path, result, source=source) as booted:
                 if booted is None:
                     failed = True
                 else:
@@ -201,6 +216,13 @@ class Harness:
 
 
 def _boot_failure(result: WorkflowResult) -> str:
+    """Why the workflow did not boot, redacted like every report (``cwtest.redact``)."""
+    from cwtest.redact import redactor_for
+
+    return redactor_for(result).text(_boot_failure_text(result))
+
+
+def _boot_failure_text(result: WorkflowResult) -> str:
     lines = [f"{result.path} did not boot:"]
     if result.harness_error:
         lines.append(f"  harness error: {result.harness_error}")

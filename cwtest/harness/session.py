@@ -58,13 +58,16 @@ class SessionStopped(Exception):
 
 
 @contextmanager
-def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[BootedWorkflow | None]:
-    """The booted workflow at ``path`` (None when it did not boot); see the module docstring."""
+def session(harness: Harness, path: Path, result: WorkflowResult,
+            source: Path | None = None) -> Iterator[BootedWorkflow | None]:
+    """The booted workflow at ``path`` (None when it did not boot); see the module docstring.
+    ``source``: the file its process imports instead (``--lint-fix``'s scratch copy)."""
     path = path.resolve()
+    imported = source.resolve() if source is not None else path
     result.sandbox = harness.layer.describe()
     if harness.layer.warning:
         result.warnings.append(harness.layer.warning)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = imported.read_text(encoding="utf-8", errors="replace")
     try:
         environment = harness.envs.prepare(spec_for(path, text))
     except EnvError as exc:
@@ -88,6 +91,7 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
     plan = plan_env(header, api_key=runtime.api_key, runtime_url=SIM_BASE, home=run_dir.home, user=user,
                     source=text)
     refuse_env_names(plan, {var.name for var in header.env_vars}, result)
+    result.secrets = plan.secrets()
     world = harness.outside_world(path, plan)
     sim_app = runtime.app
     if world.cassette is not None:
@@ -118,7 +122,7 @@ def session(harness: Harness, path: Path, result: WorkflowResult) -> Iterator[Bo
                 result.warnings.append("redis_client() cannot work: redis-server is not installed "
                                        "(apt-get install redis-server)")
         process = WorkflowProcess(
-            python=environment.python, workflow=path, env=plan.values, layer=harness.layer, limits=harness.limits,
+            python=environment.python, workflow=imported, env=plan.values, layer=harness.layer, limits=harness.limits,
             run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port,
             module=module_name(path, header.distribution_names()),
             echo=sys.stderr.buffer if harness.echo_output else None, placeholders=plan.distinctive(),

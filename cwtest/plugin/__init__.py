@@ -56,10 +56,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds of shrinking per failure (default 10)")
     group.addoption("--cwtest-timeout", type=float, default=None, metavar="S",
                     help="seconds a workflow may take to boot or to answer one request (default 60)")
+    group.addoption("--cwtest-no-lint-fix", action="store_true", default=False,
+                    help="do not run a failing item's checks again on a copy with cwlint's safe fixes "
+                         "(the cwtest_lint_fix ini option)")
     parser.addini("cwtest_paths", type="args", default=[],
                   help="globs of workflow files, relative to the rootdir; setting it enables cwtest")
     parser.addini("cwtest_examples", default="50", help="default of --cwtest-examples")
     parser.addini("cwtest_sandbox", default="auto", help="default of --cwtest-sandbox")
+    parser.addini("cwtest_lint_fix", type="bool", default=True,
+                  help="when a fuzz or faults item finds something and cwlint has a safe fix for the workflow, "
+                       "run the item's checks again on a scratch copy with the fixes applied (default: true)")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -127,6 +133,7 @@ def _settings(config: pytest.Config, enabled: bool) -> Settings:
         settings.shrink_time = config.getoption("cwtest_shrink_time")
     if config.getoption("cwtest_timeout") is not None:
         settings.timeout = config.getoption("cwtest_timeout")
+    settings.lint_fix = bool(config.getini("cwtest_lint_fix")) and not config.getoption("cwtest_no_lint_fix")
     cache = getattr(config, "cache", None)
     if cache is not None and enabled:
         settings.cache_dir = Path(cache.mkdir("cwtest"))

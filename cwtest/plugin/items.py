@@ -121,10 +121,22 @@ class CwtestItem(pytest.Item):
 
     # --- reporting ------------------------------------------------------------------------------
 
+    #: The secret values of the booted workflow (``EnvPlan.secrets``), once the item has one.
+    secrets: tuple[str, ...] = ()
+
+    def hide(self, text: str) -> str:
+        """``text`` through the run's redaction (``cwtest.redact``) and with paths a person can act on
+        (``cwtest.results.display_text``): the item's output boundary."""
+        from cwtest.redact import Redactor
+        from cwtest.results import display_text
+
+        return display_text(Redactor(self.secrets).text(text))
+
     def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, CwtestFailure):
             line = self.route.line if self.route is not None else 0
-            return failure_repr(excinfo.value.text, excinfo.value.headline, str(self.path), line)
+            return failure_repr(self.hide(excinfo.value.text), self.hide(excinfo.value.headline), str(self.path),
+                                line)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -189,6 +201,7 @@ class BootItem(CwtestItem):
             first = next((line.strip() for line in text.splitlines()[1:] if line.strip()), text)
             raise CwtestFailure(f"cwtest boot: {text}", first) from None
         booted = entry.booted
+        self.secrets = tuple(booted.env.secrets())
         self.user_properties.append(("cwtest.environment", str((booted.result.environment or {}).get("description"))))
         self.user_properties.append(("cwtest.boot_seconds", f"{booted.result.boot_seconds:.2f}"))
         problems: list[str] = []
@@ -217,7 +230,7 @@ class BootItem(CwtestItem):
         layer_warning = self.settings.layer.warning if self.settings.layer is not None else None
         for warning in booted.result.warnings:
             if warning != layer_warning:  # that one is in the header already
-                self.warn(pytest.PytestWarning(f"cwtest {self.workflow}: {warning}"))
+                self.warn(pytest.PytestWarning(self.hide(f"cwtest {self.workflow}: {warning}")))
         if problems:
             head = f"cwtest boot: {self.workflow} booted in {booted.result.boot_seconds:.2f} s " \
                    f"({self.settings.layer.describe() if self.settings.layer else 'sandbox'})"
@@ -254,11 +267,12 @@ class _RouteItem(CwtestItem):
         except BootFailed:
             _skip(f"not run: {self.workflow} did not boot (its boot item says why)")
         target = entry.booted
+        self.secrets = tuple(target.env.secrets())
         target.runtime.reset()
         try:
             routes = {r.name: r for r in routes_of(target.schema)}
         except Exception as exc:  # noqa: BLE001 - no usable document: inconclusive, not a failure
-            _skip(f"inconclusive: the app serves no usable OpenAPI document ({exc})")
+            _skip(self.hide(f"inconclusive: the app serves no usable OpenAPI document ({exc})"))
         if self.route.name not in routes:
             _skip(f"inconclusive: the app has no route {self.route.name} (its boot item says so)")
         settings = self.settings
@@ -269,6 +283,8 @@ class _RouteItem(CwtestItem):
         report = Fuzzer(target, config, workflow=str(self.path), shown=self.rooted).run()
         sandbox = new_findings(target, before)
         findings = [f for f in report.findings if f.check in self.reported or f.kind in ("timeout", "crash")]
+        if findings and settings.lint_fix:
+            findings = self._after_fixes(findings, config)
         [result] = report.routes
         self.user_properties.append(("cwtest.requests", str(report.requests)))
         if findings or sandbox:
@@ -279,7 +295,33 @@ class _RouteItem(CwtestItem):
         if result.inconclusive is not None:
             hint = (" (in pytest: answer it with the pytest_cwtest_mock_external hook in conftest.py, or record a "
                     "cassette)" if "--mock-external" in result.inconclusive.unblock else "")
-            _skip(f"inconclusive: {result.inconclusive.render()}{hint}")
+            _skip(self.hide(f"inconclusive: {result.inconclusive.render()}{hint}"))
+
+    def _after_fixes(self, findings: list[Any], config: Any) -> list[Any]:
+        """The item's checks again on the copy with cwlint's safe fixes (``cwtest.harness.lint_fix``),
+        when the item found something and cwlint has a safe fix: what the first failure hid is reported
+        "after cwlint's safe fixes", what the fixes remove names the cwlint code that fixes it."""
+        from cwtest.fuzz.engine import Fuzzer
+        from cwtest.harness.lint_fix import merge, remap
+        from cwtest.results import WorkflowResult
+
+        try:
+            fixed = self.pool.acquire_fixed(self.path, self.mocks())
+        except BootFailed:
+            return findings  # the copy did not boot: the original's findings stand
+        if fixed is None:
+            return findings
+        entry, copy = fixed
+        target = entry.booted
+        target.runtime.reset()
+        report = Fuzzer(target, config, workflow=str(self.path), shown=self.rooted).run()
+        seen = [f for f in report.findings if f.check in self.reported or f.kind in ("timeout", "crash")]
+        original = WorkflowResult(str(self.path), booted=True, findings=list(findings))
+        after = remap(WorkflowResult(str(self.path), booted=True, findings=seen), str(copy.scratch),
+                      str(self.path.resolve()), copy)
+        merge(original, after, copy)
+        self.user_properties.append(("cwtest.lint_fix", ",".join(copy.codes)))
+        return original.findings
 
 
 def _stderr(booted: Any) -> str:

@@ -264,7 +264,8 @@ class ServiceCalls:
         else:
             status, body, _ = self.render(resolved)
         self.runtime.log.complete(call, status=status, response=body, latency=time.perf_counter() - started,
-                                  problems=resolved.messages, fault=fault, variant=_name(resolved.variant))
+                                  problems=resolved.messages, fault=fault, variant=_name(resolved.variant),
+                                  problem_kinds=tuple(p.kind for p in resolved.problems))
         return status, body
 
     async def execute(self, parent: ServiceRequest, service: str, inputs: Any) -> tuple[int | None, Any]:
@@ -371,7 +372,8 @@ def build_app(runtime: SimulatedRuntime) -> Starlette:
                 return exchange(request, Response(status_code=499))
         status, body, response = calls.render(resolved, sreq.inputs)
         runtime.log.complete(call, status=status, response=body, latency=time.perf_counter() - started,
-                             problems=resolved.messages, fault=fault, variant=_name(resolved.variant))
+                             problems=resolved.messages, fault=fault, variant=_name(resolved.variant),
+                                  problem_kinds=tuple(p.kind for p in resolved.problems))
         if record is not None:
             runtime.requests.finish(record, status, body)
         return exchange(request, response)

@@ -75,6 +75,9 @@ class Call:
     latency: float | None = None
     #: The catalog problems that made the answer a 422, one readable line each.
     problems: tuple[str, ...] = ()
+    #: Each problem's kind (``renamed``, ``unknown``, ``missing``, ``type``, ``allowed``), in order:
+    #: what ties it to the cwlint rule that finds it statically (``validation.LINT_CODES``).
+    problem_kinds: tuple[str, ...] = ()
     #: The scripted fault that shaped the answer ("http_error", "delay", "drop", ...), if any.
     fault: str | None = None
     client_disconnected: bool = False

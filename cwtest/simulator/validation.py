@@ -77,6 +77,29 @@ def _quoted(values: Iterable[Any]) -> str:
     return ", ".join(f'"{v}"' if isinstance(v, str) else repr(v) for v in values)
 
 
+#: Each problem kind -> the cwlint rule that finds the same mistake statically (its module and
+#: class; the code is read from the rule, never repeated here): a renamed key is CW103's alone,
+#: every other break of the contract CW104's (see their docs).
+LINT_RULES = {
+    "renamed": "renamed_input_key:RenamedInputKey",
+    "unknown": "invalid_service_inputs:InvalidServiceInputs",
+    "missing": "invalid_service_inputs:InvalidServiceInputs",
+    "type": "invalid_service_inputs:InvalidServiceInputs",
+    "allowed": "invalid_service_inputs:InvalidServiceInputs",
+}
+
+
+def lint_code(kind: str | None) -> str | None:
+    """The code of the cwlint rule that finds a problem of ``kind`` statically (``CW103``), or None."""
+    target = LINT_RULES.get(kind or "")
+    if target is None:
+        return None
+    import importlib
+
+    module, _, name = target.partition(":")
+    return str(getattr(importlib.import_module(f"cwlint.rules.{module}"), name).code)
+
+
 class InputChecker:
     """Checks one request body against one variant; collects every problem, not just the first."""
 

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 FAULT_HEADER = "x-cwtest-fault"
 #: On the outside socket: the request's real URL and client (request), who answered (response).
 URL_HEADER = "x-cwtest-url"
+#: The workflow's line of a request to the runtime, recorded by the simulator with the call.
+LOCATION_HEADER = "x-cwtest-location"
 CLIENT_HEADER = "x-cwtest-client"
 ANSWER_HEADER = "x-cwtest-answer"
 #: On a simulator answer: cwtest stood in here (``gap <service> <path>``: a path its catalog lacks).
@@ -98,6 +100,15 @@ def direct(transport: Any) -> Any:
     return transport
 
 
+def _locate(request: Any, runtime: Any) -> None:
+    """Tell the simulator the workflow's line of a runtime request (``x-cwtest-location``): the
+    call record keeps it, so a ``service-contract`` finding names the line that made the call.
+    (``runtime.workflow``: the in-process target's file; the child's is ``stacks.WORKFLOW``.)"""
+    where = stacks.location(stacks.frames_of(sys._getframe(2)), getattr(runtime, "workflow", None))
+    if where:
+        request.headers[LOCATION_HEADER] = where
+
+
 def install_httpx(httpx: Any, router: Any) -> Patch:
     """Patch httpx's two transports for ``router`` (see the module docstring)."""
     async_cls, sync_cls = httpx.AsyncHTTPTransport, httpx.HTTPTransport
@@ -115,6 +126,7 @@ def install_httpx(httpx: Any, router: Any) -> Patch:
             answer = await router.outside_async("httpx", request.method, str(request.url),
                                                 list(request.headers.multi_items()), body, frames)
             return _httpx_answer(httpx, request, answer)
+        _locate(request, runtime)
         response = await runtime.handle_async(request)
         fault = response.headers.get(FAULT_HEADER)
         if fault in ("timeout", "connect"):
@@ -133,6 +145,7 @@ def install_httpx(httpx: Any, router: Any) -> Patch:
             answer = router.outside("httpx", request.method, str(request.url), list(request.headers.multi_items()),
                                     body, frames)
             return _httpx_answer(httpx, request, answer)
+        _locate(request, runtime)
         response = runtime.handle(request)
         fault = response.headers.get(FAULT_HEADER)
         if fault in ("timeout", "connect"):
