@@ -3,7 +3,7 @@ the first failure hides.
 
 A ``data=`` keyword (CW101) or a renamed ``action`` key (CW103) fails every request before the code
 behind it runs. With ``--lint-fix`` (opt-in for ``cwtest run``, on by default in the pytest
-plugin's items), cwtest applies cwlint's **safe** fixes (``cwlint.engine.fix_source``, the same
+plugin's items), cwtest applies cwlint's **safe** fixes (``cwlint.Linter.fix``, the same
 fixes ``cwlint check --fix`` would apply) to a **scratch copy** of the workflow (a private
 temporary directory; the user's file is never written), boots that copy exactly like the
 original (same environment rules, simulator, outside world, settings, examples and cassette, all
@@ -75,23 +75,27 @@ def fixed_copy(path: Path) -> FixedCopy | None:
     when there is none to apply or fixing failed (cwlint then leaves the text unchanged)."""
     from cwlint.config import ConfigError, Settings, discover
     from cwlint.diagnostics import Applicability
-    from cwlint.engine import fix_source, lint_source
-    from cwlint.source import FileProblem, read
+    from cwlint.linter import Linter
+    from cwlint.source import FileProblem, read_bytes
 
     try:
         settings = discover(path.resolve().parent)
     except ConfigError:
         settings = Settings()
     try:
-        source = read(str(path), settings.max_file_size)
+        data = read_bytes(str(path), settings.max_file_size)
     except FileProblem:
         return None
-    outcome = fix_source(source, settings, unsafe=False)
-    if outcome.failure is not None or not outcome.applied or outcome.text == source.text:
+    linter = Linter(settings)
+    fixed = linter.fix(data, str(path))
+    if fixed.fixed_text is None:  # nothing to apply, or fixing failed (the text is then unchanged)
         return None
-    fixable = [(d.start.line, d.code) for d in lint_source(source, settings)
+    checked = linter.check(data, str(path))
+    if checked.source is None:
+        return None
+    fixable = [(d.start.line, d.code) for d in checked.diagnostics
                if d.fix is not None and d.fix.applicability is Applicability.SAFE]
-    return FixedCopy(path, outcome.text, outcome.applied, fixable, _line_map(source.text, outcome.text))
+    return FixedCopy(path, fixed.fixed_text, fixed.applied, fixable, _line_map(checked.source.text, fixed.fixed_text))
 
 
 def _line_map(before: str, after: str) -> dict[int, int]:
