@@ -174,6 +174,12 @@ class Fuzzer:
 
     def _finish(self, started: float) -> FuzzReport:
         ordered = sorted(self.failures.values(), key=lambda f: (f.route, PRIORITY.index(f.kind), f.signature))
+        for failure in ordered:  # how many of the route's valid requests it happened on
+            route = next((r for r in self.report.routes if r.name == failure.route), None)
+            if failure.kind == "swallowed-exception" and route is not None and route.search is not None:
+                valid = 1 + route.search.fuzz_requests
+                failure.message = failure.message.replace(
+                    " swallowed: ", f" swallowed on {min(failure.count, valid)} of the route's {valid} valid requests: ", 1)
         self.report.findings = [failure.finding(self.workflow, self.shown) for failure in ordered]
         self.report.requests = self._sent
         self.report.seconds = time.perf_counter() - started

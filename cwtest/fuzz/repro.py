@@ -331,7 +331,14 @@ def send_and_assert(failure: Failure, receiver: str, indent: str, tolerated: tup
     if request.files:
         args.append(f"files={dict(request.files)!r}")
     lines = [f"{indent}response = {receiver}.send({', '.join(args)})"]
-    if failure.kind in ("unhandled-exception", "memory"):
+    if failure.kind == "swallowed-exception" and failure.exception is not None:
+        exc = failure.exception
+        lines.append(f"    swallowed = [e for e in response.swallowed if e.is_a({exc.type!r}) and e.caught == {exc.caught!r}]")
+        lines.append('    assert not swallowed, "\\n".join(e.render() for e in swallowed)')
+    elif failure.kind == "blocking-call":
+        lines.append(f"    blocks = [b for b in response.blocks if b.location == {failure.location!r}]")
+        lines.append('    assert not blocks, "\\n".join(b.render() for b in blocks)')
+    elif failure.kind in ("unhandled-exception", "memory", "background-exception"):
         if failure.check == "faults" and tolerated:
             lines.append(f"    escaped = [e for e in response.exceptions if not any(e.is_a(name) for name in "
                          f"{tuple(tolerated)!r})]")

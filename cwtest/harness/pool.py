@@ -48,6 +48,8 @@ class Settings:
     capacity: int = 4
     #: CPU seconds a pooled process may use over its life (it serves many items).
     cpu: int = 600
+    #: Seconds a callback of a request may hold the event loop (``--cwtest-block-threshold``).
+    block_threshold: float = 0.1
 
 
 class BootFailed(Exception):
@@ -81,7 +83,8 @@ class Pool:
         from cwtest.harness.sandbox import Limits
 
         harness = Harness(sandbox=self.settings.sandbox, timeout=self.settings.timeout,
-                          limits=Limits(cpu=self.settings.cpu), seed=self.settings.seed)
+                          limits=Limits(cpu=self.settings.cpu), seed=self.settings.seed,
+                          block_threshold=self.settings.block_threshold)
         for url, method, response in mocks:
             harness.mock_external(url, ExternalResponse(**json_loads(response)), method=method)
         return harness

@@ -56,10 +56,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds of shrinking per failure (default 10)")
     group.addoption("--cwtest-timeout", type=float, default=None, metavar="S",
                     help="seconds a workflow may take to boot or to answer one request (default 60)")
+    group.addoption("--cwtest-block-threshold", type=float, default=None, metavar="S",
+                    help="seconds one callback of a request may hold the event loop before it is a blocking-call "
+                         "finding; 0: no watchdog (default 0.1, or the cwtest_block_threshold ini value)")
     parser.addini("cwtest_paths", type="args", default=[],
                   help="globs of workflow files, relative to the rootdir; setting it enables cwtest")
     parser.addini("cwtest_examples", default="50", help="default of --cwtest-examples")
     parser.addini("cwtest_sandbox", default="auto", help="default of --cwtest-sandbox")
+    parser.addini("cwtest_block_threshold", default="0.1", help="default of --cwtest-block-threshold")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -127,6 +131,13 @@ def _settings(config: pytest.Config, enabled: bool) -> Settings:
         settings.shrink_time = config.getoption("cwtest_shrink_time")
     if config.getoption("cwtest_timeout") is not None:
         settings.timeout = config.getoption("cwtest_timeout")
+    threshold = config.getoption("cwtest_block_threshold")
+    try:
+        settings.block_threshold = float(threshold if threshold is not None else config.getini("cwtest_block_threshold"))
+    except ValueError:
+        raise pytest.UsageError("cwtest_block_threshold must be a number of seconds") from None
+    if settings.block_threshold < 0:
+        raise pytest.UsageError("--cwtest-block-threshold must be 0 or more")
     cache = getattr(config, "cache", None)
     if cache is not None and enabled:
         settings.cache_dir = Path(cache.mkdir("cwtest"))

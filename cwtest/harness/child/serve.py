@@ -125,7 +125,8 @@ def wrap(app: Any, sink: Any = None, wait: float = 30.0, workflow: Optional[str]
     Starlette re-raises an exception after its 500 handler has answered; uvicorn would then log it
     and close the connection. Once the answer has started, the exception is reported and
     swallowed, so the connection stays usable; before that, it goes on to uvicorn (which answers
-    500). One raised after the final body is a ``BackgroundTasks`` function's (``phase``). A
+    500). One raised after the whole answer (not the 500 Starlette's error middleware sends before it
+    re-raises) is a ``BackgroundTasks`` function's (``phase``). A
     lifespan startup failure reaches uvicorn only as text (``lifespan.startup.failed``).
 
     ``sink`` takes the messages (the child: ``channel.send``; the in-process target keeps them);
@@ -155,7 +156,7 @@ def wrap(app: Any, sink: Any = None, wait: float = 30.0, workflow: Optional[str]
         async def send_http(message: Dict[str, Any]) -> None:
             kind = message.get("type")
             if kind == "http.response.start":
-                started.append(True)
+                started.append(message.get("status", 200))
             elif kind == "http.response.body" and not message.get("more_body"):
                 finished.append(True)
             await send_(message)
@@ -165,7 +166,8 @@ def wrap(app: Any, sink: Any = None, wait: float = 30.0, workflow: Optional[str]
         except Exception as exc:
             if scope.get("type") == "http":
                 sink(protocol.ExceptionReport(method=scope.get("method"), path=scope.get("path"), request=number,
-                                              phase="background" if finished else None,
+                                              # after a whole answer that was not Starlette's 500 for it
+                                              phase="background" if finished and started[0] < 500 else None,
                                               **stacks.exception_report(exc, workflow)))
             if not started:
                 raise

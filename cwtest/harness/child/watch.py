@@ -330,6 +330,10 @@ class Watchdog:
         self.seq = 0
         self.flagged = 0
         self.sample: List[Any] = []
+        self.cpu = 0.0  # the loop thread's CPU time when the running callback started
+        #: The loop thread's scheduler state when the block was seen ("S"/"D": waiting in a system call)
+        self.state = ""
+        self.native = 0  # its id for the kernel (/proc/self/task/<id>)
         self.stopped = False
 
     def start(self) -> None:
@@ -341,6 +345,7 @@ class Watchdog:
             _original_run = asyncio.events.Handle._run
             asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign]
         self.thread = threading.get_ident()
+        self.native = getattr(threading, "get_native_id", lambda: 0)()
         _watchdogs[self.thread] = self
         threading.Thread(target=self.watch, daemon=True, name="cwtest-watchdog").start()
 
@@ -358,6 +363,7 @@ class Watchdog:
                 frame = sys._current_frames().get(self.thread)
                 if frame is not None and self.running == running:
                     self.sample = stacks.frames_of(frame)
+                    self.state = self.thread_state()
                     self.flagged = running
                 del frame
 
@@ -368,10 +374,23 @@ class Watchdog:
             self.claim(state)
 
     def claim(self, state: RequestState) -> None:
-        """Give the flagged callback's block (so far) to ``state``, once."""
+        """Give the flagged callback's block (so far) to ``state``, once: when the thread was waiting in
+        a system call (sleeping, reading a socket), or used the CPU for longer than the threshold. A
+        callback that took long only because other processes had the CPU (a busy machine) is neither."""
         sample, self.sample = self.sample, []
-        if sample:
+        cpu = time.thread_time() - self.cpu
+        if sample and (self.state in ("S", "D", "") or cpu >= self.threshold):
             state.block(int((time.perf_counter() - self.started) * 1000), describe_block(sample, state.workflow))
+
+    def thread_state(self) -> str:
+        """The loop thread's state for the kernel (``R`` running or runnable, ``S`` sleeping, ``D`` in
+        uninterruptible I/O); "" when /proc cannot say."""
+        try:
+            with open("/proc/self/task/%d/stat" % self.native, "rb") as handle:
+                data = handle.read()
+            return data[data.rindex(b")") + 2:][:1].decode()
+        except (OSError, ValueError):
+            return ""
 
 
 def _timed_run(handle: Any) -> Any:
@@ -381,6 +400,7 @@ def _timed_run(handle: Any) -> Any:
     dog.seq += 1
     seq = dog.seq
     dog.started = time.perf_counter()
+    dog.cpu = time.thread_time()
     dog.running = seq
     try:
         return _original_run(handle)
