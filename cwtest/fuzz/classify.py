@@ -197,8 +197,11 @@ class Judge:
                                  f"stand-in ({cause.kind}: {cause.detail}); not a finding")
                 continue
             raised = display_path(exc.location) if exc.location else "library code"
-            message = (f"{exc.type} swallowed: raised at {raised}, caught by `{exc.clause}` at "
-                       f"{display_path(exc.caught)}; {route.name} answered {response.status}: {exc.message}")
+            caught = display_path(exc.caught)
+            if exc.location and exc.caught and exc.location.rsplit(":", 1)[0] == exc.caught.rsplit(":", 1)[0]:
+                caught = "line " + exc.caught.rsplit(":", 1)[1]
+            message = (f"{exc.type} swallowed: raised at {raised}, caught by `{exc.clause}` at {caught}; "
+                       f"{route.name} answered {response.status}: {exc.message}")
             found.append(Observation("swallowed-exception", ("swallowed", exc.type, exc.location or "?",
                                                              exc.caught or "?"), message, exc,
                                      location=exc.location,

@@ -179,7 +179,7 @@ class Fuzzer:
             if failure.kind == "swallowed-exception" and route is not None and route.search is not None:
                 valid = 1 + route.search.fuzz_requests
                 failure.message = failure.message.replace(
-                    " swallowed: ", f" swallowed on {min(failure.count, valid)} of the route's {valid} valid requests: ", 1)
+                    " swallowed: ", f" swallowed on {min(failure.count, valid)} of {valid} valid requests: ", 1)
         self.report.findings = [failure.finding(self.workflow, self.shown) for failure in ordered]
         self.report.requests = self._sent
         self.report.seconds = time.perf_counter() - started
