@@ -71,7 +71,7 @@ class RequestState:
         self.workflow = workflow
         self.swallowed: Dict[int, List[Any]] = {}  # id(exc) -> [exc, handler index, count]
         self.tasks: List[Any] = []
-        self.logged: Dict[str, protocol.Log] = {}
+        self.logged: Dict[str, Dict[str, Any]] = {}  # location -> a ``log`` message's fields
         self.blocks: Dict[str, List[Any]] = {}  # location -> [milliseconds, count, fields]
 
     def catch(self, exc: BaseException, index: int) -> None:
@@ -92,8 +92,8 @@ class RequestState:
             text = record.getMessage()
         except Exception:
             text = str(record.msg)
-        self.logged[where] = protocol.Log(request=self.number, level=record.levelname, logger=record.name,
-                                          message=text[:300], location=where)
+        self.logged[where] = {"level": record.levelname, "logger": record.name, "message": text[:300],
+                              "location": where}
 
     def block(self, milliseconds: int, fields: Dict[str, Any]) -> None:
         key = fields.get("location") or fields.get("call") or "?"
@@ -114,7 +114,7 @@ class RequestState:
             for later in entries:
                 if later is not entry and _in_chain(entry[0], later[0]):
                     entry[1] = later[1]
-        sent: Dict[Tuple[str, str, int], protocol.Swallowed] = {}
+        sent: Dict[Tuple[str, str, int], Dict[str, Any]] = {}  # a ``swallowed`` message's fields
         for exc, index, count in entries:
             file, line, clause = HANDLERS[index]
             report = stacks.exception_report(exc, self.workflow)
@@ -122,14 +122,15 @@ class RequestState:
             if key in sent:
                 continue
             doc = getattr(exc, "doc", None)
-            sent[key] = protocol.Swallowed(request=self.number, caught="%s:%d" % (file, line), clause=clause,
-                                           count=count, doc=doc[:300] if isinstance(doc, str) else None, **report)
-        for message in sent.values():
-            self.sink(message)
+            report.update(caught="%s:%d" % (file, line), clause=clause, count=count,
+                          doc=doc[:300] if isinstance(doc, str) else None)
+            sent[key] = report
+        for fields in sent.values():
+            self.sink(protocol.Swallowed(request=self.number, **fields))
         for milliseconds, count, fields in self.blocks.values():
             self.sink(protocol.Blocked(request=self.number, milliseconds=milliseconds, count=count, **fields))
-        for record in self.logged.values():
-            self.sink(record)
+        for fields in self.logged.values():
+            self.sink(protocol.Log(request=self.number, **fields))
         self.swallowed.clear()
 
 
