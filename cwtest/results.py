@@ -285,6 +285,8 @@ class ExceptionInfo:
     def render(self) -> str:
         lines = [f"{self.type}: {self.message}" if self.message else self.type]
         lines += ["  " + frame.render().replace("\n", "\n  ") for frame in self.frames]
+        if self.caught:
+            lines.append(f"  caught by `{self.clause}` at {display_path(self.caught)}")
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:

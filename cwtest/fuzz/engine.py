@@ -327,9 +327,14 @@ class Fuzzer:
         )
 
 
+#: Findings of a request that still answered as it meant to: it can stand for its calls in the faults check.
+ANSWERED = ("swallowed-exception", "blocking-call", "background-exception")
+
+
 def remember(representatives: Representatives, execution: Execution, choices: tuple[Any, ...] | None) -> None:
     """Keep the first valid request that reached each service endpoint: the faults check replays it."""
-    if execution.observations or execution.blocked or execution.response.status is None \
+    failed = [o for o in execution.observations if o.kind not in ANSWERED]
+    if failed or execution.blocked or execution.response.status is None \
             or execution.response.status >= 500:
         return
     for call in execution.calls:

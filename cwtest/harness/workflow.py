@@ -165,10 +165,18 @@ class BootedWorkflow:
     def _await_done(self, number: int, mark: int, started: float) -> None:
         """Wait for the child's ``done`` of request ``number``: the request's background work is over
         and everything about it has arrived (within the request's deadline)."""
-        limit = _SILENCED_WAIT if self._silenced else max(self.timeout - (time.perf_counter() - started), 0.05)
-        done = self.process.events.wait(protocol.Done, limit, self.process.alive, start=mark,
-                                        where=lambda m: m.request == number)
-        if done is None and self.process.alive():
+        events, alive = self.process.events, self.process.alive
+
+        def wait(limit: float) -> protocol.Done | None:
+            return events.wait(protocol.Done, limit, alive, start=mark, where=lambda m: m.request == number)
+
+        if wait(_SILENCED_WAIT) is not None or self._silenced or not alive():
+            return
+        # Still running (background work), or a workflow that silenced its reports: a round trip tells.
+        if self.process.request_counts(timeout=0.5) is None:
+            self._silenced = True
+            return
+        if wait(max(self.timeout - (time.perf_counter() - started), 0.05)) is None and alive():
             self._silenced = True
 
     def _exchange(self, method: str, path: str, kwargs: dict[str, Any]) -> tuple[httpx.Response, bytes, bool]:
