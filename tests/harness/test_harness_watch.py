@@ -72,7 +72,7 @@ def test_the_near_misses_get_no_finding(results: dict[str, WorkflowResult]) -> N
     assert result.findings == [], [(f.kind, f.message) for f in result.findings]
     assert {r.name: result.route_verdict(r).value for r in result.routes} == {
         "GET /items/{item_id}": "passed", "POST /amount": "passed", "POST /lenient": "passed", "POST /wait": "passed",
-        "POST /notify": "passed"}
+        "POST /notify": "passed", "GET /headers": "passed"}
 
 
 def test_the_harness_own_forwarding_from_async_clients_does_not_block_the_loop() -> None:
@@ -87,3 +87,30 @@ def test_the_harness_own_forwarding_from_async_clients_does_not_block_the_loop()
                      for kind in ("mocked", "outside", "mocked", "outside")]
     assert [r.status for r in responses] == [200] * 4
     assert [r.blocks for r in responses] == [()] * 4
+
+
+def test_block_threshold_zero_turns_the_watchdog_off_and_bad_values_are_usage_errors(tmp_path: Path) -> None:
+    from cwtest.harness.cli import run_main
+
+    out = tmp_path / "report.json"
+    assert run_main([str(RUNTIME / "blocking_helper.py"), "--examples", "0", "--block-threshold", "0",
+                     "--output-format", "json", "-o", str(out), "--no-progress"]) == 0
+    import json
+
+    [workflow] = json.loads(out.read_text())["workflows"]
+    assert workflow["findings"] == [] and workflow["verdict"] == "passed"
+    assert run_main([str(RUNTIME / "blocking_helper.py"), "--block-threshold", "-1"]) == 2
+
+
+def test_a_warning_logged_during_a_2xx_is_seen_and_the_request_number_never_reaches_the_app() -> None:
+    harness = Harness(timeout=60)
+    with harness.boot(RUNTIME / "clean_near_misses.py") as booted:
+        assert booted is not None
+        notice = booted.send("POST", "/notify", {"text": "a longer notice"})
+        lenient = booted.send("POST", "/lenient", {"text": "x"})
+        seen = booted.send("GET", "/headers", headers={"x-correlation-id": "cwtest-1"})
+    assert notice.status == 202 and notice.logs[0].startswith("WARNING near-misses: long notice: 15 characters (")
+    assert (notice.swallowed, notice.blocks, notice.exceptions) == ((), (), ())
+    assert [e.type for e in lenient.swallowed] == ["ValueError"] and lenient.body == {"ok": False}
+    assert seen.status == 200 and "x-correlation-id" in seen.body["names"]
+    assert not [name for name in seen.body["names"] if name.startswith("x-cwtest")] and booted.number == 3
