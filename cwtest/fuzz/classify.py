@@ -67,6 +67,8 @@ class Observation:
     key: str | None = None
     location: str | None = None
     stack: tuple[str, ...] = ()
+    #: A ``blocking-call``'s block, in milliseconds (the report gives the longest seen).
+    milliseconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,9 @@ class Judge:
                                  f"frame of the workflow's on the stack; not a finding")
                 continue
             found.append(Observation("blocking-call", ("blocking-call", route.name, block.location),
-                                     f"{route.name} held the event loop {block.milliseconds} ms at "
-                                     f"{display_path(block.location)} (`{block.source}`)"
-                                     + (f", in {block.call}" if block.call != block.source else ""),
-                                     location=block.location, stack=block.stack))
+                                     f"{route.name} held the event loop {block.milliseconds} ms in `{block.source}`"
+                                     + (f" ({block.call})" if block.call != block.source else ""),
+                                     location=block.location, stack=block.stack, milliseconds=block.milliseconds))
         if response.pending:
             stats.notes_once(f"{check}: {response.pending} task(s) a request started still ran when cwtest stopped "
                              f"waiting for them (the request's deadline); not judged")
@@ -196,12 +197,13 @@ class Judge:
                 stats.notes_once(f"{check}: a {exc.type} caught at {display_path(exc.caught)} passed through cwtest's "
                                  f"stand-in ({cause.kind}: {cause.detail}); not a finding")
                 continue
-            raised = display_path(exc.location) if exc.location else "library code"
             caught = display_path(exc.caught)
             if exc.location and exc.caught and exc.location.rsplit(":", 1)[0] == exc.caught.rsplit(":", 1)[0]:
                 caught = "line " + exc.caught.rsplit(":", 1)[1]
-            message = (f"{exc.type} swallowed: raised at {raised}, caught by `{exc.clause}` at {caught}; "
-                       f"{route.name} answered {response.status}: {exc.message}")
+            text = exc.message if len(exc.message) <= 80 else exc.message[:77] + "..."
+            # the report adds where it was raised (``location``); the engine, on how many requests
+            message = (f"{exc.type}: {text} (swallowed: caught by `{exc.clause}` at {caught}; {route.name} "
+                       f"answered {response.status})")
             found.append(Observation("swallowed-exception", ("swallowed", exc.type, exc.location or "?",
                                                              exc.caught or "?"), message, exc,
                                      location=exc.location,

@@ -26,6 +26,7 @@ workflow stopped earlier, the search engine failed) is inconclusive, with the re
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,8 @@ class Fuzzer:
         #: Why the target stopped taking requests, once it has.
         self.stopped: str | None = None
         self._search: Search | None = None
+        #: The longest block of each ``blocking-call`` signature, in milliseconds.
+        self._longest: dict[tuple[str, ...], int] = {}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -179,7 +182,11 @@ class Fuzzer:
             if failure.kind == "swallowed-exception" and route is not None and route.search is not None:
                 valid = 1 + route.search.fuzz_requests
                 failure.message = failure.message.replace(
-                    " swallowed: ", f" swallowed on {min(failure.count, valid)} of {valid} valid requests: ", 1)
+                    " (swallowed: ", f" (swallowed on {min(failure.count, valid)} of {valid} valid requests: ", 1)
+            shown = re.search(r"held the event loop (\d+) ms", failure.message)
+            longest = self._longest.get(failure.signature, 0)
+            if failure.kind == "blocking-call" and shown is not None and longest > int(shown.group(1)):
+                failure.message += f"; the longest block: {longest} ms"
         self.report.findings = [failure.finding(self.workflow, self.shown) for failure in ordered]
         self.report.requests = self._sent
         self.report.seconds = time.perf_counter() - started
@@ -291,6 +298,8 @@ class Fuzzer:
     def observe(self, observation: Observation, route: Route, check: str, execution: Execution,
                 fault: Fault | None, minimal: bool, counted: bool = True) -> None:
         signature = observation.signature
+        if observation.milliseconds:
+            self._longest[signature] = max(self._longest.get(signature, 0), observation.milliseconds)
         existing = self.failures.get(signature)
         if existing is None:
             self.failures[signature] = self._failure(observation, route, check, execution, fault, minimal)

@@ -36,8 +36,8 @@ def test_a_swallowed_keyerror_is_a_finding_with_its_repro(results: dict[str, Wor
     result = results["swallowed_keyerror"]
     assert kinds(result) == [("swallowed-exception", "POST /")]
     [finding] = result.findings
-    assert finding.message.startswith("KeyError swallowed on 6 of 6 valid requests: raised at ")
-    assert "swallowed_keyerror.py:45, caught by `except Exception as exc` at line 52" in finding.message
+    assert finding.message == ("KeyError: 'weight' (swallowed on 6 of 6 valid requests: caught by `except Exception "
+                               "as exc` at line 52; POST / answered 200)")
     assert finding.location is not None and finding.location.endswith("swallowed_keyerror.py:45")
     assert finding.exception is not None and finding.exception.caught.endswith("swallowed_keyerror.py:52")
     repro = finding.repro
@@ -52,7 +52,7 @@ def test_a_blocked_loop_names_the_helpers_line_and_the_call(results: dict[str, W
     assert kinds(result) == [("blocking-call", "POST /crawl")]
     [finding] = result.findings
     assert finding.location is not None and finding.location.endswith("blocking_helper.py:31")
-    assert " held the event loop " in finding.message and "(`time.sleep(PAUSE)`)" in finding.message
+    assert finding.message.startswith("POST /crawl held the event loop ") and "in `time.sleep(PAUSE)`" in finding.message
     assert any("blocking_helper.py:38 in crawl" in line for line in finding.stack)
     assert finding.repro is not None and "response.blocks" in finding.repro.regression_test
 
