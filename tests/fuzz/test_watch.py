@@ -202,3 +202,43 @@ def test_the_near_misses_are_clean_and_a_logged_warning_is_a_note() -> None:
         assert response.logs and response.logs[0].startswith("WARNING near-misses: long notice: 15 characters (")
         lenient = target.send("POST", "/lenient", {"text": "x"})
         assert [e.type for e in lenient.swallowed] == ["ValueError"]  # seen, and not a programming error
+
+
+def test_which_swallowed_exceptions_are_programming_errors(tmp_path: Path) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from cwtest.fuzz.classify import programming_error
+    from cwtest.fuzz.target import exception_info, exception_of
+    from cwtest.simulator.records import Call
+
+    def caught(exc: BaseException) -> Any:
+        try:
+            raise exc
+        except BaseException as raised:  # noqa: BLE001 - the test's own
+            return exception_of(raised, __file__)
+
+    def llm(text: str) -> Call:
+        return Call(seq=1, service="openai", path="v1/chat/completions", method="POST", inputs={}, headers={},
+                    correlation_id=None, request_id=None, in_background=False, status=200,
+                    response={"choices": [{"message": {"content": text}}]})
+
+    class Model(BaseModel):
+        n: int
+
+    try:
+        Model(n="x")  # type: ignore[arg-type]
+    except ValidationError as exc:
+        invalid = exception_of(exc, __file__)
+    [message] = run_code("import json\ndef main():\n    try:\n        return json.loads('Sure! Here is the JSON: {')\n"
+                         "    except Exception:\n        return None\n", tmp_path)
+    assert message.doc == "Sure! Here is the JSON: {"
+    undecodable = exception_info(protocol.decode(protocol.encode(message).rstrip(b"\n"), protocol.CHILD))
+    assert all(programming_error(caught(e), []) for e in (KeyError("k"), TypeError("t"), AttributeError("a"),
+                                                          IndexError("i"), NameError("n"), UnboundLocalError("u")))
+    assert programming_error(invalid, [])  # pydantic's ValidationError
+    assert not programming_error(caught(ValueError("not a number")), [])  # the workflow's own validation
+    assert not programming_error(caught(RuntimeError("upstream failed")), [])
+    # a JSONDecodeError only on an LLM's text: its document is in an LLM call's answer of the request
+    assert programming_error(undecodable, [llm("Sure! Here is the JSON: {")])
+    assert not programming_error(undecodable, [llm("something else")])
+    assert not programming_error(undecodable, [])
