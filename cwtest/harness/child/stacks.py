@@ -33,7 +33,7 @@ WORKFLOW = ""
 #: This package's directory: its frames are never the workflow's.
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: The functions of the child's own threads (the command loop, the relays): not the workflow's.
-OWN_THREADS = ("listen_parent", "accept", "pump")
+OWN_THREADS = ("listen_parent", "accept", "pump", "watch")
 _MESSAGE_LIMIT = 2000
 #: Placeholder env values cwtest injected -> the variable (the child sets it from its config): a
 #: failure that shows one in its exception or the failing frame's locals is cwtest's doing.
