@@ -242,3 +242,21 @@ def test_which_swallowed_exceptions_are_programming_errors(tmp_path: Path) -> No
     assert programming_error(undecodable, [llm("Sure! Here is the JSON: {")])
     assert not programming_error(undecodable, [llm("something else")])
     assert not programming_error(undecodable, [])
+
+
+def test_a_task_still_running_when_the_wait_ends_is_counted_not_judged() -> None:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    keep: set[asyncio.Task[None]] = set()
+
+    @app.post("/later")
+    async def later() -> dict:
+        keep.add(asyncio.create_task(asyncio.sleep(5)))
+        return {"ok": True}
+
+    with InProcessTarget(app, lifespan=False, wait=0.2) as target:
+        response = target.send("POST", "/later")
+        assert response.status == 200 and response.pending == 1 and response.exceptions == ()
+    for task in keep:
+        task.cancel()

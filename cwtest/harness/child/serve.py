@@ -147,11 +147,14 @@ def wrap(app: Any, sink: Any = None, wait: float = 30.0, workflow: Optional[str]
         finished = []
         number = watch.take_number(scope) if scope.get("type") == "http" else None
         state = token = None
+        deadline = 0.0
         if number is not None:
             import asyncio
+            import time
 
             watch.track_tasks(asyncio.get_running_loop())
             state, token = watch.begin(number, sink, workflow)
+            deadline = time.monotonic() + wait
 
         async def send_http(message: Dict[str, Any]) -> None:
             kind = message.get("type")
@@ -173,7 +176,10 @@ def wrap(app: Any, sink: Any = None, wait: float = 30.0, workflow: Optional[str]
                 raise
         finally:
             if state is not None:
-                await watch.end(state, token, wait)
+                import time
+
+                # done before the parent's deadline for the request (it stops waiting then)
+                await watch.end(state, token, deadline - time.monotonic() - 0.5)
 
     return asgi
 
