@@ -155,9 +155,14 @@ class InProcessTarget:
     * the app's lifespan runs (startup at open, shutdown at close) on one event loop that lives
       as long as the target, so module-level clients bound to a loop keep working.
 
-    Exceptions are captured by a wrapper around the app: Starlette's ``ServerErrorMiddleware``
-    answers 500 (through the client's patched handler, if any) and re-raises, and the wrapper
-    records the exception and swallows it once the answer has started. Deliberate
+    Exceptions are captured by the child's own wrapper around the app (``serve.wrap``): Starlette's
+    ``ServerErrorMiddleware`` answers 500 (through the client's patched handler, if any) and
+    re-raises, and the wrapper records the exception and swallows it once the answer has started.
+    The wrapper also watches each request as the sandbox does (``cwtest.harness.child.watch``):
+    exceptions broad handlers swallowed (``from_path`` compiles the workflow with the hook), the
+    tasks it started (awaited, up to ``wait`` seconds), WARNING records, and, with
+    ``block_threshold`` above 0, callbacks that hold the loop (``Response.swallowed``, ``blocks``,
+    ``logs``, ``pending``). Deliberate
     ``HTTPException`` s and the client's own ``HTTPStatusError`` (mapped to the upstream status by
     the client's handler) are handled inside the app and never reach it. Exceptions of tasks the
     app spawned and never awaited are caught by the loop's exception handler.
