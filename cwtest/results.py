@@ -309,6 +309,8 @@ class Block:
     #: text when nothing below has a Python frame (``time.sleep(1.5)``).
     call: str
     stack: tuple[str, ...] = ()
+    #: cwtest's own code (its routing of an outbound request) was below the workflow's line.
+    cwtest: bool = False
 
     def render(self) -> str:
         where = display_path(self.location) if self.location else "library code"

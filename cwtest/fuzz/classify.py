@@ -34,6 +34,7 @@ workflow line; route and status; route and schema path; service, path and key.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ PRIORITY = ("unhandled-exception", "memory", "timeout", "crash", "no-response", 
 #: Blocks that happen once in a run, whatever the workflow does per request: building an SSL context
 #: (cwtest shares them per configuration; ~80 ms each), importing a module. Not findings.
 WARMUPS = ("ssl.py:", "<frozen importlib._bootstrap", "importlib/__init__.py:")
+#: A thread being started (an executor's first worker, ``asyncio.to_thread``): the loop thread waits
+#: for it to run, which a busy machine can make long; a cost per worker, not a blocking call.
+THREAD_START = re.compile(r"threading\.py:\d+ in start$|concurrent/futures/thread\.py:\d+ in _adjust_thread_count$")
 #: cwtest's own files: in-process, the simulator answers on the workflow's loop.
 CWTEST_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
 #: What a broad ``except`` must not swallow: programming errors, not a failing service's errors
@@ -154,15 +158,17 @@ class Judge:
             if request.defect:
                 stats.accepted_defects.add(request.defect)
         for block in response.blocks:
-            if any(line.startswith(CWTEST_DIR) for line in block.stack):  # the in-process target's simulator
-                stats.notes_once(f"{check}: the event loop was held {block.milliseconds} ms in cwtest's own code (the "
-                                 f"in-process simulator answering on the workflow's loop); not a finding")
+            if block.cwtest or any(line.startswith(CWTEST_DIR) for line in block.stack):
+                stats.notes_once(f"{check}: the event loop was held {block.milliseconds} ms in cwtest's own code (its "
+                                 f"routing of an outbound request, or the in-process simulator); not a finding")
                 continue
             warmup = next((marker for marker in WARMUPS if any(marker in line for line in block.stack)), None)
+            if warmup is None and any(THREAD_START.search(line) for line in block.stack):
+                warmup = "a thread's start"
             if warmup is not None:
                 stats.notes_once(f"{check}: {display_path(block.location)} held the event loop {block.milliseconds} ms "
-                                 f"in {warmup} (a one-time warm-up here: cwtest shares SSL contexts, and a module is "
-                                 f"imported once); not a finding")
+                                 f"in {warmup} (a warm-up: an SSL context, which cwtest shares; a module imported "
+                                 f"once; a worker thread started); not a finding")
                 continue
             if block.location is None:
                 stats.notes_once(f"{check}: the event loop was held {block.milliseconds} ms in {block.call} with no "

@@ -85,7 +85,7 @@ def watched(messages: list[protocol.Message], number: int) -> dict[str, Any]:
     mine = [m for m in messages if getattr(m, "request", None) == number]
     return {
         "swallowed": tuple(exception_info(m) for m in mine if isinstance(m, protocol.Swallowed)),
-        "blocks": tuple(Block(m.milliseconds, m.count, m.location, m.source, m.call, tuple(m.stack))
+        "blocks": tuple(Block(m.milliseconds, m.count, m.location, m.source, m.call, tuple(m.stack), m.cwtest)
                         for m in mine if isinstance(m, protocol.Blocked)),
         "logs": tuple(f"{m.level} {m.logger}: {m.message} ({display_path(m.location)})"
                       for m in mine if isinstance(m, protocol.Log)),

@@ -260,3 +260,22 @@ def test_a_task_still_running_when_the_wait_ends_is_counted_not_judged() -> None
         assert response.status == 200 and response.pending == 1 and response.exceptions == ()
     for task in keep:
         task.cancel()
+
+
+@pytest.mark.parametrize(("inner", "cwtest", "judged"), [
+    ("/usr/lib/python3.11/socket.py:706 in readinto", False, "finding"),
+    ("/usr/lib/python3.11/threading.py:971 in start", False, "note"),  # a worker thread starting
+    ("/usr/lib/python3.11/ssl.py:770 in create_default_context", False, "note"),  # an SSL context: a warm-up
+    ("/usr/lib/python3.11/socket.py:706 in readinto", True, "note"),  # cwtest's routing below the line
+])
+def test_what_a_block_is_judged(inner: str, cwtest: bool, judged: str) -> None:
+    from cwtest.fuzz.classify import Judge
+    from cwtest.openapi import Route
+    from cwtest.results import Block, Request, Response, RouteStats
+
+    block = Block(150, 1, "/w/wf.py:9", "fetch()", "requests.get", ("/w/wf.py:9 in route", inner), cwtest)
+    judge = Judge({}, frozenset({"fuzz"}), (), ())
+    stats = RouteStats("POST /")
+    found = judge.classify(Route("POST", "/"), "fuzz", Request("POST", "/", "/"), Response(200, {}, 0.2, blocks=(block,)),
+                           [], None, stats)
+    assert ("finding" if [o.kind for o in found] == ["blocking-call"] else "note" if stats.notes else "?") == judged

@@ -292,6 +292,8 @@ class Blocked(Message):
     source: str = ""  #: its line's text
     call: str = ""  #: the call below it: a library frame, or the line's text (a C function)
     stack: Sequence[str] = ()
+    #: cwtest's own code (its routing of an outbound request) was below the workflow's line
+    cwtest: bool = False
 
 
 class Log(Message):

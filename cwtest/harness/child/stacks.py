@@ -243,8 +243,8 @@ def collect_stacks(loop: Any = None) -> Dict[str, Any]:
     names = {t.ident: t.name for t in threading.enumerate()}
     for ident, frame in sys._current_frames().items():
         frames = frames_of(frame)
-        if any(is_ours(f[0]) and f[2] in OWN_THREADS for f in frames):
-            continue
+        if any(is_ours(f[0]) and f[2] in OWN_THREADS for f in frames) or names.get(ident, "").startswith("cwtest-"):
+            continue  # the child's own threads (the event socket, the watchdog, the outside pool)
         trimmed = trim(frames)
         threads.append({"thread": names.get(ident, str(ident)), "location": location(trimmed),
                         "stack": render(trimmed)})

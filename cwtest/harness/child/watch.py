@@ -419,11 +419,13 @@ def describe_block(frames: List[Any], workflow: Optional[str] = None) -> Dict[st
     workflow frame, its line's text, and the call below it."""
     import linecache
 
+    first = next((i for i, f in enumerate(frames) if stacks.is_workflow(f[0], workflow)), len(frames))
+    ours = any(stacks.is_ours(f[0]) for f in frames[first:])
     frames = [f for f in frames if not stacks.is_ours(f[0])]
     mine = [i for i, f in enumerate(frames) if stacks.is_workflow(f[0], workflow)]
     if not mine:
         below = frames[-1] if frames else ("?", 0, "?")
-        return {"location": None, "source": "", "stack": stacks.render(frames[-8:]),
+        return {"location": None, "source": "", "stack": stacks.render(frames[-8:]), "cwtest": ours,
                 "call": "%s (%s:%d)" % (below[2], stacks.package_of(below[0]), below[1])}
     last = mine[-1]
     file, line, _name = frames[last]
@@ -436,5 +438,5 @@ def describe_block(frames: List[Any], workflow: Optional[str] = None) -> Dict[st
             call += ", in %s.%s" % (stacks.package_of(inner[0]), inner[2])
     else:
         call = source  # a function without a Python frame (time.sleep, a C extension's call)
-    return {"location": "%s:%d" % (file, line), "source": source, "call": call[:300],
+    return {"location": "%s:%d" % (file, line), "source": source, "call": call[:300], "cwtest": ours,
             "stack": stacks.render(frames[mine[0]:][-24:])}
