@@ -70,6 +70,14 @@ KINDS: dict[str, str] = {
     "response-model": "a 2xx body breaks the documented response schema",
     "service-contract": "a library-service call broke the catalog's contract (the simulator answered 422)",
     "redis-namespace": "a Redis command outside the run's namespace (refused by Redis' ACL)",
+    # what a 2xx hides (cwtest.harness.child.watch)
+    "swallowed-exception": "a programming error (NameError, TypeError, AttributeError, KeyError, IndexError, a pydantic "
+                           "ValidationError, a JSONDecodeError on an LLM's text) caught by a broad except of the "
+                           "workflow's while it answered a valid request with a 2xx",
+    "blocking-call": "a request's code ran on the event loop longer than --block-threshold without awaiting (a "
+                     "blocking call in an async route: the runtime complement of CW203)",
+    "background-exception": "an exception in work a request scheduled (a BackgroundTasks function, an asyncio task it "
+                            "started), after its answer was sent",
 }
 
 
@@ -261,6 +269,14 @@ class ExceptionInfo:
     via: tuple[str, ...] = ()
     #: cwtest's stand-ins in its chain (an unanswered request, a catalog gap, a placeholder value).
     standins: tuple[StandIn, ...] = ()
+    #: Escaped after the answer: ``background`` (a BackgroundTasks function), ``task`` (an asyncio
+    #: task the request started, its exception never retrieved); None while answering.
+    phase: str | None = None
+    #: A swallowed exception's: ``file:line`` of the broad ``except`` that caught it, that clause's
+    #: text, and a ``JSONDecodeError``'s document (its start).
+    caught: str | None = None
+    clause: str = ""
+    doc: str | None = None
 
     def is_a(self, name: str) -> bool:
         """True when ``name`` (``httpx.HTTPError``, ``KeyError``) is the class or one of its bases."""
@@ -270,12 +286,36 @@ class ExceptionInfo:
     def render(self) -> str:
         lines = [f"{self.type}: {self.message}" if self.message else self.type]
         lines += ["  " + frame.render().replace("\n", "\n  ") for frame in self.frames]
+        if self.caught:
+            lines.append(f"  caught by `{self.clause}` at {display_path(self.caught)}")
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "location": self.location,
                 "frames": [f.as_json() for f in self.frames], "mro": list(self.mro), "via": list(self.via),
-                "standins": [s.as_json() for s in self.standins]}
+                "standins": [s.as_json() for s in self.standins], "phase": self.phase, "caught": self.caught,
+                "clause": self.clause}
+
+
+@dataclass(frozen=True)
+class Block:
+    """The workflow's code holding the event loop longer than the threshold during one request."""
+
+    milliseconds: int
+    count: int
+    #: ``file:line`` of the workflow's frame on the sampled stack (None: library frames only).
+    location: str | None
+    source: str
+    #: The call below it: a library's frame (``requests.get, in socket.readinto``), or the line's
+    #: text when nothing below has a Python frame (``time.sleep(1.5)``).
+    call: str
+    stack: tuple[str, ...] = ()
+    #: cwtest's own code (its routing of an outbound request) was below the workflow's line.
+    cwtest: bool = False
+
+    def render(self) -> str:
+        where = display_path(self.location) if self.location else "library code"
+        return f"{where} held the event loop {self.milliseconds} ms in {self.call}"
 
 
 @dataclass(frozen=True)
@@ -302,6 +342,14 @@ class Response:
     stack: tuple[str, ...] = ()
     #: What cwtest stood in for while answering it: outbound requests nobody answered, ...
     standins: tuple[StandIn, ...] = ()
+    #: Exceptions broad handlers of the workflow caught while answering it (``ExceptionInfo.caught``).
+    swallowed: tuple[ExceptionInfo, ...] = ()
+    #: Callbacks of this request that held the event loop longer than the threshold.
+    blocks: tuple[Block, ...] = ()
+    #: Records the workflow's code logged at WARNING or above: ``LEVEL logger: message (file:line)``.
+    logs: tuple[str, ...] = ()
+    #: Tasks it started that still ran when cwtest stopped waiting for them.
+    pending: int = 0
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,11 @@ class BlockingCallInAsync(Rule):
     ASYNC251 `time.sleep`) see direct calls of about a dozen standard and HTTP APIs; this
     rule sees those, the libraries above, client methods and the file's helpers.
 
+    At run time, `cwtest run` reports the same mistake as a `blocking-call` finding (its
+    watchdog samples the event loop's thread while a callback holds it longer than
+    `--block-threshold`): through libraries and helpers this rule does not know, on the
+    routes the run reaches (docs/cwtest/harness.md, "What a 2xx hides").
+
     ## Why is this bad?
     A workflow is one process with one event loop. While a blocking call waits on the
     network, a subprocess or a timer, nothing else runs: concurrent requests, `gather`ed

@@ -33,16 +33,31 @@ workflow line; route and status; route and schema path; service, path and key.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cwtest.openapi import Route, response_problem_detail
-from cwtest.results import ExceptionInfo, Request, Response, RouteStats, StandIn
+from cwtest.results import ExceptionInfo, Request, Response, RouteStats, StandIn, display_path
 from cwtest.simulator.records import Call
 
 #: Observation kinds, most telling first: the first one of a request is the one a search chases.
-PRIORITY = ("unhandled-exception", "memory", "timeout", "crash", "no-response", "server-error", "response-model",
-            "service-contract")
+PRIORITY = ("unhandled-exception", "memory", "timeout", "crash", "no-response", "server-error",
+            "background-exception", "swallowed-exception", "response-model", "blocking-call", "service-contract")
+#: Blocks that happen once in a run, whatever the workflow does per request: building an SSL context
+#: (cwtest shares them per configuration; ~80 ms each), importing a module. Not findings.
+WARMUPS = ("ssl.py:", "<frozen importlib._bootstrap", "importlib/__init__.py:")
+#: A thread being started (an executor's first worker, ``asyncio.to_thread``): the loop thread waits
+#: for it to run, which a busy machine can make long; a cost per worker, not a blocking call.
+THREAD_START = re.compile(r"threading\.py:\d+ in start$|concurrent/futures/thread\.py:\d+ in _adjust_thread_count$")
+#: cwtest's own files: in-process, the simulator answers on the workflow's loop.
+CWTEST_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
+#: What a broad ``except`` must not swallow: programming errors, not a failing service's errors
+#: (a ``JSONDecodeError`` only on an LLM's text: see ``programming_error``).
+PROGRAMMING_ERRORS = ("NameError", "TypeError", "AttributeError", "KeyError", "IndexError", "UnboundLocalError",
+                      "pydantic.ValidationError", "pydantic_core.ValidationError")
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class Observation:
     key: str | None = None
     location: str | None = None
     stack: tuple[str, ...] = ()
+    #: A ``blocking-call``'s block, in milliseconds (the report gives the longest seen).
+    milliseconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,7 @@ class Judge:
     def _answer(self, route: Route, check: str, request: Request, response: Response, calls: list[Call],
                 fault: str | None, stats: RouteStats, standins: list[StandIn]) -> list[Observation]:
         found: list[Observation] = []
+        status = response.status
         for exc in response.exceptions:
             if check == "faults" and self.is_clients_own(exc):
                 stats.tolerate(fault, exc)
@@ -106,10 +124,16 @@ class Judge:
                 continue
             where = exc.location or (f"{exc.frames[-1].file}:{exc.frames[-1].line}" if exc.frames else "?")
             kind = "memory" if exc.type.endswith("MemoryError") else "unhandled-exception"
-            found.append(Observation(kind, ("exception", exc.type, where), f"{exc.type}: {exc.message}", exc,
+            message = f"{exc.type}: {exc.message}"
+            if exc.phase is not None and kind != "memory":
+                kind = "background-exception"
+                work = "a BackgroundTasks function" if exc.phase == "background" else "a task the request started"
+                message = f"{exc.type} in {work}, after the {status} answer: {exc.message}"
+            found.append(Observation(kind, ("exception", exc.type, where), message, exc,
                                      location=exc.location,
                                      stack=tuple(f"{f.file}:{f.line} in {f.function}" for f in exc.frames)))
-        status = response.status
+        if status is not None and 200 <= status < 300 and check in ("smoke", "fuzz"):
+            found += self._swallowed(route, check, response, calls, stats, standins)
         if status is None and not response.exceptions:
             if response.stopped == "hung":
                 found.append(Observation("timeout", ("timeout", route.name), response.error or "the workflow hung",
@@ -133,6 +157,30 @@ class Judge:
             stats.accepted_invalid += 1
             if request.defect:
                 stats.accepted_defects.add(request.defect)
+        for block in response.blocks:
+            if block.cwtest or any(line.startswith(CWTEST_DIR) for line in block.stack):
+                stats.notes_once(f"{check}: the event loop was held {block.milliseconds} ms in cwtest's own code (its "
+                                 f"routing of an outbound request, or the in-process simulator); not a finding")
+                continue
+            warmup = next((marker for marker in WARMUPS if any(marker in line for line in block.stack)), None)
+            if warmup is None and any(THREAD_START.search(line) for line in block.stack):
+                warmup = "a thread's start"
+            if warmup is not None:
+                stats.notes_once(f"{check}: {display_path(block.location)} held the event loop {block.milliseconds} ms "
+                                 f"in {warmup} (a warm-up: an SSL context, which cwtest shares; a module imported "
+                                 f"once; a worker thread started); not a finding")
+                continue
+            if block.location is None:
+                stats.notes_once(f"{check}: the event loop was held {block.milliseconds} ms in {block.call} with no "
+                                 f"frame of the workflow's on the stack; not a finding")
+                continue
+            found.append(Observation("blocking-call", ("blocking-call", route.name, block.location),
+                                     f"{route.name} held the event loop {block.milliseconds} ms in `{block.source}`"
+                                     + (f" ({block.call})" if block.call != block.source else ""),
+                                     location=block.location, stack=block.stack, milliseconds=block.milliseconds))
+        if response.pending:
+            stats.notes_once(f"{check}: {response.pending} task(s) a request started still ran when cwtest stopped "
+                             f"waiting for them (the request's deadline); not judged")
         if check in ("smoke", "fuzz", "faults"):
             problem = response_problem_detail(self.document, route.method, route.template, status, response.body,
                                               response.text)
@@ -140,6 +188,35 @@ class Judge:
                 path, rule, message = problem
                 found.append(Observation("response-model", ("response-model", route.name, path, rule),
                                          f"the {status} body breaks the response model at {message}"))
+        return found
+
+    def _swallowed(self, route: Route, check: str, response: Response, calls: list[Call], stats: RouteStats,
+                   standins: list[StandIn]) -> list[Observation]:
+        """Programming errors a broad ``except`` of the workflow swallowed while the request got a 2xx;
+        a record the workflow logged at WARNING or above without one is a note."""
+        found = []
+        for exc in response.swallowed:
+            if not programming_error(exc, calls):
+                continue
+            cause = passed_through(exc, standins)
+            if cause is not None:
+                stats.notes_once(f"{check}: a {exc.type} caught at {display_path(exc.caught)} passed through cwtest's "
+                                 f"stand-in ({cause.kind}: {cause.detail}); not a finding")
+                continue
+            caught = display_path(exc.caught)
+            if exc.location and exc.caught and exc.location.rsplit(":", 1)[0] == exc.caught.rsplit(":", 1)[0]:
+                caught = "line " + exc.caught.rsplit(":", 1)[1]
+            text = exc.message if len(exc.message) <= 80 else exc.message[:77] + "..."
+            # the report adds where it was raised (``location``); the engine, on how many requests
+            message = (f"{exc.type}: {text} (swallowed: caught by `{exc.clause}` at {caught}; {route.name} "
+                       f"answered {response.status})")
+            found.append(Observation("swallowed-exception", ("swallowed", exc.type, exc.location or "?",
+                                                             exc.caught or "?"), message, exc,
+                                     location=exc.location,
+                                     stack=tuple(f"{f.file}:{f.line} in {f.function}" for f in exc.frames)))
+        if not found and response.logs:
+            stats.notes_once(f"{check}: the workflow logged {response.logs[0]} while answering "
+                             f"{response.status} (no exception was caught: a note, not a finding)")
         return found
 
     def is_clients_own(self, exc: ExceptionInfo) -> bool:
@@ -156,6 +233,36 @@ class Judge:
             return False
         parts = exc.frames[-1].file.replace("\\", "/").split("/")
         return any(package in parts for package in self.client_packages)
+
+
+def programming_error(exc: ExceptionInfo, calls: list[Call]) -> bool:
+    """One of ``PROGRAMMING_ERRORS``, or a ``JSONDecodeError`` on an LLM's text (its document is in
+    the answer of an LLM call of the request)."""
+    if any(exc.is_a(name) for name in PROGRAMMING_ERRORS):
+        return True
+    if exc.is_a("json.JSONDecodeError") and exc.doc:
+        head = exc.doc.strip()[:80]
+        return bool(head) and any(_llm_call(call) and any(head in text for text in _strings(call.response))
+                                  for call in calls)
+    return False
+
+
+def _strings(value: Any, depth: int = 0) -> list[str]:
+    """Every string in a JSON value (an LLM's text is one, somewhere in its answer)."""
+    if isinstance(value, str):
+        return [value]
+    if depth > 8:
+        return []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v, depth + 1)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v, depth + 1)]
+    return []
+
+
+def _llm_call(call: Call) -> bool:
+    return (call.path == "" and isinstance(call.inputs, dict) and "prompt" in call.inputs) or \
+        call.path.endswith(("chat/completions", "messages", "responses", "generateContent"))
 
 
 def request_standins(request: Request, response: Response, calls: list[Call], catalog: Any = None) -> list[StandIn]:

@@ -26,6 +26,7 @@ workflow stopped earlier, the search engine failed) is inconclusive, with the re
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -155,6 +156,8 @@ class Fuzzer:
         #: The target stopped on cwtest's own error (a request it could not send), not the workflow's.
         self.stopped_by_cwtest = False
         self._search: Search | None = None
+        #: The longest block of each ``blocking-call`` signature, in milliseconds.
+        self._longest: dict[tuple[str, ...], int] = {}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -184,6 +187,16 @@ class Fuzzer:
 
     def _finish(self, started: float) -> FuzzReport:
         ordered = sorted(self.failures.values(), key=lambda f: (f.route, PRIORITY.index(f.kind), f.signature))
+        for failure in ordered:  # how many of the route's valid requests it happened on
+            route = next((r for r in self.report.routes if r.name == failure.route), None)
+            if failure.kind == "swallowed-exception" and route is not None and route.search is not None:
+                valid = 1 + route.search.fuzz_requests
+                failure.message = failure.message.replace(
+                    " (swallowed: ", f" (swallowed on {min(failure.count, valid)} of {valid} valid requests: ", 1)
+            shown = re.search(r"held the event loop (\d+) ms", failure.message)
+            longest = self._longest.get(failure.signature, 0)
+            if failure.kind == "blocking-call" and shown is not None and longest > int(shown.group(1)):
+                failure.message += f"; the longest block: {longest} ms"
         self.report.findings = [failure.finding(self.workflow, self.shown) for failure in ordered]
         self.report.requests = self._sent
         self.report.seconds = time.perf_counter() - started
@@ -307,6 +320,8 @@ class Fuzzer:
     def observe(self, observation: Observation, route: Route, check: str, execution: Execution,
                 fault: Fault | None, minimal: bool, counted: bool = True) -> None:
         signature = observation.signature
+        if observation.milliseconds:
+            self._longest[signature] = max(self._longest.get(signature, 0), observation.milliseconds)
         existing = self.failures.get(signature)
         if existing is None:
             self.failures[signature] = self._failure(observation, route, check, execution, fault, minimal)
@@ -346,6 +361,10 @@ class Fuzzer:
         )
 
 
+#: Findings of a request that still answered as it meant to: it can stand for its calls in the faults check.
+ANSWERED = ("swallowed-exception", "blocking-call", "background-exception")
+
+
 def remember(representatives: Representatives, execution: Execution, choices: tuple[Any, ...] | None) -> None:
     """Keep the first valid request that reached each service endpoint: the faults check replays it.
 
@@ -354,10 +373,13 @@ def remember(representatives: Representatives, execution: Execution, choices: tu
     request that succeeded replaces it."""
     if execution.blocked or execution.response.status is None:
         return
-    failed = bool(execution.observations) or execution.response.status >= 500
+    # a swallowed exception, a blocked loop or a failed background task left the answer as it was:
+    # the request still succeeded for the faults check
+    failures = [o for o in execution.observations if o.kind not in ANSWERED]
+    failed = bool(failures) or execution.response.status >= 500
     failed_at = None
     if failed:
-        first = execution.observations[0] if execution.observations else None
+        first = failures[0] if failures else None
         failed_at = (first.location or first.kind) if first is not None else f"a {execution.response.status} answer"
     for call in execution.calls:
         if call.status is None or call.status >= 400:

@@ -363,7 +363,17 @@ def send_and_assert(failure: Failure, receiver: str, indent: str, tolerated: tup
     if request.files:
         args.append(f"files={dict(request.files)!r}")
     lines = [f"{indent}response = {receiver}.send({', '.join(args)})"]
-    if failure.kind in ("unhandled-exception", "memory"):
+    if failure.kind == "swallowed-exception" and failure.exception is not None:
+        exc = failure.exception
+        caught = _file_line(exc.caught)
+        lines.append(f"    swallowed = [e for e in response.swallowed if e.is_a({exc.type!r}) and "
+                     f"(e.caught or '').endswith({caught!r})]")
+        lines.append('    assert not swallowed, "\\n".join(e.render() for e in swallowed)')
+    elif failure.kind == "blocking-call":
+        lines.append(f"    blocks = [b for b in response.blocks if (b.location or '').endswith("
+                     f"{_file_line(failure.location)!r})]")
+        lines.append('    assert not blocks, "\\n".join(b.render() for b in blocks)')
+    elif failure.kind in ("unhandled-exception", "memory", "background-exception"):
         if failure.check == "faults" and tolerated:
             lines.append(f"    escaped = [e for e in response.exceptions if not any(e.is_a(name) for name in "
                          f"{tuple(tolerated)!r})]")
@@ -383,6 +393,11 @@ def send_and_assert(failure: Failure, receiver: str, indent: str, tolerated: tup
         lines.append("    problems = [p for call in runtime.calls() for p in call.problems]")
         lines.append("    assert not problems, problems")
     return lines, needed
+
+
+def _file_line(location: str | None) -> str:
+    """``name.py:12`` of a ``/path/to/name.py:12``: a regression test that runs wherever the repository is."""
+    return (location or "").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def shell_json(value: Any) -> str:

@@ -154,9 +154,9 @@ class Search:
 
         def one(index: int, request: Request, choices: tuple[Any, ...] | None) -> None:
             execution = self.fuzzer.execute(route, check, request, None, stats)
+            if representatives is not None:
+                remember(representatives, execution, choices)  # not after a failure (engine.ANSWERED aside)
             if not execution.observations:
-                if representatives is not None:
-                    remember(representatives, execution, choices)
                 return
             for observation in execution.observations:
                 if observation.signature not in self.failures and observation.signature not in first_seen:

@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import httpx
 
 from cwtest.fuzz.routing import ROUTER
-from cwtest.harness.child import protocol, serve, stacks
+from cwtest.harness.child import protocol, serve, stacks, watch
 from cwtest.harness.child.outbound import FAULT_HEADER
 from cwtest.harness.child.stacks import package_of
-from cwtest.results import NO_BODY, ExceptionInfo, Frame, Response, StandIn
+from cwtest.results import NO_BODY, Block, ExceptionInfo, Frame, Response, StandIn, display_path
 from cwtest.workflow_env import header_of, workflow_env
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def exception_of(exc: BaseException, workflow_file: str | None) -> ExceptionInfo
     return exception_info(decoded)
 
 
-def exception_info(report: protocol.ExceptionReport) -> ExceptionInfo:
+def exception_info(report: protocol.ExceptionReport | protocol.Swallowed) -> ExceptionInfo:
     """The checks' view of an ``exception`` message (``stacks.exception_report``), from either target.
 
     The report has the class hierarchy (``mro``), the frames with their source lines and the
@@ -74,7 +74,23 @@ def exception_info(report: protocol.ExceptionReport) -> ExceptionInfo:
                          frames=tuple(Frame(*frame) for frame in report.frames), mro=tuple(mro),
                          location=report.location, via=tuple(report.via),
                          standins=tuple(StandIn(kind, detail, location or None)
-                                        for kind, detail, location in report.standins))
+                                        for kind, detail, location in report.standins),
+                         phase=getattr(report, "phase", None), caught=getattr(report, "caught", None),
+                         clause=getattr(report, "clause", ""), doc=getattr(report, "doc", None))
+
+
+def watched(messages: list[protocol.Message], number: int) -> dict[str, Any]:
+    """What the child's watch (``cwtest.harness.child.watch``) said about request ``number``, as the
+    fields of its :class:`~cwtest.results.Response`: one reading for both targets."""
+    mine = [m for m in messages if getattr(m, "request", None) == number]
+    return {
+        "swallowed": tuple(exception_info(m) for m in mine if isinstance(m, protocol.Swallowed)),
+        "blocks": tuple(Block(m.milliseconds, m.count, m.location, m.source, m.call, tuple(m.stack), m.cwtest)
+                        for m in mine if isinstance(m, protocol.Blocked)),
+        "logs": tuple(f"{m.level} {m.logger}: {m.message} ({display_path(m.location)})"
+                      for m in mine if isinstance(m, protocol.Log)),
+        "pending": sum(m.pending for m in mine if isinstance(m, protocol.Done)),
+    }
 
 
 # --- the contract -------------------------------------------------------------------------------
@@ -139,9 +155,14 @@ class InProcessTarget:
     * the app's lifespan runs (startup at open, shutdown at close) on one event loop that lives
       as long as the target, so module-level clients bound to a loop keep working.
 
-    Exceptions are captured by a wrapper around the app: Starlette's ``ServerErrorMiddleware``
-    answers 500 (through the client's patched handler, if any) and re-raises, and the wrapper
-    records the exception and swallows it once the answer has started. Deliberate
+    Exceptions are captured by the child's own wrapper around the app (``serve.wrap``): Starlette's
+    ``ServerErrorMiddleware`` answers 500 (through the client's patched handler, if any) and
+    re-raises, and the wrapper records the exception and swallows it once the answer has started.
+    The wrapper also watches each request as the sandbox does (``cwtest.harness.child.watch``):
+    exceptions broad handlers swallowed (``from_path`` compiles the workflow with the hook), the
+    tasks it started (awaited, up to ``wait`` seconds), WARNING records, and, with
+    ``block_threshold`` above 0, callbacks that hold the loop (``Response.swallowed``, ``blocks``,
+    ``logs``, ``pending``). Deliberate
     ``HTTPException`` s and the client's own ``HTTPStatusError`` (mapped to the upstream status by
     the client's handler) are handled inside the app and never reach it. Exceptions of tasks the
     app spawned and never awaited are caught by the loop's exception handler.
@@ -150,7 +171,7 @@ class InProcessTarget:
     def __init__(self, app: Any, runtime: SimulatedRuntime | None = None, *, workflow_file: str | Path | None = None,
                  base_url: str = "http://127.0.0.1:8000", env: Mapping[str, str] | None = None,
                  module: ModuleType | None = None, lifespan: bool = True, runtime_host: str | None = None,
-                 exact_env: bool = False) -> None:
+                 exact_env: bool = False, block_threshold: float = 0.1, wait: float = 30.0) -> None:
         from cwtest.simulator.runtime import SimulatedRuntime
 
         self.app = app
@@ -176,6 +197,12 @@ class InProcessTarget:
         self._current: list[ExceptionInfo] | None = None
         self._stray: list[ExceptionInfo] = []
         self._closed = False
+        #: What the watch (``cwtest.harness.child.watch``, as in the sandbox) said, for the request in flight.
+        self._messages: list[protocol.Message] = []
+        self._numbers = itertools.count(1)
+        self._wrapped = serve.wrap(app, self._sink, wait, self._workflow_file)
+        self.block_threshold = block_threshold
+        self._watchdog: watch.Watchdog | None = None
         self._saved_env: dict[str, str | None] = {}
         self._apply_env()
         ROUTER.add(self)
@@ -254,6 +281,8 @@ class InProcessTarget:
         if self._closed:
             return
         self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.stop()
         try:
             if self._lifespan is not None:
                 self._runner.run(self._lifespan.shutdown())
@@ -279,15 +308,23 @@ class InProcessTarget:
         captured: list[ExceptionInfo] = []
         self._current = captured
         self._standins = []
-        kwargs: dict[str, Any] = {"headers": header_values(headers), "params": query_params(query)}
+        self._messages = []
+        if self._watchdog is None and self.block_threshold > 0:  # on the loop's thread
+            self._watchdog = watch.Watchdog(self.block_threshold)
+            self._watchdog.start()
+        number = next(self._numbers)
+        kwargs: dict[str, Any] = {"headers": {**header_values(headers), watch.REQUEST_HEADER.decode(): str(number)},
+                                  "params": query_params(query)}
         request_body(kwargs, json_body, form, files)
         started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the app failed before answering; the outcome says so
             self._current = None
-            return Response(None, None, time.perf_counter() - started, tuple(captured + self._take_stray()),
-                            error=f"{type(exc).__name__}: {exc}", standins=tuple(self._standins))
+            return Response(None, None, time.perf_counter() - started,
+                            tuple(self._escaped(number) + captured + self._take_stray()),
+                            error=f"{type(exc).__name__}: {exc}", standins=tuple(self._standins),
+                            **watched(self._messages, number))
         # Let tasks the request scheduled without awaiting run a step, so their failures count here.
         await asyncio.sleep(0)
         self._current = None
@@ -297,8 +334,17 @@ class InProcessTarget:
             body: Any = response.json() if text else None
         except ValueError:
             body = text
-        return Response(response.status_code, body, elapsed, tuple(captured + self._take_stray()),
-                        dict(response.headers), text, standins=tuple(self._standins))
+        return Response(response.status_code, body, elapsed, tuple(self._escaped(number) + captured + self._take_stray()),
+                        dict(response.headers), text, standins=tuple(self._standins), **watched(self._messages, number))
+
+    def _sink(self, message: protocol.Message) -> None:
+        """The watch's messages, through the wire format (as the sandbox's parent reads them)."""
+        decoded = protocol.decode(protocol.encode(message).rstrip(b"\n"), protocol.CHILD)
+        self._messages.append(decoded)
+
+    def _escaped(self, number: int) -> list[ExceptionInfo]:
+        return [exception_info(m) for m in self._messages
+                if isinstance(m, protocol.ExceptionReport) and m.request in (number, None)]
 
     async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         started = False
@@ -310,9 +356,8 @@ class InProcessTarget:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_tracked)
-        except Exception as exc:  # noqa: BLE001 - every escaped exception is recorded, whatever it is
-            self._record(exc)
+            await self._wrapped(scope, receive, send_tracked)  # reports what escapes (serve.wrap)
+        except Exception:  # noqa: BLE001 - reported by the wrapper already; answered here as uvicorn would
             if not started:
                 await send({"type": "http.response.start", "status": 500,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8")]})

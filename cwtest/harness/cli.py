@@ -292,6 +292,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--examples", type=_count, default=50,
                         help="generated valid requests per route, and as many invalid ones; 0: smoke calls only "
                              "(default: 50)")
+    parser.add_argument("--block-threshold", type=_seconds, default=0.1, metavar="S",
+                        help="seconds one callback of a request may hold the workflow's event loop before it is a "
+                             "blocking-call finding; 0: no watchdog (default: 0.1)")
     parser.add_argument("--shrink-time", type=_seconds, default=10.0,
                         help="seconds of shrinking per failure; 0 reports failures as found (default: 10)")
     parser.add_argument("--checks", type=_checks, default=None,
@@ -352,7 +355,8 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         harness = Harness(sandbox=args.sandbox, layer=args.layer, env=_builder(args), cache_dir=args.cache_dir,
                           timeout=args.timeout, limits=_limits(args), max_output=args.max_output, jobs=args.jobs,
                           seed=args.seed, fuzz=fuzz, env_values=env_values, cassettes=not args.no_cassettes,
-                          lint_fix=args.lint_fix, **_env_options(args))
+                          lint_fix=args.lint_fix, block_threshold=args.block_threshold,
+                          **_env_options(args))
     except SandboxUnavailable as exc:
         err.print(f"[red]error[/]: {escape(str(exc))}")
         return 2

@@ -51,6 +51,8 @@ class Settings:
     #: Also run a route item's checks on a copy with cwlint's safe fixes when the item found
     #: something (``cwtest.harness.lint_fix``; the ``cwtest_lint_fix`` ini option turns it off).
     lint_fix: bool = True
+    #: Seconds a callback of a request may hold the event loop (``--cwtest-block-threshold``).
+    block_threshold: float = 0.1
 
 
 class BootFailed(Exception):
@@ -89,7 +91,8 @@ class Pool:
         from cwtest.harness.sandbox import Limits
 
         harness = Harness(sandbox=self.settings.sandbox, timeout=self.settings.timeout,
-                          limits=Limits(cpu=self.settings.cpu), seed=self.settings.seed)
+                          limits=Limits(cpu=self.settings.cpu), seed=self.settings.seed,
+                          block_threshold=self.settings.block_threshold)
         for url, method, response in mocks:
             harness.mock_external(url, ExternalResponse(**json_loads(response)), method=method)
         return harness

@@ -249,7 +249,7 @@ class WorkflowProcess:
 
     def __init__(self, *, python: Path, workflow: Path, env: dict[str, str], layer: Layer, limits: Limits,
                  run_dir: RunDir, sim_base: str, redis_port: int | None, module: str, echo: Any = None,
-                 placeholders: dict[str, str] | None = None) -> None:
+                 placeholders: dict[str, str] | None = None, watching: dict[str, float] | None = None) -> None:
         #: The unprivileged uid and gid the workflow runs as (cwtest runs as root), or None.
         self.identity = run_dir.identity
         self.python = python
@@ -263,6 +263,8 @@ class WorkflowProcess:
         #: Placeholder env values (name -> value): a failure that shows one is cwtest's doing.
         self.placeholders = dict(placeholders or {})
         self.module = module
+        #: What the child's watch does (``block_threshold``, ``wait``: cwtest.harness.child.watch).
+        self.watching = dict(watching or {})
         self.echo = echo
         self.events = Events()
         self.process: subprocess.Popen[bytes] | None = None
@@ -334,6 +336,7 @@ class WorkflowProcess:
             "confine": policy.confinement(self.layer, seccomp=stage2),
             "datagrams_denied": stage2 is not None and not uses_bwrap,
             "placeholders": self.placeholders,
+            "watch": self.watching,
             # Landlock allows no TCP bind: the runtime's loopback relay cannot listen there
             "runtime_relay": self.layer.name != "landlock",
         }

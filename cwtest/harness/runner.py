@@ -51,7 +51,7 @@ class Harness:
                  echo_output: bool = False, fuzz: FuzzConfig | None = None, env_values: dict[str, str] | None = None,
                  cassettes: bool = True, record: bool = False, runtime_url: str | None = None,
                  runtime_key: str | None = None, allow_direct_references: bool = False,
-                 allow_builds: bool = False, lint_fix: bool = False) -> None:
+                 allow_builds: bool = False, lint_fix: bool = False, block_threshold: float = 0.1) -> None:
         self.layer = choose(sandbox, force=layer)
         self.envs = EnvManager(env, cache_dir or default_cache_dir(), layer=self.layer,
                                allow_direct_references=allow_direct_references, allow_builds=allow_builds)
@@ -80,6 +80,9 @@ class Harness:
         self.runtime_key = runtime_key
         #: ``--lint-fix``: boot a second copy with cwlint's safe fixes (``cwtest.harness.lint_fix``).
         self.lint_fix = lint_fix
+        #: Seconds one callback may run on the workflow's event loop before it counts as blocking it
+        #: (``--block-threshold``; 0: no watchdog).
+        self.block_threshold = block_threshold
         self._active: set[WorkflowProcess] = set()
         self._active_lock = threading.Lock()
         self._interrupted = threading.Event()

@@ -126,6 +126,7 @@ def session(harness: Harness, path: Path, result: WorkflowResult,
             run_dir=run_dir, sim_base=SIM_BASE, redis_port=redis_port,
             module=module_name(path, header.distribution_names()),
             echo=sys.stderr.buffer if harness.echo_output else None, placeholders=plan.distinctive(),
+            watching={"block_threshold": harness.block_threshold, "wait": harness.timeout},
         )
         with harness.tracking(process):
             process.start()

@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from cwtest.fuzz.target import exception_info, header_values, query_params, request_body
-from cwtest.harness.child import protocol
+from cwtest.fuzz.target import exception_info, header_values, query_params, request_body, watched
+from cwtest.harness.child import protocol, watch
 from cwtest.harness.collect import stack_of
 from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.sandbox import format_size
@@ -40,6 +40,8 @@ from cwtest.workflow_env import EnvPlan
 #: After a 5xx, how long to wait for the child's report of the exception behind it before asking
 #: it for a round trip on the event socket (which orders everything it sent before).
 _EXCEPTION_WAIT = 0.05
+#: How long to wait for a request's ``done`` once one never came (the workflow silenced its reports).
+_SILENCED_WAIT = 0.2
 #: Where a human reaches the app under ``cwtest boot --port 8000`` (the curl commands' base).
 BOOT_URL = "http://127.0.0.1:8000"
 
@@ -75,6 +77,11 @@ class BootedWorkflow:
         self.dead: str | None = None
         #: The simulator calls whose contract the engine checked (their problems have a repro).
         self.checked_calls: set[int] = set()
+        #: The number of the last request sent (the ``x-cwtest-request`` header: the child's watch
+        #: tags what it sees with it).
+        self.number = 0
+        #: Set once a request's ``done`` did not come in time: later ones wait ``_SILENCED_WAIT`` at most.
+        self._silenced = False
 
     # --- the fuzzer's Target contract ------------------------------------------------------------
 
@@ -107,7 +114,10 @@ class BootedWorkflow:
             raise WorkflowStopped(self.dead)
         process = self.process
         mark = len(process.events.items)
-        kwargs: dict[str, Any] = {"headers": header_values(headers), "params": query_params(query)}
+        self.number += 1
+        number = self.number
+        kwargs: dict[str, Any] = {"headers": {**header_values(headers), watch.REQUEST_HEADER.decode(): str(number)},
+                                  "params": query_params(query)}
         request_body(kwargs, json_body, form, files)
         try:
             try:
@@ -133,6 +143,7 @@ class BootedWorkflow:
                             error=self.dead or f"{type(exc).__name__}: {exc}", stopped="died" if self.dead else None,
                             standins=self._standins(mark))
         elapsed = time.perf_counter() - started
+        self._await_done(number, mark, started)
         if over:
             message = (f"{method} {path} answered {response.status_code} with a body over {format_size(MAX_BODY)}: "
                        f"cwtest read that much and closed the connection")
@@ -149,7 +160,23 @@ class BootedWorkflow:
         except ValueError:
             body = text
         return Response(response.status_code, body, elapsed, tuple(self._exceptions(mark)), dict(response.headers),
-                        text, standins=self._standins(mark))
+                        text, standins=self._standins(mark), **watched(process.events.items[mark:], number))
+
+    def _await_done(self, number: int, mark: int, started: float) -> None:
+        """Wait for the child's ``done`` of request ``number``: the request's background work is over
+        and everything about it has arrived (within the request's deadline)."""
+        events, alive = self.process.events, self.process.alive
+
+        def wait(limit: float) -> protocol.Done | None:
+            return events.wait(protocol.Done, limit, alive, start=mark, where=lambda m: m.request == number)
+
+        if wait(_SILENCED_WAIT) is not None or self._silenced or not alive():
+            return
+        # Still running (background work), or a workflow that silenced its reports: a round trip tells.
+        if self.process.request_counts(timeout=0.5) is None:
+            self._silenced = True
+            return
+        wait(max(self.timeout - (time.perf_counter() - started), 0.05))  # the child's wait ends before
 
     def _exchange(self, method: str, path: str, kwargs: dict[str, Any]) -> tuple[httpx.Response, bytes, bool]:
         """One request under the deadline, its body read up to the cap."""

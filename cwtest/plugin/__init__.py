@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cwtest-no-lint-fix", action="store_true", default=False,
                     help="do not run a failing item's checks again on a copy with cwlint's safe fixes "
                          "(the cwtest_lint_fix ini option)")
+    group.addoption("--cwtest-block-threshold", type=float, default=None, metavar="S",
+                    help="seconds one callback of a request may hold the event loop before it is a blocking-call "
+                         "finding; 0: no watchdog (default 0.1, or the cwtest_block_threshold ini value)")
     parser.addini("cwtest_paths", type="args", default=[],
                   help="globs of workflow files, relative to the rootdir; setting it enables cwtest")
     parser.addini("cwtest_examples", default="50", help="default of --cwtest-examples")
@@ -66,6 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("cwtest_lint_fix", type="bool", default=True,
                   help="when a fuzz or faults item finds something and cwlint has a safe fix for the workflow, "
                        "run the item's checks again on a scratch copy with the fixes applied (default: true)")
+    parser.addini("cwtest_block_threshold", default="0.1", help="default of --cwtest-block-threshold")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -134,6 +138,13 @@ def _settings(config: pytest.Config, enabled: bool) -> Settings:
     if config.getoption("cwtest_timeout") is not None:
         settings.timeout = config.getoption("cwtest_timeout")
     settings.lint_fix = bool(config.getini("cwtest_lint_fix")) and not config.getoption("cwtest_no_lint_fix")
+    threshold = config.getoption("cwtest_block_threshold")
+    try:
+        settings.block_threshold = float(threshold if threshold is not None else config.getini("cwtest_block_threshold"))
+    except ValueError:
+        raise pytest.UsageError("cwtest_block_threshold must be a number of seconds") from None
+    if settings.block_threshold < 0:
+        raise pytest.UsageError("--cwtest-block-threshold must be 0 or more")
     cache = getattr(config, "cache", None)
     if cache is not None and enabled:
         settings.cache_dir = Path(cache.mkdir("cwtest"))

@@ -46,6 +46,9 @@ from cwtest.harness.policy import CHILD
     (b'{"type": "stacks", "reason": "r", "threads": [{"thread": "t", "stack": [3]}]}',
      "stacks.threads[0].stack[0]: expected str, got a number"),
     (b'{"type": "counts", "counts": [[["a", "b"], true]]}', "counts.counts[0][1]: expected int, got a boolean"),
+    (b'{"type": "exception", "exc_type": "E", "message": "m", "phase": "later"}',
+     "exception.phase: 'later' is not one of background, task"),
+    (b'{"type": "done"}', "done: the field 'request' is missing"),
     (b"{" + b" " * protocol.MAX_LINE + b"}", "a line of more than 1048576 bytes"),
 ])
 def test_a_line_that_breaks_the_protocol_says_why_in_one_line(line: bytes, reason: str) -> None:
@@ -65,6 +68,13 @@ def test_every_declared_message_survives_its_line() -> None:
         protocol.ExceptionReport(exc_type="KeyError", message="KeyError: 'x'", frames=[["w.py", 3, "f", "d['x']"]],
                                  mro=["builtins.KeyError"], via=["json"], method="POST", path="/",
                                  standins=[["egress", "GET https://a.example/", "w.py:2"]]),
+        protocol.Swallowed(request=3, exc_type="KeyError", message="KeyError: 'x'", location="w.py:3",
+                           frames=[["w.py", 3, "f", "d['x']"]], mro=["builtins.KeyError"], caught="w.py:5",
+                           clause="except Exception as exc", count=2, doc=None),
+        protocol.Blocked(request=3, milliseconds=151, count=1, location="w.py:9", source="time.sleep(1)",
+                         call="time.sleep(1)", stack=["w.py:9 in f"]),
+        protocol.Log(request=3, level="WARNING", logger="triage", message="failed", location="w.py:7"),
+        protocol.Done(request=3, pending=0),
         protocol.Egress(client="requests", method="GET", url="https://a.example/", answer="refused", location=None,
                         stack=[]),
         protocol.Stacks(reason="cpu", threads=[protocol.ThreadStack(thread="MainThread", stack=["w.py:3 in f"])],
@@ -128,7 +138,8 @@ def test_the_child_sends_only_messages_the_protocol_declares() -> None:
             name = _name(call.func)
             if name.endswith("encode") and name.split(".")[0] == "protocol" and path.name != "channel.py":
                 problems.append(f"{path.name}:{call.lineno}: protocol.encode outside channel.send")
-            if name not in ("send", "channel.send") or path.name == "protocol.py":
+            # ``sink``: serve.wrap's and watch's way out (channel.send in the child, a list in-process)
+            if name not in ("send", "channel.send", "sink", "self.sink", "state.sink") or path.name == "protocol.py":
                 continue
             sends += 1
             [message] = call.args
@@ -170,7 +181,7 @@ def test_the_child_package_runs_on_the_oldest_python_it_supports(tmp_path: Path)
         f"spec = importlib.util.spec_from_file_location('entry', {str(CHILD / '__main__.py')!r})\n"
         "entry = importlib.util.module_from_spec(spec); spec.loader.exec_module(entry)\n"
         "protocol, stacks = entry.load('protocol'), entry.load('stacks')\n"
-        "for name in ('main', 'audit', 'outbound', 'serve', 'confine'): entry.load(name)\n"
+        "for name in ('main', 'audit', 'outbound', 'serve', 'confine', 'watch'): entry.load(name)\n"
         "try:\n    {}['k']\nexcept KeyError as exc:\n"
         "    report = protocol.ExceptionReport(**stacks.exception_report(exc, __file__))\n"
         "sys.stdout.buffer.write(protocol.encode(report))\n"
@@ -244,3 +255,69 @@ def test_both_targets_route_every_kind_of_outbound_request_alike(target: InProce
     assert target.send("GET", "/env").body == {"CODEWORDS_API_KEY": target.runtime.api_key,
                                                "CODEWORDS_RUNTIME_URI": runtime_url, "RUNTIME_URI": runtime_url,
                                                "PORT": "8000", "LOGLEVEL": "INFO"}
+
+
+def _python(version: str) -> str | None:
+    """A Python ``version`` interpreter: uv's, else pyenv's; None when there is none."""
+    from cwtest.harness.env import EnvError, find_uv
+
+    try:
+        found = subprocess.run([find_uv(), "python", "find", version], capture_output=True, text=True, timeout=60)
+        if found.returncode == 0 and found.stdout.strip().endswith(f"python{version}"):
+            return found.stdout.strip()
+    except (OSError, EnvError, subprocess.SubprocessError):
+        pass
+    pyenv = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    return str(pyenv[-1]) if pyenv else None
+
+
+WATCHED = '''
+import asyncio, importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("entry", sys.argv[1])
+entry = importlib.util.module_from_spec(spec); spec.loader.exec_module(entry)
+protocol, watch = entry.load("protocol"), entry.load("watch")
+path = sys.argv[2]
+code = watch.compile_workflow(open(path, "rb").read(), path)
+namespace = {"__name__": "wf"}
+exec(code, namespace)
+out = []
+async def main():
+    dog = watch.Watchdog(0.05)
+    dog.start()
+    await asyncio.sleep(0)
+    watch.track_tasks(asyncio.get_running_loop())
+    state, token = watch.begin(1, out.append, path)
+    namespace["handler"]()
+    await asyncio.sleep(0)
+    await watch.end(state, token, 1.0)
+    dog.stop()
+asyncio.get_event_loop().run_until_complete(main())
+for message in out:
+    sys.stdout.buffer.write(protocol.encode(message))
+'''
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.12"])
+def test_the_watch_works_on_the_oldest_python_and_on_one_with_sys_monitoring(version: str, tmp_path: Path) -> None:
+    """The hook in broad clauses and the watchdog do not depend on the interpreter's tracing APIs:
+    Python 3.8 (the oldest the child supports) and 3.12 report the same messages."""
+    python = _python(version)
+    if python is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must have Python {version}: uv python install {version}")
+        pytest.skip(f"no Python {version} here: uv python install {version}")
+    workflow = tmp_path / "wf.py"
+    workflow.write_text("import time\ndef handler():\n    try:\n        return {}['k']\n    except Exception:\n"
+                        "        time.sleep(0.15)\n")
+    script = tmp_path / "watched.py"
+    script.write_text(WATCHED)
+    done = subprocess.run([python, "-I", "-B", str(script), str(CHILD / "__main__.py"), str(workflow)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    messages = [protocol.decode(line.encode(), protocol.CHILD) for line in done.stdout.splitlines()]
+    assert [type(m).__name__ for m in messages] == ["Swallowed", "Blocked", "Done"]
+    swallowed, blocked, _ = messages
+    assert isinstance(swallowed, protocol.Swallowed) and isinstance(blocked, protocol.Blocked)
+    assert (swallowed.exc_type, swallowed.location, swallowed.caught, swallowed.clause) == (
+        "KeyError", f"{workflow}:4", f"{workflow}:5", "except Exception")
+    assert blocked.milliseconds >= 140 and (blocked.location, blocked.call) == (f"{workflow}:6", "time.sleep(0.15)")

@@ -253,3 +253,22 @@ def test_a_workflow_that_hangs_or_dies_fails_the_item_and_is_booted_again_for_th
     died = cases["workflows/unstable.py::fuzz[POST /exit]"]
     assert died.message == "[crash] the workflow process died during the request (exit status 3)", died.message
     assert '{"mode": "leave"}' in died.text and "✗ [crash]" in died.text
+
+
+def test_a_swallowed_exceptions_regression_test_fails_until_the_key_is_fixed(project: Project) -> None:
+    """Issue 17: the plugin's fuzz item reports a swallowed KeyError (a 200 hides it); its regression
+    test, run with the cw_workflow fixture, fails while the broad except swallows it and passes once
+    the code reads the right key."""
+    project.add("swallowed_keyerror", source=Path(__file__).resolve().parents[2] / "fixtures" / "runtime")
+    result, cases = project.junit("--cwtest", "workflows", *FAST, "-k", "fuzz")
+    assert outcomes(cases) == {"workflows/swallowed_keyerror.py::fuzz[POST /]": "failed"}, result.stdout.str()
+    text = cases["workflows/swallowed_keyerror.py::fuzz[POST /]"].text
+    assert "swallowed-exception" in text and "caught by `except Exception as exc` at line 52" in text
+    (project.path / "tests").mkdir()
+    (project.path / "tests" / "test_regression.py").write_text(extract_regression_test(text))
+    failing = project.run("tests/test_regression.py")
+    failing.assert_outcomes(failed=1)
+    assert "KeyError: 'weight'" in failing.stdout.str()
+    workflow = project.path / "workflows" / "swallowed_keyerror.py"
+    workflow.write_text(workflow.read_text().replace('rule["weight"]', 'rule["score"]'))
+    project.run("tests/test_regression.py").assert_outcomes(passed=1)

@@ -87,7 +87,7 @@ def main(argv: List[str]) -> None:
         name, app, names = serve.find_app(module)
     except serve.NoApp as exc:
         serve.fail("no-app", str(exc))
-    serve.serve(app, name, names, config["app_socket"])
+    serve.serve(app, name, names, config["app_socket"], config.get("watch"))
 
 
 def watch_from_outside(handoff: Any, observer: Dict[str, str]) -> List[str]:

@@ -587,6 +587,12 @@ class ChildRouter:
         self.origin = (sim.scheme, self.host, sim.port or (443 if sim.scheme == "https" else 80))
         self.unix = UnixRuntime(httpx, sim_socket) if httpx is not None else None
         self.outside_socket = outside_socket
+        # The async clients' requests are forwarded from a thread of this pool, never from the
+        # loop's; its first worker starts now, not during a request (the loop would wait for it).
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cwtest-outside")
+        self._pool.submit(int).result()
 
     def runtime(self, request: Any) -> Optional[UnixRuntime]:
         url = request.url
@@ -612,7 +618,7 @@ class ChildRouter:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(None, self._forward, client, method, url, headers, body)
+        answer = await loop.run_in_executor(self._pool, self._forward, client, method, url, headers, body)
         source = answer[4] if answer is not None else "refused"
         _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
             "mock", "cassette", "recorded") else "refused", frames)

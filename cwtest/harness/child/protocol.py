@@ -18,6 +18,13 @@ message                 direction  meaning
 ``exception``           child      an exception escaped the app while it answered a request
 ``egress``              child      an outbound request or connection: where to, from which line,
                                    and who answered it (information, never a finding)
+``swallowed``           child      an exception a broad ``except`` of the workflow caught during a
+                                   request (where raised, where caught)
+``blocked``             child      the event loop ran one callback of a request longer than the
+                                   threshold (the workflow's line, the call below it)
+``log``                 child      the workflow logged a record at WARNING or above during a request
+``done``                child      a request and the work it scheduled (background tasks, tasks it
+                                   started) are over; everything about it was sent before
 ``stacks``              child      the stacks of the threads and tasks (asked, or at the CPU limit)
 ``counts``              child      the exact count of every finding so far (asked)
 ``stacks``              parent     send the stacks now (before a timeout kill)
@@ -243,6 +250,71 @@ class ExceptionReport(Message):
     #: catalog lacks), ``placeholder`` (a placeholder env value in the exception or the failing
     #: frame's locals; detail: the variable)
     standins: Sequence[Tuple[str, str, str]] = ()
+    #: The number of the request it happened in (the ``x-cwtest-request`` header the parent sent).
+    request: Optional[int] = None
+    #: None: while answering; ``background``: in a ``BackgroundTasks`` function, after the answer was
+    #: sent; ``task``: in an asyncio task the request started and nobody awaited
+    phase: Optional[Literal["background", "task"]] = None
+
+
+class Swallowed(Message):
+    """An exception caught by a broad handler of the workflow (``except Exception``, ``except
+    BaseException``, a bare ``except``) while a request was answered: where it was raised (the fields of
+    ``stacks.exception_report``), where it was caught, and how often in that request."""
+
+    TYPE = "swallowed"
+    DIRECTION = CHILD
+    request: int
+    exc_type: str
+    message: str
+    location: Optional[str] = None  #: where it was raised: the innermost workflow frame
+    stack: Sequence[str] = ()
+    frames: Sequence[Tuple[str, int, str, str]] = ()
+    mro: Sequence[str] = ()
+    via: Sequence[str] = ()
+    standins: Sequence[Tuple[str, str, str]] = ()
+    caught: str  #: ``file:line`` of the ``except`` clause that caught it last
+    clause: str  #: that clause's text (``except Exception as exc``)
+    count: int = 1
+    #: a ``JSONDecodeError``'s document, its first 300 characters (was it an LLM's text?)
+    doc: Optional[str] = None
+
+
+class Blocked(Message):
+    """The event loop's thread ran one callback of a request longer than the threshold."""
+
+    TYPE = "blocked"
+    DIRECTION = CHILD
+    request: int
+    milliseconds: int  #: the longest such callback of the request at this place
+    count: int = 1  #: how many callbacks of the request blocked at this place
+    location: Optional[str] = None  #: the innermost workflow frame on the sampled stack
+    source: str = ""  #: its line's text
+    call: str = ""  #: the call below it: a library frame, or the line's text (a C function)
+    stack: Sequence[str] = ()
+    #: cwtest's own code (its routing of an outbound request) was below the workflow's line
+    cwtest: bool = False
+
+
+class Log(Message):
+    """The workflow logged a record at WARNING or above while a request was answered."""
+
+    TYPE = "log"
+    DIRECTION = CHILD
+    request: int
+    level: str
+    logger: str
+    message: str
+    location: Optional[str] = None
+
+
+class Done(Message):
+    """A request is over, with the work it scheduled: sent after everything else about it."""
+
+    TYPE = "done"
+    DIRECTION = CHILD
+    request: int
+    pending: int = 0  #: tasks it started that were still running when the child stopped waiting
 
 
 class Egress(Message):
@@ -288,8 +360,8 @@ class CountsCommand(Message):
 
 
 #: Every message type, each declared once above.
-MESSAGES = (Hello, SetupWarning, Ready, BootFailure, Finding, ExceptionReport, Egress, Stacks, Counts,
-            StacksCommand, CountsCommand)
+MESSAGES = (Hello, SetupWarning, Ready, BootFailure, Finding, ExceptionReport, Swallowed, Blocked, Log, Done, Egress,
+            Stacks, Counts, StacksCommand, CountsCommand)
 _BY_KEY = {(m.DIRECTION, m.TYPE): m for m in MESSAGES}
 
 

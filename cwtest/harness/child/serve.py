@@ -14,12 +14,13 @@ Standard library only (fastapi and uvicorn are the workflow's own), Python 3.8+ 
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import socket
 import sys
 
-from . import channel, protocol, stacks
+from . import channel, protocol, stacks, watch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,9 +36,19 @@ class NoApp(LookupError):
     """The module has no FastAPI object to serve; ``str()`` says why."""
 
 
+class _WatchedLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the workflow with its broad handlers reporting what they catch (``watch``), from
+    its source (never from a cached ``.pyc``, which would not have the hook)."""
+
+    def get_code(self, fullname: str) -> Any:
+        path = self.get_filename(fullname)
+        return watch.compile_workflow(self.get_data(path), path)
+
+
 def load_module(name: str, path: str) -> ModuleType:
-    """Import the file at ``path`` as the module ``name`` (registered in ``sys.modules`` first)."""
-    spec = importlib.util.spec_from_file_location(name, path)
+    """Import the file at ``path`` as the module ``name`` (registered in ``sys.modules`` first),
+    compiled by ``watch.compile_workflow``."""
+    spec = importlib.util.spec_from_file_location(name, path, loader=_WatchedLoader(name, path))
     if spec is None or spec.loader is None:
         raise ImportError("cannot import %s" % path)
     module = importlib.util.module_from_spec(spec)
@@ -107,14 +118,22 @@ def _crash(exc: BaseException) -> Dict[str, Any]:
             "exc_type": report["exc_type"]}
 
 
-def wrap(app: Any) -> Any:
-    """Report every exception that escapes the app, and a failing lifespan startup.
+def wrap(app: Any, sink: Any = None, wait: float = 30.0, workflow: Optional[str] = None) -> Any:
+    """Report every exception that escapes the app, and a failing lifespan startup; watch each
+    request the parent numbered (``watch``), and say when it is ``done``.
 
     Starlette re-raises an exception after its 500 handler has answered; uvicorn would then log it
     and close the connection. Once the answer has started, the exception is reported and
     swallowed, so the connection stays usable; before that, it goes on to uvicorn (which answers
-    500). A lifespan startup failure reaches uvicorn only as text (``lifespan.startup.failed``).
+    500). One raised after the whole answer (not the 500 Starlette's error middleware sends before it
+    re-raises) is a ``BackgroundTasks`` function's (``phase``). A
+    lifespan startup failure reaches uvicorn only as text (``lifespan.startup.failed``).
+
+    ``sink`` takes the messages (the child: ``channel.send``; the in-process target keeps them);
+    ``wait``: how long a request's tasks may run on after it before ``done`` is sent without them.
     """
+    sink = sink or channel.send
+    watch.install_log_hook()
 
     async def asgi(scope: Dict[str, Any], receive: Any, send_: Any) -> None:
         if scope.get("type") == "lifespan":
@@ -125,20 +144,42 @@ def wrap(app: Any) -> Any:
 
             return await app(scope, receive, send_lifespan)
         started = []
+        finished = []
+        number = watch.take_number(scope) if scope.get("type") == "http" else None
+        state = token = None
+        deadline = 0.0
+        if number is not None:
+            import asyncio
+            import time
+
+            watch.track_tasks(asyncio.get_running_loop())
+            state, token = watch.begin(number, sink, workflow)
+            deadline = time.monotonic() + wait
 
         async def send_http(message: Dict[str, Any]) -> None:
-            if message.get("type") == "http.response.start":
-                started.append(True)
+            kind = message.get("type")
+            if kind == "http.response.start":
+                started.append(message.get("status", 200))
+            elif kind == "http.response.body" and not message.get("more_body"):
+                finished.append(True)
             await send_(message)
 
         try:
             await app(scope, receive, send_http)
         except Exception as exc:
             if scope.get("type") == "http":
-                channel.send(protocol.ExceptionReport(method=scope.get("method"), path=scope.get("path"),
-                                                      **stacks.exception_report(exc)))
+                sink(protocol.ExceptionReport(method=scope.get("method"), path=scope.get("path"), request=number,
+                                              # after a whole answer that was not Starlette's 500 for it
+                                              phase="background" if finished and started[0] < 500 else None,
+                                              **stacks.exception_report(exc, workflow)))
             if not started:
                 raise
+        finally:
+            if state is not None:
+                import time
+
+                # done before the parent's deadline for the request (it stops waiting then)
+                await watch.end(state, token, deadline - time.monotonic() - 0.5)
 
     return asgi
 
@@ -173,7 +214,10 @@ def uvicorn_config(uvicorn: Any, app: Any) -> Any:
     return uvicorn.Config(app, **{k: v for k, v in UVICORN_OPTIONS.items() if k in accepted})
 
 
-def serve(app: Any, name: str, names: List[str], app_socket: str) -> NoReturn:
+def serve(app: Any, name: str, names: List[str], app_socket: str, watching: Optional[Dict[str, Any]] = None) -> NoReturn:
+    """Serve ``app`` on ``app_socket``; ``watching``: ``block_threshold`` (seconds; 0: no watchdog) and
+    ``wait`` (seconds a request's tasks may run on after it)."""
+    watching = watching or {}
     try:
         import uvicorn
     except ImportError:
@@ -192,6 +236,9 @@ def serve(app: Any, name: str, names: List[str], app_socket: str) -> NoReturn:
             import asyncio
 
             loop = asyncio.get_running_loop()
+            threshold = float(watching.get("block_threshold") or 0)
+            if threshold > 0:
+                watch.Watchdog(threshold).start()
             await super().startup(sockets=sockets)
             if not self.should_exit:
                 channel.send(protocol.Ready(app=name, apps=names))
@@ -202,5 +249,6 @@ def serve(app: Any, name: str, names: List[str], app_socket: str) -> NoReturn:
         def install_signal_handlers(self) -> None:
             pass  # the parent ends the process; Ctrl-C in a terminal reaches cwtest, not the workflow
 
-    Server(uvicorn_config(uvicorn, wrap(app))).run(sockets=[sock])
+    wrapped = wrap(app, channel.send, float(watching.get("wait", 30.0)), stacks.WORKFLOW)
+    Server(uvicorn_config(uvicorn, wrapped)).run(sockets=[sock])
     fail("boot-crash", "the server stopped: uvicorn exited (a failing lifespan startup, see stderr)")

@@ -33,7 +33,7 @@ WORKFLOW = ""
 #: This package's directory: its frames are never the workflow's.
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: The functions of the child's own threads (the command loop, the relays): not the workflow's.
-OWN_THREADS = ("listen_parent", "accept", "pump")
+OWN_THREADS = ("listen_parent", "accept", "pump", "watch")
 _MESSAGE_LIMIT = 2000
 #: Placeholder env values cwtest injected -> the variable (the child sets it from its config): a
 #: failure that shows one in its exception or the failing frame's locals is cwtest's doing.
@@ -243,8 +243,8 @@ def collect_stacks(loop: Any = None) -> Dict[str, Any]:
     names = {t.ident: t.name for t in threading.enumerate()}
     for ident, frame in sys._current_frames().items():
         frames = frames_of(frame)
-        if any(is_ours(f[0]) and f[2] in OWN_THREADS for f in frames):
-            continue
+        if any(is_ours(f[0]) and f[2] in OWN_THREADS for f in frames) or names.get(ident, "").startswith("cwtest-"):
+            continue  # the child's own threads (the event socket, the watchdog, the outside pool)
         trimmed = trim(frames)
         threads.append({"thread": names.get(ident, str(ident)), "location": location(trimmed),
                         "stack": render(trimmed)})
