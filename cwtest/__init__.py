@@ -17,7 +17,14 @@ __all__ = [*_SIMULATOR, "__version__"]
 
 if TYPE_CHECKING:
     from cwtest.simulator import (  # noqa: F401
-        Call, Delay, DropConnection, HttpError, Malformed, Reply, SimulatedRuntime, Unsuccessful,
+        Call,
+        Delay,
+        DropConnection,
+        HttpError,
+        Malformed,
+        Reply,
+        SimulatedRuntime,
+        Unsuccessful,
     )
 
 

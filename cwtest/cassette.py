@@ -79,7 +79,7 @@ class Cassette:
     def hide(self, text: str) -> str:
         """``text`` with every injected env value as ``{{NAME}}`` and known key formats masked."""
         for value in sorted(self._env, key=len, reverse=True):
-            text = text.replace(value, "{{%s}}" % self._env[value])
+            text = text.replace(value, "{{" + self._env[value] + "}}")
         from cwlint.secrets import redact
 
         return redact(text)

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Sequence
 
 from cwtest import __version__
-from cwtest.simulator.redis_server import RedisUnavailable, redis_available
 from cwtest.simulator.records import mask
+from cwtest.simulator.redis_server import RedisUnavailable, redis_available
 from cwtest.simulator.runtime import SimulatedRuntime
 
 

@@ -64,4 +64,4 @@ def with_implied_format(name: str, schema: Any) -> dict[str, Any] | None:
               for branch in branches]
     if not any(hinted):
         return None
-    return {**schema, "anyOf": [h if h is not None else b for h, b in zip(hinted, branches)]}
+    return {**schema, "anyOf": [h if h is not None else b for h, b in zip(hinted, branches, strict=True)]}

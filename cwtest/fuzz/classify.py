@@ -340,7 +340,7 @@ def contract_problems(call: Call) -> list[tuple[str, str]]:
     errors = call.response.get("errors") if isinstance(call.response, dict) else None
     out = []
     if isinstance(errors, list) and len(errors) == len(call.problems):
-        for error, message in zip(errors, call.problems):
+        for error, message in zip(errors, call.problems, strict=True):
             loc = error.get("loc") if isinstance(error, dict) else None
             key = ".".join(str(p) for p in loc) if loc else _quoted_key(message)
             out.append((key, f"{where}: {message}"))

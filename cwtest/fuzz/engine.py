@@ -400,7 +400,7 @@ def contract_place(observation: Any, calls: Any) -> tuple[str | None, str | None
         if call.service != service or call.path != path or not call.problems:
             continue
         kinds = getattr(call, "problem_kinds", ()) or ()
-        kind = next((k for p, k in zip(call.problems, kinds) if observation.message.endswith(p)), None)
+        kind = next((k for p, k in zip(call.problems, kinds, strict=False) if observation.message.endswith(p)), None)
         return observation.location or call.headers.get("x-cwtest-location"), lint_code(kind)
     return observation.location, None
 

@@ -76,7 +76,7 @@ def domains() -> st.SearchStrategy[str]:
 def emails() -> st.SearchStrategy[str]:
     atom = st.text(_LOCAL_CHARS, min_size=1, max_size=12)
     local = st.lists(atom, min_size=1, max_size=3).map(".".join)
-    general = st.builds(lambda l, d: f"{l}@{d}", local, domains())
+    general = st.builds(lambda name, domain: f"{name}@{domain}", local, domains())
     return weighted(["a@b.co", "josé@example.com", "ü@münchen.de", "first.last+tag@sub.example.org",
                      ("x" * 64) + "@example.com", "user@xn--mnchen-3ya.de"], general)
 

@@ -28,7 +28,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from cwtest.fuzz.target import query_params
-from cwtest.results import KINDS, NO_BODY, ExceptionInfo, Finding, Repro, Request, RouteResult, ServiceCall, display_path
+from cwtest.results import (
+    KINDS,
+    NO_BODY,
+    ExceptionInfo,
+    Finding,
+    Repro,
+    Request,
+    RouteResult,
+    ServiceCall,
+    display_path,
+)
 
 if TYPE_CHECKING:
     from cwtest.fuzz.faults import Fault

@@ -26,8 +26,8 @@ from rich.markup import escape as _markup_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cwtest.harness.runner import Harness
-from cwtest.results import RunReport, WorkflowResult, printable
 from cwtest.harness.sandbox import LAYERS, MODES, Limits, SandboxUnavailable
+from cwtest.results import RunReport, WorkflowResult, printable
 
 _SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -344,10 +344,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         workflows = select_shard(workflows, index, count)
         # An empty shard (more shards than workflows) still writes its empty report, for the merge.
         err.print(f"cwtest: shard {index}/{count}: {len(workflows)} of {found} workflow(s)", highlight=False)
-    from cwtest.harness.report import render_full, render_json, render_junit
-
     from cwtest.fuzz.engine import CHECKS, FuzzConfig
     from cwtest.harness.env import default_cache_dir
+    from cwtest.harness.report import render_full, render_json, render_junit
 
     fuzz = FuzzConfig(examples=args.examples, seed=args.seed, shrink_time=args.shrink_time,
                       cache_dir=args.cache_dir or default_cache_dir(), checks=args.checks or CHECKS)

@@ -170,7 +170,7 @@ def collect_runtime(runtime: Any, result: WorkflowResult, checked: Collection[in
             continue  # a request's calls: the engine reported their problems, with a repro
         where = f"{call.service}{'/' + call.path if call.path else ''}"
         kinds = tuple(getattr(call, "problem_kinds", ()) or ()) + (None,) * len(call.problems)
-        for problem, kind in zip(call.problems, kinds):
+        for problem, kind in zip(call.problems, kinds, strict=False):  # kinds padded with None
             if f"{where}: {problem}" not in reported:
                 # the line of the call: the child adds it to every runtime request it routes
                 result.add(Finding("service-contract", f"{where}: {problem}", call.headers.get("x-cwtest-location"),

@@ -31,11 +31,10 @@ if TYPE_CHECKING:
 
 def exercise(booted: BootedWorkflow, config: FuzzConfig | None) -> None:
     """Run the smoke calls (and the search) on ``booted``; record routes and findings on its result."""
-    from cwtest.fuzz.engine import FuzzConfig, Fuzzer
-
     from dataclasses import replace
 
     from cwtest.examples import examples_dir, load_payloads
+    from cwtest.fuzz.engine import FuzzConfig, Fuzzer
     from cwtest.workflow_env import project_settings
 
     result = booted.result
@@ -51,7 +50,7 @@ def exercise(booted: BootedWorkflow, config: FuzzConfig | None) -> None:
         config = replace(config, payloads=payloads)
     fuzzer = Fuzzer(booted, config, workflow=str(booted.path), shown=_shown_path(booted.path))
     try:
-        booted.schema
+        _ = booted.schema  # fetched now, so that a hang or a bad document is reported here
     except httpx.TimeoutException:
         booted.timeout_finding("while serving /openapi.json")
         return

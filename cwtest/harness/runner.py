@@ -145,7 +145,7 @@ class Harness:
                     fuzzing.exercise(booted, self.fuzz)
         except SessionStopped:
             pass
-        except Exception as exc:  # a bug or a broken host, not the workflow's fault
+        except Exception as exc:  # noqa: BLE001 - a bug or a broken host, not the workflow's fault
             result.harness_error = f"{type(exc).__name__}: {exc}"
         if (self.lint_fix if lint_fix is None else lint_fix) and not result.harness_error \
                 and not self._interrupted.is_set():
@@ -153,7 +153,7 @@ class Harness:
 
             try:
                 second_boot(self, path, result)
-            except Exception as exc:  # a bug of cwtest's: the first run's findings stand
+            except Exception as exc:  # noqa: BLE001 - a bug of cwtest's: the first run's findings stand
                 result.warnings.append(f"--lint-fix: the fixed copy was not run ({type(exc).__name__}: {exc})")
         result.seconds = time.monotonic() - started
         return result

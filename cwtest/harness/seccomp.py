@@ -29,7 +29,7 @@ import os
 import socket
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_ACT_NOTIFY = 0x7FC00000
@@ -225,7 +225,7 @@ def _export(lib: ctypes.CDLL, ctx: int) -> bytes:
     return program
 
 
-@lru_cache(maxsize=None)
+@cache
 def syscall_name(number: int) -> str:
     """The name of a syscall number on this architecture (``connect``), for the observer."""
     lib = _lib()

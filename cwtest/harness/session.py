@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cwlint.header import parse_header
+from cwtest.env_names import split_env_names
 from cwtest.harness.bridge import Relay, UnixServer
 from cwtest.harness.collect import collect, collect_runtime
 from cwtest.harness.env import EnvError, spec_for
@@ -40,7 +41,6 @@ from cwtest.harness.process import RunDir, WorkflowProcess
 from cwtest.harness.workflow import BootedWorkflow
 from cwtest.outbound import outside_app
 from cwtest.results import Finding, Inconclusive, WorkflowResult
-from cwtest.env_names import split_env_names
 from cwtest.workflow_env import EnvPlan, plan_env, project_settings
 
 if TYPE_CHECKING:

@@ -256,8 +256,8 @@ class _RouteItem(CwtestItem):
 
     def runtest(self) -> None:
         from cwtest.fuzz.engine import FuzzConfig, Fuzzer
-        from cwtest.openapi import routes_of
         from cwtest.harness.pool import new_findings
+        from cwtest.openapi import routes_of
         from cwtest.plugin.report import headline, render_item
 
         self._record()

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from cwtest.simulator.records import ServiceRequest
 
@@ -79,8 +79,8 @@ class DropConnection:
     """The connection closes in the middle of the answer (the client sees a protocol error)."""
 
 
-Fault = Union[HttpError, Delay, Malformed, Unsuccessful, DropConnection]
-Answer = Union[Reply, Fault]
+Fault = HttpError | Delay | Malformed | Unsuccessful | DropConnection
+Answer = Reply | Fault
 #: A script function: the request in, an answer (or a plain JSON dict) or None (no opinion) out.
 AnswerFunction = Callable[[ServiceRequest], "Answer | dict[str, Any] | None"]
 

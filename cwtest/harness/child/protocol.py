@@ -50,8 +50,20 @@ from __future__ import annotations
 
 import json
 from collections import abc
-
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterator, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    Iterator,
+    Literal,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 if TYPE_CHECKING:
     from typing import dataclass_transform
