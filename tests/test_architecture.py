@@ -5,7 +5,10 @@ so the document and the check cannot disagree. Imports are read with ``ast``, to
 inside functions ("lazily"); imports under ``if TYPE_CHECKING:`` never run and are skipped.
 
 Packages are checked one by one (:data:`CHECKED`): every module of a checked package must be
-covered by exactly one row. To check cwtest, write its rows in the same grammar and add it.
+covered by exactly one row. A dotted name that is not one of :data:`OURS` is read in the row's
+package (``harness.child`` in a cwtest row). :func:`test_the_invariants_are_in_the_rows` pins the
+layers the rows must keep (the child's stdlib only, cwlint without cwtest, pytest only in the
+plugin, Hypothesis only in the search), so a row loosened past them fails too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The packages whose rows are written in the checked grammar.
-CHECKED = ("cwlint", "cwkit")
+CHECKED = ("cwlint", "cwtest", "cwkit")
 #: Top-level names that are this project's packages (absolute when named in a row).
 OURS = ("cwlint", "cwtest", "cwkit")
 
@@ -96,12 +99,13 @@ def _allowed(row: Row, cell: str) -> None:
                 row.everything_above = kind
                 continue
             assert re.fullmatch(r"[A-Za-z_][\w.]*", name), f"ARCHITECTURE.md, row {row.paths}: cannot read {name!r}"
-            if "." in name or name in OURS:
+            if name.split(".")[0] in OURS:
                 assert _is_module(name), f"ARCHITECTURE.md, row {row.paths}: {name} is no module"
                 target.add(name)
-            elif _is_module(f"{row.package}.{name}"):
+            elif _is_module(f"{row.package}.{name}"):  # `analysis`, `harness.child`: the row's package's
                 target.add(f"{row.package}.{name}")
             else:
+                assert "." not in name, f"ARCHITECTURE.md, row {row.paths}: {name} is no module"
                 target.add(name)  # a third-party distribution's import name
 
 
@@ -193,6 +197,32 @@ def test_every_module_is_in_exactly_one_row(package: str) -> None:
 def test_every_import_is_allowed_by_the_code_map() -> None:
     assert violations(ROWS) == []
 
+
+
+def _effective(row: Row) -> tuple[set[str], set[str]]:
+    """A row's names allowed at module level, and inside functions only, ``everything above`` expanded."""
+    above = set().union(*(r.modules for r in ROWS if r.package == row.package and r.number < row.number))
+    eager = row.eager | (above if row.everything_above == "eager" else set())
+    lazy = row.lazy | (above if row.everything_above == "lazy" else set())
+    return eager, lazy - eager
+
+
+def test_the_invariants_are_in_the_rows() -> None:
+    """The layers ARCHITECTURE.md promises, as the rows state them: a row loosened past one fails here."""
+    child = next(r for r in ROWS if r.paths == ["cwtest/harness/child/"])
+    eager, lazy = _effective(child)
+    # The workflow's process: the standard library, and the workflow's own packages only in functions.
+    assert eager == set() and lazy <= {"aiohttp", "fastapi", "httpx", "multidict", "requests", "uvicorn", "yarl"}
+    for row in ROWS:
+        eager, lazy = _effective(row)
+        if row.package == "cwlint":
+            assert not any(n.split(".")[0] in ("cwtest", "cwkit") for n in eager | lazy), f"cwlint never imports cwtest: {row.paths}"
+        if row.paths != ["cwtest/plugin/"]:
+            assert not {"pytest", "_pytest"} & (eager | lazy), f"only cwtest's plugin imports pytest: {row.paths}"
+        if "cwtest/fuzz/search.py" not in row.paths:
+            # Hypothesis, and the modules that import it, only inside functions (``--examples 0``).
+            hypothesis = {"hypothesis", "cwtest.fuzz", "cwtest.fuzz.search", "cwtest.fuzz.schema", "cwtest.fuzz.formats"}
+            assert not hypothesis & eager, f"Hypothesis at module level: {row.paths}"
 
 # -- the checker itself: it finds what it must find ---------------------------------------------
 

@@ -13,7 +13,7 @@ Two targets meet the contract:
   ``runtime.app`` in-process. For tests and benchmarks: no subprocess, no sandbox. It shares the
   sandboxed child's code where the two must behave alike (``cwtest.harness.child``): the httpx
   routing (``outbound``), the exception report (``stacks``), which object is the app (``serve``).
-* :class:`~cwtest.fuzz.sandbox_target.SandboxTarget`: a workflow booted by the sandboxed harness
+* :class:`~cwtest.harness.workflow.BootedWorkflow`: a workflow booted by the sandboxed harness
   (``cwtest run``, the pytest plugin): the app in its own process, reached over a Unix socket,
   exceptions sent back over the event socket. ``docs/cwtest/fuzz.md`` lists what it must do to
   be equivalent.
