@@ -202,7 +202,10 @@ class Observer:
         elif family in (socket.AF_INET, socket.AF_INET6):
             port = int(address.rsplit(":", 1)[1]) if ":" in address else -1
             if call == "bind":
-                allowed = self._bind_allowed(address)
+                # a loopback address with a port the kernel picks, never listened on, is a probe of
+                # the stack (urllib3 asks at import whether IPv6 works), as the child's audit judges
+                # it: only a listen() on it (recorded above) says otherwise
+                allowed = self._bind_allowed(address) or (address.startswith(_LOOPBACK) and address.endswith(":0"))
             else:  # the child's relays listen on 127.0.0.1 (inside bubblewrap), Redis on its port
                 allowed = address.startswith(_LOOPBACK) and (self.namespaces or port in self.tcp_ports)
         else:
