@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 
     #: (status, reason, headers, body, who answered)
     Answer = Tuple[int, str, List[Tuple[str, str]], bytes, str]
+    from importlib.abc import Loader as _LoaderBase
+else:
+    # What the import system asks of a loader is duck-typed: at run time the loader below needs no
+    # base class (importlib.abc stays unimported); for mypy it is an importlib.abc.Loader.
+    _LoaderBase = object
 
 #: The response header of cwtest.fuzz's timeout and connection faults (the simulator sets it).
 FAULT_HEADER = "x-cwtest-fault"
@@ -340,11 +345,13 @@ def patch_urllib(router: Any) -> None:
         raw = "".join("%s: %s\r\n" % (k, v) for k, v in _clean(headers)) + "\r\n"
         message = http.client.parse_headers(io.BytesIO(raw.encode("latin-1", "replace")))
         response = urllib.response.addinfourl(io.BytesIO(body), message, url, status)
-        response.msg = reason  # what HTTPErrorProcessor reads
+        # the reason HTTPErrorProcessor reads: http.client's responses have msg, urllib's addinfourl
+        # is given it here (on purpose; its stub has no such attribute)
+        response.msg = reason  # type: ignore[attr-defined]
         return response
 
-    do_open._cwtest = True  # type: ignore[attr-defined]
-    cls.do_open = do_open
+    do_open._cwtest = True  # type: ignore[attr-defined]  # our mark on our own function: patched once
+    cls.do_open = do_open  # type: ignore[method-assign]  # urllib's handler class, patched on purpose
 
 
 class _AiohttpAnswer:
@@ -478,7 +485,7 @@ class _AfterImport:
             return spec
         loader, patch = spec.loader, self.patches[name]
 
-        class Loader:
+        class Loader(_LoaderBase):
             def create_module(self, spec: Any) -> Any:
                 return loader.create_module(spec)
 
