@@ -49,11 +49,16 @@ if TYPE_CHECKING:
     #: (status, reason, headers, body, who answered)
     Answer = Tuple[int, str, List[Tuple[str, str]], bytes, str]
     from importlib.abc import Loader as _LoaderBase
+
+    from .protocol import EgressAnswer
 else:
     # What the import system asks of a loader is duck-typed: at run time the loader below needs no
     # base class (importlib.abc stays unimported); for mypy it is an importlib.abc.Loader.
     _LoaderBase = object
 
+#: Who answered a forwarded request, as the outside socket says it: the answers the workflow gets
+#: (any other, or none, is a refusal).
+_ANSWERED: Dict[str, EgressAnswer] = {"mock": "mock", "cassette": "cassette", "recorded": "recorded"}
 #: The response header of cwtest.fuzz's timeout and connection faults (the simulator sets it).
 FAULT_HEADER = "x-cwtest-fault"
 #: On the outside socket: the request's real URL and client (request), who answered (response).
@@ -616,9 +621,8 @@ class ChildRouter:
         except OSError:
             answer = None
         source = answer[4] if answer is not None else "refused"
-        _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
-            "mock", "cassette", "recorded") else "refused", frames)
-        return None if answer is None or source not in ("mock", "cassette", "recorded") else answer
+        _where.location = channel.egress(client, method, url, _ANSWERED.get(source, "refused"), frames)
+        return None if answer is None or source not in _ANSWERED else answer
 
     async def outside_async(self, client: str, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
                             frames: List[Any]) -> Optional[Answer]:
@@ -627,9 +631,8 @@ class ChildRouter:
         loop = asyncio.get_running_loop()
         answer = await loop.run_in_executor(self._pool, self._forward, client, method, url, headers, body)
         source = answer[4] if answer is not None else "refused"
-        _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
-            "mock", "cassette", "recorded") else "refused", frames)
-        return None if answer is None or source not in ("mock", "cassette", "recorded") else answer
+        _where.location = channel.egress(client, method, url, _ANSWERED.get(source, "refused"), frames)
+        return None if answer is None or source not in _ANSWERED else answer
 
     def _forward(self, client: str, method: str, url: str, headers: List[Tuple[str, str]],
                  body: bytes) -> Optional[Answer]:
