@@ -649,6 +649,13 @@ class WorkflowResult:
 
 
 class _Layer(Protocol):
+    """What a report needs of the sandbox layer (``cwtest.harness.sandbox.Layer``)."""
+
+    @property
+    def warning(self) -> str | None: ...
+
+    def describe(self) -> str: ...
+
     def as_json(self) -> dict[str, object]: ...
 
 

@@ -18,6 +18,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,15 @@ def test_ci_runs_the_readmes_test_command_verbatim_and_again_without_bwrap_and_r
     hidden = script.split("unshare", 1)[1]
     assert 'mount --bind /dev/null "$1"' in hidden and 'mount --bind /dev/null "$2"' in hidden
     assert '"$bwrap_path" "$redis_path" "$README_TEST"' in hidden and "env -u CI" in hidden
+
+
+def test_ci_lints_and_type_checks_every_package_the_wheel_ships() -> None:
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    for tool in (".venv/bin/ruff check", ".venv/bin/mypy"):
+        checked = [line for line in lines if line.startswith(tool + " ")]
+        assert len(checked) == 1, (tool, checked)
+        assert sorted(checked[0][len(tool):].split()) == sorted(f"{p}/" for p in packages), (tool, packages)
 
 
 # --- pre-commit -----------------------------------------------------------------------------------

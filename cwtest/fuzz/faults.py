@@ -321,8 +321,8 @@ class Shaper:
         if kind == "string":
             return self._string(schema)
         if kind in ("integer", "number"):
-            low = schema.get("minimum", schema.get("exclusiveMinimum"))
-            value = low if isinstance(low, (int, float)) and not isinstance(low, bool) else 0
+            minimum = schema.get("minimum", schema.get("exclusiveMinimum"))
+            value = minimum if isinstance(minimum, (int, float)) and not isinstance(minimum, bool) else 0
             if schema.get("exclusiveMinimum") is not None and value == schema.get("exclusiveMinimum"):
                 value += 1
             return int(value) if kind == "integer" else float(value)

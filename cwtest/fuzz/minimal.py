@@ -35,12 +35,13 @@ from cwtest.openapi import JSON, MULTIPART, Resolver, Route, Unsupported
 from cwtest.results import Request
 from cwtest.schema_hints import with_implied_format
 
+# The regex parser's private modules: 3.11 moved them into re, and typeshed types only their old names.
 try:  # Python 3.11+
     import re._parser as sre_parse  # type: ignore[import-not-found]
     from re import _constants as sre_constants  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+    import sre_constants
+    import sre_parse
 
 MAX_DEPTH = 8
 

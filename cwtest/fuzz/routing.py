@@ -42,7 +42,7 @@ class _Runtime:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        return self.router.bridge_loop().run(self.target._to_runtime(request))  # type: ignore[no-any-return]
+        return self.router.bridge_loop().run(self.target._to_runtime(request))
 
 
 class _Router:

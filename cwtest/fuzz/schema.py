@@ -34,6 +34,7 @@ import copy
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -107,8 +108,7 @@ class Strategies:
         if route.body is not None:
             params = st.fixed_dictionaries(valid_params)
             for label, bad_body in self.invalid_bodies(route.body):
-                options.append((label, st.tuples(params, bad_body).map(
-                    lambda pair, label=label: self._spec(route, pair[0], pair[1], label))))
+                options.append((label, st.tuples(params, bad_body).map(self._spec_of_pair(route, label))))
             if route.body_required:
                 label = "the required body is missing"
                 options.append((label, params.map(lambda p: self._spec(route, p, NO_BODY, label))))
@@ -126,6 +126,10 @@ class Strategies:
             return self._spec(route, params, drawn[1], label)
 
         return st.tuples(st.fixed_dictionaries(others), body, bad_strategy).map(build)
+
+    def _spec_of_pair(self, route: Route, label: str) -> Callable[[tuple[dict[str, Any], Any]], Request]:
+        """``_spec`` of a drawn (params, body) pair, with ``label`` as the defect."""
+        return lambda pair: self._spec(route, pair[0], pair[1], label)
 
     def _spec(self, route: Route, params: dict[str, Any], body: Any, defect: str | None = None) -> Request:
         path = route.template
@@ -400,17 +404,15 @@ class Strategies:
         options: list[tuple[str, st.SearchStrategy[Any]]] = []
         for name in required:
             options.append((f"{where}.{name} (required) is missing",
-                            valid.map(lambda body, name=name: {k: v for k, v in body.items() if k != name})))
+                            valid.map(_without_key(name))))
         for name, sub in properties.items():
             for label, bad in self.invalid_values(sub, f"{where}.{name}"):
                 bad_strategy = bad if isinstance(bad, st.SearchStrategy) else st.just(bad)
-                options.append((label, st.tuples(valid, bad_strategy).map(
-                    lambda pair, name=name: {**pair[0], name: pair[1]})))
+                options.append((label, st.tuples(valid, bad_strategy).map(_with_key(name))))
             resolved = self._single(sub)
             if depth < 2 and isinstance(resolved, dict) and _is_object(resolved) and name in required:
                 for label, nested in self._object_defects(resolved, f"{where}.{name}", depth + 1):
-                    options.append((label, st.tuples(valid, nested).map(
-                        lambda pair, name=name: {**pair[0], name: pair[1]})))
+                    options.append((label, st.tuples(valid, nested).map(_with_key(name))))
         return options
 
     def _single(self, schema: Any) -> Any:
@@ -507,11 +509,11 @@ class Strategies:
             if high is not None:
                 out.append((f"{where} is above its maximum ({high})", high + 1))
         elif kind == "number":
-            low, high, ex_low, ex_high = float_bounds(schema)
-            if low is not None:
-                out.append((f"{where} is below its minimum ({low})", low if ex_low else low - 1))
-            if high is not None:
-                out.append((f"{where} is above its maximum ({high})", high if ex_high else high + 1))
+            low_f, high_f, ex_low, ex_high = float_bounds(schema)
+            if low_f is not None:
+                out.append((f"{where} is below its minimum ({low_f})", low_f if ex_low else low_f - 1))
+            if high_f is not None:
+                out.append((f"{where} is above its maximum ({high_f})", high_f if ex_high else high_f + 1))
         elif kind == "string":
             low = int(schema.get("minLength", 0))
             high = schema.get("maxLength")
@@ -552,6 +554,16 @@ def _accepts_safely(accepts: Any, value: Any) -> bool:
 
 def _is_object(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "object" or "properties" in schema
+
+
+def _without_key(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A body without ``name``."""
+    return lambda body: {k: v for k, v in body.items() if k != name}
+
+
+def _with_key(name: str) -> Callable[[tuple[dict[str, Any], Any]], dict[str, Any]]:
+    """A drawn (body, value) pair as the body with ``name`` set to the value."""
+    return lambda pair: {**pair[0], name: pair[1]}
 
 
 def bounds(schema: dict[str, Any], integer: bool) -> tuple[int | None, int | None]:

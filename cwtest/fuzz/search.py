@@ -64,12 +64,14 @@ class _PerThreadSeconds(float):
 
     local = threading.local()
 
-    def __radd__(self, other: float) -> float:  # type: ignore[override]
+    def __radd__(self, other: float) -> float:
         return other + getattr(self.local, "seconds", float(self))
 
 
 if not isinstance(conjecture_engine.MAX_SHRINKING_SECONDS, _PerThreadSeconds):
-    conjecture_engine.MAX_SHRINKING_SECONDS = _PerThreadSeconds(conjecture_engine.MAX_SHRINKING_SECONDS)
+    # Hypothesis' constant (an int), replaced on purpose by a float that answers per thread (above).
+    conjecture_engine.MAX_SHRINKING_SECONDS = _PerThreadSeconds(  # type: ignore[assignment]
+        conjecture_engine.MAX_SHRINKING_SECONDS)
 
 
 class _FindingError(Exception):
@@ -247,8 +249,9 @@ class Search:
             if hit is None:
                 return
             final = _is_final()
-            if final:
-                minimal.append(_choices())
+            choices = _choices() if final else None
+            if choices is not None:
+                minimal.append(choices)
             self.fuzzer.observe(hit, route, check, execution, fault, minimal=final, counted=False)
             raise self._error_for(signature)(hit.message)
 
@@ -265,6 +268,7 @@ class Search:
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=True,
             print_blob=False, derandomize=False,
         )(given(strategy)(test))
+        # Hypothesis' own per-test settings, set on the test it wrapped (what @seed does) on purpose.
         run._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
         run._hypothesis_internal_database_key = _digest(key)  # type: ignore[attr-defined]
         _PerThreadSeconds.local.seconds = float(max(1, round(self.config.shrink_time)))
@@ -331,7 +335,8 @@ def draw(strategy: st.SearchStrategy[Any], rng: Random) -> tuple[Any, tuple[Any,
 
     data = ConjectureData(random=rng)
     try:
-        with BuildContext(data, is_final=False, wrapped_test=None):
+        # Hypothesis' internal context, here without a test to wrap (this version only keeps it).
+        with BuildContext(data, is_final=False, wrapped_test=None):  # type: ignore[arg-type]
             value = data.draw(strategy)
     except (StopTest, UnsatisfiedAssumption):
         return None

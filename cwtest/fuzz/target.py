@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -346,7 +346,7 @@ class InProcessTarget:
         return [exception_info(m) for m in self._messages
                 if isinstance(m, protocol.ExceptionReport) and m.request in (number, None)]
 
-    async def _asgi(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _asgi(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         started = False
 
         async def send_tracked(message: dict[str, Any]) -> None:

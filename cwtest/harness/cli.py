@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from rich.console import Console
 from rich.markup import escape as _markup_escape
@@ -204,7 +204,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
 
 
-def _env_options(args: argparse.Namespace) -> dict[str, bool]:
+class _EnvOptions(TypedDict):
+    """The environment builder's options every command passes to ``Harness`` (by name)."""
+
+    allow_direct_references: bool
+    allow_builds: bool
+
+
+def _env_options(args: argparse.Namespace) -> _EnvOptions:
     return {"allow_direct_references": args.allow_direct_references, "allow_builds": args.allow_builds}
 
 

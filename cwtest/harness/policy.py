@@ -243,9 +243,9 @@ def _bwrap(bwrap: str, layer: Layer, policy: Policy, read: list[Path], args: lis
     above: dict[str, None] = {}
     for path in (*etc, *policy.etc, *policy.hide, *map(str, read), *map(str, policy.write),
                  *map(str, policy.private)):
-        for parent in reversed(Path(path).parents):
-            if str(parent) != "/" and str(parent) not in SYSTEM_DIRS:
-                above[str(parent)] = None
+        for ancestor in reversed(Path(path).parents):
+            if str(ancestor) != "/" and str(ancestor) not in SYSTEM_DIRS:
+                above[str(ancestor)] = None
     for path in SYSTEM_DIRS:
         out += _show(path)
     for parent in above:

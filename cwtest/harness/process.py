@@ -381,7 +381,7 @@ class WorkflowProcess:
         config.write_text(json.dumps({**self._config(policy, stage2), "observer": observer}))
         # -S: no site-packages at start, so no dependency's .pth file runs before the confinement;
         # the child adds them (``site.main()``) once it is confined.
-        argv = [self.python, "-I", "-B", "-S", CHILD_MAIN, config]
+        argv: list[str | os.PathLike[str]] = [self.python, "-I", "-B", "-S", CHILD_MAIN, config]
         with command(self.layer, policy, argv, applies_itself=True) as cmd:
             try:
                 self.process = subprocess.Popen(
@@ -408,10 +408,12 @@ class WorkflowProcess:
                 self.disk_exceeded = (f"{size / MIB:.0f} MiB in {entries} files" if entries <= DISK_ENTRIES
                                       else f"more than {DISK_ENTRIES} files")
                 self.killed_by_harness = True
-                try:
-                    os.killpg(self.process.pid, signal.SIGKILL)  # the session's kill() reaps and cleans up
-                except (ProcessLookupError, AttributeError):
-                    pass
+                process = self.process
+                if process is not None:
+                    try:
+                        os.killpg(process.pid, signal.SIGKILL)  # the session's kill() reaps and cleans up
+                    except ProcessLookupError:
+                        pass
                 return
             time.sleep(0.05)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape as _markup_escape
@@ -56,7 +57,7 @@ def egress_lines(result: WorkflowResult) -> list[str]:
     return lines
 
 
-def lint_fix_line(info: dict) -> str:  # type: ignore[type-arg]
+def lint_fix_line(info: dict[str, Any]) -> str:
     """``--lint-fix``'s one line: what the fixed copy was, and what it changed in the findings."""
     codes = ", ".join(info.get("applied", []))
     if info.get("harness_error"):

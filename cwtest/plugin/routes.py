@@ -75,8 +75,8 @@ def find_routes(path: Path, source: str | None = None) -> StaticRoutes:
     owners: dict[str, _Owner] = {}
     constants: dict[str, str] = {}
     order: list[str] = []
-    for node in tree.body:
-        target, value = _assignment(node)
+    for statement in tree.body:
+        target, value = _assignment(statement)
         if target is None or value is None:
             continue
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -96,7 +96,7 @@ def find_routes(path: Path, source: str | None = None) -> StaticRoutes:
     out.app = "app" if "app" in apps else apps[0]
     where = path.name
 
-    def add(owner_name: str, methods: list[str], route_path: str | None, node: ast.AST, why: str = "") -> None:
+    def add(owner_name: str, methods: list[str], route_path: str | None, node: ast.expr, why: str = "") -> None:
         owner = owners[owner_name]
         if route_path is None:
             out.dynamic.append(f"{where}:{node.lineno}: {owner_name} route with a path cwtest cannot read "
@@ -150,12 +150,12 @@ def find_routes(path: Path, source: str | None = None) -> StaticRoutes:
     routes: set[StaticRoute] = set()
     for method, route_path, line in owners[out.app].routes:
         routes.add(StaticRoute(method, normalise(route_path), line))
-    for owner in owners.values():
-        if owner.kind != "router":
+    for router in owners.values():
+        if router.kind != "router":
             continue
-        for prefix in owner.included:
-            for method, route_path, line in owner.routes:
-                routes.add(StaticRoute(method, normalise(prefix + owner.prefix + route_path), line))
+        for prefix in router.included:
+            for method, route_path, line in router.routes:
+                routes.add(StaticRoute(method, normalise(prefix + router.prefix + route_path), line))
     out.dynamic.sort(key=lambda text: int(text.split(":")[1]))
     # Source order; the path breaks ties (one router included under two prefixes shares a line): the
     # item order, which pytest-split's groups and xdist's workers rely on, never follows set order.
@@ -232,10 +232,14 @@ def _string_kwarg(call: ast.Call, name: str, constants: dict[str, str]) -> str |
 def _methods(call: ast.Call) -> list[str] | None:
     for keyword in call.keywords:
         if keyword.arg == "methods":
-            if isinstance(keyword.value, (ast.List, ast.Tuple, ast.Set)) and all(
-                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in keyword.value.elts):
-                return [e.value.upper() for e in keyword.value.elts]  # type: ignore[union-attr]
-            return None
+            if not isinstance(keyword.value, (ast.List, ast.Tuple, ast.Set)):
+                return None
+            methods: list[str] = []
+            for e in keyword.value.elts:
+                if not (isinstance(e, ast.Constant) and isinstance(e.value, str)):
+                    return None
+                methods.append(e.value.upper())
+            return methods
     return ["GET"]  # FastAPI's default for api_route and add_api_route
 
 

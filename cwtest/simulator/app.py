@@ -259,6 +259,7 @@ class ServiceCalls:
         if wait:
             await asyncio.sleep(wait)
         fault = "delay" if wait else resolved.fault
+        status: int | None
         if isinstance(resolved.answer, DropConnection):
             status, body = 502, {"detail": "the connection to the service dropped"}
         else:
@@ -356,7 +357,7 @@ def build_app(runtime: SimulatedRuntime) -> Starlette:
         record = runtime.requests.attach(provisioned, sreq.service, sreq.path, sreq.inputs, False) if provisioned else None
         started = time.perf_counter()
         if problem is not None:
-            runtime.log.complete(call, status=400, response=json.loads(problem.body), latency=0.0)
+            runtime.log.complete(call, status=400, response=json.loads(bytes(problem.body)), latency=0.0)
             return exchange(request, problem)
         resolved = await calls.resolve(sreq)
         resolved, wait = await calls.settle(sreq, resolved)

@@ -47,8 +47,9 @@ class ServerThread:
             # A delayed answer nobody waits for must not hold up shutdown.
             timeout_graceful_shutdown=1,
         )
+        # The caller's signals stay the caller's: uvicorn (>=0.30, capture_signals) installs handlers
+        # only on the main thread, and this server runs on a thread of its own.
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller's signals
         self._server, self._socket = server, sock
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
         self._thread.start()

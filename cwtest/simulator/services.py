@@ -146,7 +146,7 @@ def _openai_tool_call(body: dict[str, Any], rng: random.Random) -> dict[str, Any
 async def openai_chat(request: ServiceRequest, service: Service, variant: Variant, ctx: ServiceContext) -> Answer:
     body, rng = _inputs(request), ctx.rng(request)
     prompt = " ".join(_text_of(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
-    choices = []
+    choices: list[dict[str, Any]] = []
     for index in range(int(body.get("n") or 1)):
         call = _openai_tool_call(body, rng)
         if call is not None:
@@ -340,7 +340,8 @@ async def mcp_server(request: ServiceRequest, service: Service, variant: Variant
     if method is None or "id" not in message:
         return Reply(None, 202)  # a notification, or a response to a server request: accepted, no body
     message_id = message["id"]
-    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    raw_params = message.get("params")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     if method == "initialize":
         return Reply(mcp.rpc_result(message_id, mcp.initialize_result(params)))
     if method == "ping":
@@ -351,7 +352,8 @@ async def mcp_server(request: ServiceRequest, service: Service, variant: Variant
         name = params.get("name")
         if name not in mcp.TOOLS_BY_NAME:
             return Reply(mcp.rpc_error(message_id, mcp.INVALID_PARAMS, mcp.unknown_tool_message(name)))
-        arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        raw_arguments = params.get("arguments")
+        arguments: dict[str, Any] = raw_arguments if isinstance(raw_arguments, dict) else {}
         result = await _tool_call(request, name, arguments, ctx)
         return Reply(mcp.rpc_result(message_id, result))
     return Reply(mcp.rpc_error(message_id, mcp.METHOD_NOT_FOUND, f"method not found: {method}"))

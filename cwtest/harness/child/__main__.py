@@ -22,6 +22,8 @@ def load(name):
         here = os.path.dirname(os.path.abspath(__file__))
         spec = importlib.util.spec_from_file_location(PACKAGE, os.path.join(here, "__init__.py"),
                                                       submodule_search_locations=[here])
+        if spec is None or spec.loader is None:
+            raise ImportError("cwtest's child package has no loader at %s" % here)
         package = importlib.util.module_from_spec(spec)
         sys.modules[PACKAGE] = package
         spec.loader.exec_module(package)

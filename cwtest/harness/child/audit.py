@@ -19,9 +19,14 @@ import os
 import socket
 import sys
 import weakref
-from typing import Any, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Tuple, Union
 
 from . import channel, stacks
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from .protocol import AttemptKind
 
 _config: Dict[str, Any] = {}
 
@@ -43,7 +48,8 @@ _PATH_EVENTS = {
 }
 _PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                    "os.forkpty", "pty.spawn", "os.startfile", "os.popen"}
-_NATIVE = {
+#: What a native function reached through ctypes does: an attempt kind, or egress (which the kernel contains).
+_NATIVE: Dict[str, Union[AttemptKind, Literal["egress"]]] = {
     "fork": "process", "vfork": "process", "clone": "process", "clone3": "process", "execve": "process",
     "execv": "process", "execvp": "process", "execvpe": "process", "execl": "process", "execlp": "process",
     "system": "process", "popen": "process", "posix_spawn": "process", "posix_spawnp": "process",
@@ -169,11 +175,12 @@ def _audit(event, args):
     elif event == "ctypes.dlsym":
         name = args[1] if len(args) > 1 else None
         if isinstance(name, str) and name in _NATIVE:
-            if _NATIVE[name] == "egress":  # the kernel layers contain it; the connect itself is not seen
+            effect = _NATIVE[name]
+            if effect == "egress":  # the kernel layers contain it; the connect itself is not seen
                 channel.egress("socket", "native", "%s() through ctypes" % name, "contained",
                                stacks.frames_of(sys._getframe(2)))
             else:
-                channel.finding(_NATIVE[name], "native call %s() through ctypes" % name,
+                channel.finding(effect, "native call %s() through ctypes" % name,
                                 stacks.frames_of(sys._getframe(2)))
 
 
@@ -204,7 +211,7 @@ def guard_listen():
             channel.finding("bind", "bind %s and listen" % probe[0], probe[1])
         return original(self, *args)
 
-    socket.socket.listen = listen
+    socket.socket.listen = listen  # type: ignore[method-assign]  # the stdlib's socket class, patched on purpose
 
 
 def _is_ip(host):

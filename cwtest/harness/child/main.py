@@ -34,7 +34,8 @@ from . import audit, channel, confine, outbound, protocol, serve, stacks
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List
+    from types import ModuleType
+    from typing import Any, Dict, List, Optional
 
 def main(argv: List[str]) -> None:
     with open(argv[1], encoding="utf-8") as handle:
@@ -64,6 +65,7 @@ def main(argv: List[str]) -> None:
     if hasattr(signal, "SIGXCPU"):
         signal.signal(signal.SIGXCPU, on_cpu_limit)
     audit.install(config)
+    httpx: Optional[ModuleType]
     try:
         import httpx
     except ImportError:

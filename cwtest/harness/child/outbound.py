@@ -48,7 +48,17 @@ if TYPE_CHECKING:
 
     #: (status, reason, headers, body, who answered)
     Answer = Tuple[int, str, List[Tuple[str, str]], bytes, str]
+    from importlib.abc import Loader as _LoaderBase
 
+    from .protocol import EgressAnswer
+else:
+    # What the import system asks of a loader is duck-typed: at run time the loader below needs no
+    # base class (importlib.abc stays unimported); for mypy it is an importlib.abc.Loader.
+    _LoaderBase = object
+
+#: Who answered a forwarded request, as the outside socket says it: the answers the workflow gets
+#: (any other, or none, is a refusal).
+_ANSWERED: Dict[str, EgressAnswer] = {"mock": "mock", "cassette": "cassette", "recorded": "recorded"}
 #: The response header of cwtest.fuzz's timeout and connection faults (the simulator sets it).
 FAULT_HEADER = "x-cwtest-fault"
 #: On the outside socket: the request's real URL and client (request), who answered (response).
@@ -340,11 +350,13 @@ def patch_urllib(router: Any) -> None:
         raw = "".join("%s: %s\r\n" % (k, v) for k, v in _clean(headers)) + "\r\n"
         message = http.client.parse_headers(io.BytesIO(raw.encode("latin-1", "replace")))
         response = urllib.response.addinfourl(io.BytesIO(body), message, url, status)
-        response.msg = reason  # what HTTPErrorProcessor reads
+        # the reason HTTPErrorProcessor reads: http.client's responses have msg, urllib's addinfourl
+        # is given it here (on purpose; its stub has no such attribute)
+        response.msg = reason  # type: ignore[attr-defined]
         return response
 
-    do_open._cwtest = True  # type: ignore[attr-defined]
-    cls.do_open = do_open
+    do_open._cwtest = True  # type: ignore[attr-defined]  # our mark on our own function: patched once
+    cls.do_open = do_open  # type: ignore[method-assign]  # urllib's handler class, patched on purpose
 
 
 class _AiohttpAnswer:
@@ -478,7 +490,7 @@ class _AfterImport:
             return spec
         loader, patch = spec.loader, self.patches[name]
 
-        class Loader:
+        class Loader(_LoaderBase):
             def create_module(self, spec: Any) -> Any:
                 return loader.create_module(spec)
 
@@ -609,9 +621,8 @@ class ChildRouter:
         except OSError:
             answer = None
         source = answer[4] if answer is not None else "refused"
-        _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
-            "mock", "cassette", "recorded") else "refused", frames)
-        return None if answer is None or source not in ("mock", "cassette", "recorded") else answer
+        _where.location = channel.egress(client, method, url, _ANSWERED.get(source, "refused"), frames)
+        return None if answer is None or source not in _ANSWERED else answer
 
     async def outside_async(self, client: str, method: str, url: str, headers: List[Tuple[str, str]], body: bytes,
                             frames: List[Any]) -> Optional[Answer]:
@@ -620,9 +631,8 @@ class ChildRouter:
         loop = asyncio.get_running_loop()
         answer = await loop.run_in_executor(self._pool, self._forward, client, method, url, headers, body)
         source = answer[4] if answer is not None else "refused"
-        _where.location = channel.egress(client, method, url, source if source in (  # type: ignore[arg-type]
-            "mock", "cassette", "recorded") else "refused", frames)
-        return None if answer is None or source not in ("mock", "cassette", "recorded") else answer
+        _where.location = channel.egress(client, method, url, _ANSWERED.get(source, "refused"), frames)
+        return None if answer is None or source not in _ANSWERED else answer
 
     def _forward(self, client: str, method: str, url: str, headers: List[Tuple[str, str]],
                  body: bytes) -> Optional[Answer]:

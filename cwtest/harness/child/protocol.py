@@ -130,7 +130,7 @@ class Record:
         raise AttributeError("%s is frozen" % type(self).__name__)
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.as_json() == other.as_json()  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.as_json() == other.as_json()
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -217,7 +217,7 @@ def uvicorn_config(uvicorn: Any, app: Any) -> Any:
 def serve(app: Any, name: str, names: List[str], app_socket: str, watching: Optional[Dict[str, Any]] = None) -> NoReturn:
     """Serve ``app`` on ``app_socket``; ``watching``: ``block_threshold`` (seconds; 0: no watchdog) and
     ``wait`` (seconds a request's tasks may run on after it)."""
-    watching = watching or {}
+    settings: Dict[str, Any] = watching or {}
     try:
         import uvicorn
     except ImportError:
@@ -236,7 +236,7 @@ def serve(app: Any, name: str, names: List[str], app_socket: str, watching: Opti
             import asyncio
 
             loop = asyncio.get_running_loop()
-            threshold = float(watching.get("block_threshold") or 0)
+            threshold = float(settings.get("block_threshold") or 0)
             if threshold > 0:
                 watch.Watchdog(threshold).start()
             await super().startup(sockets=sockets)
@@ -249,6 +249,6 @@ def serve(app: Any, name: str, names: List[str], app_socket: str, watching: Opti
         def install_signal_handlers(self) -> None:
             pass  # the parent ends the process; Ctrl-C in a terminal reaches cwtest, not the workflow
 
-    wrapped = wrap(app, channel.send, float(watching.get("wait", 30.0)), stacks.WORKFLOW)
+    wrapped = wrap(app, channel.send, float(settings.get("wait", 30.0)), stacks.WORKFLOW)
     Server(uvicorn_config(uvicorn, wrapped)).run(sockets=[sock])
     fail("boot-crash", "the server stopped: uvicorn exited (a failing lifespan startup, see stderr)")

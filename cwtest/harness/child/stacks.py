@@ -146,7 +146,7 @@ def standins(exc: BaseException, workflow: Optional[str] = None) -> List[Tuple[s
         seen.append(id(current))
         marked = getattr(current, "_cwtest_standin", None)
         if isinstance(marked, tuple) and len(marked) == 3 and marked not in found:
-            found.append(tuple(str(part) for part in marked))  # type: ignore[arg-type]
+            found.append((str(marked[0]), str(marked[1]), str(marked[2])))
         response = getattr(current, "response", None)
         headers = getattr(response, "headers", None)
         try:

@@ -344,7 +344,8 @@ class Watchdog:
 
         if _original_run is None:
             _original_run = asyncio.events.Handle._run
-            asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign]
+            # a patch of asyncio.Handle on purpose: time each callback the loop runs
+            asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign, assignment]
         self.thread = threading.get_ident()
         self.native = getattr(threading, "get_native_id", lambda: 0)()
         _watchdogs[self.thread] = self
