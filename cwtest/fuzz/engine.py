@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cwtest.fuzz.classify import PRIORITY, Judge, Observation, excerpt, request_standins
+from cwtest.fuzz.execution import Execution, Representative, Representatives, TargetStopped, remember
 from cwtest.fuzz.faults import ALL_FAULTS, DEFAULT_FAULTS, Fault, faults_for, injected
 from cwtest.fuzz.minimal import Generator, minimal_request
 from cwtest.fuzz.repro import Failure, FuzzReport
 from cwtest.fuzz.target import Target
 from cwtest.openapi import Route, Unsupported, routes_of
 from cwtest.results import Inconclusive, Request, Response, RouteResult, RouteStats, ServiceCall, display_path
-from cwtest.simulator.records import Call
 
 if TYPE_CHECKING:
     from cwtest.fuzz.search import Search
@@ -96,39 +96,6 @@ class FuzzConfig:
     @property
     def searches(self) -> bool:
         return self.examples > 0 and bool(self.checks)
-
-
-@dataclass(frozen=True)
-class Representative:
-    """The first valid request that reached a service endpoint: the faults check sends it again."""
-
-    request: Request
-    call: Call
-    #: Hypothesis' choice sequence for it (None: the smoke call's request, minimal already).
-    choices: tuple[Any, ...] | None
-    #: Set when the request failed after this call (a finding's place, ``file:line``, or its kind):
-    #: its calls are replayed under faults only when no valid request succeeded (issue 17: the first
-    #: failure must not hide what the faults find in the calls before it).
-    failed_at: str | None = None
-
-
-Representatives = dict[tuple[str, str], Representative]
-
-
-@dataclass
-class Execution:
-    """One request sent: what it was, what came back, the calls it made, and what that means."""
-
-    request: Request
-    response: Response
-    calls: list[Call]
-    observations: list[Observation] = field(default_factory=list)
-    #: A failure of this request passed through a stand-in (not a finding; not a representative).
-    blocked: bool = False
-
-
-class TargetStopped(Exception):
-    """The target can take no more requests (its workflow hung or died): the run ends there."""
 
 
 def fuzz(target: Target, config: FuzzConfig | None = None, workflow: str | None = None) -> FuzzReport:
@@ -359,35 +326,6 @@ class Fuzzer:
             runtime_seed=int(getattr(self.target.runtime, "seed", 0)),
             connected_apps=tuple(sorted(getattr(self.target.runtime, "connected_apps", ()))),
         )
-
-
-#: Findings of a request that still answered as it meant to: it can stand for its calls in the faults check.
-ANSWERED = ("swallowed-exception", "blocking-call", "background-exception")
-
-
-def remember(representatives: Representatives, execution: Execution, choices: tuple[Any, ...] | None) -> None:
-    """Keep the first valid request that reached each service endpoint: the faults check replays it.
-
-    A request that failed (a finding; not a stand-in, a hang or a death) is kept too, marked with
-    where it failed (``failed_at``), for the endpoints its calls reached before the failure; a
-    request that succeeded replaces it."""
-    if execution.blocked or execution.response.status is None:
-        return
-    # a swallowed exception, a blocked loop or a failed background task left the answer as it was:
-    # the request still succeeded for the faults check
-    failures = [o for o in execution.observations if o.kind not in ANSWERED]
-    failed = bool(failures) or execution.response.status >= 500
-    failed_at = None
-    if failed:
-        first = failures[0] if failures else None
-        failed_at = (first.location or first.kind) if first is not None else f"a {execution.response.status} answer"
-    for call in execution.calls:
-        if call.status is None or call.status >= 400:
-            continue
-        key = (call.service, call.path)
-        existing = representatives.get(key)
-        if existing is None or (existing.failed_at is not None and not failed):
-            representatives[key] = Representative(execution.request, call, choices, failed_at)
 
 
 def contract_place(observation: Any, calls: Any) -> tuple[str | None, str | None]:

@@ -43,7 +43,7 @@ from hypothesis.database import (
 from hypothesis.errors import Flaky, HypothesisException, Unsatisfiable
 from hypothesis.internal.conjecture import engine as conjecture_engine
 
-from cwtest.fuzz.engine import Representatives, TargetStopped, remember
+from cwtest.fuzz.execution import Representatives, TargetStopped, remember
 from cwtest.fuzz.faults import Fault
 from cwtest.fuzz.schema import Strategies
 from cwtest.openapi import Route, Unsupported
