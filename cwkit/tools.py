@@ -425,7 +425,11 @@ def test_workflow(ws: Workspace, path: str, examples: int = 10, timeout: float =
     if "error" in outcome:
         failure = outcome["error"]
         raise ToolProblem(f"cwtest failed on {target}: {type(failure).__name__}: {redact(str(failure), known)}")
-    result = outcome["report"].results[0]
+    from cwtest.redact import redact_report
+
+    # cwtest's one redaction step (the values it injected, credential-named fields, known formats),
+    # as its reporters take it; cwlint's redaction with the lint's secrets follows below
+    result = redact_report(outcome["report"]).results[0]
     if not result.booted:
         reasons = [f"[{f.kind}] {f.message}" + (f" ({f.location})" if f.location else "") for f in result.findings]
         if result.harness_error:
