@@ -138,28 +138,36 @@ class OutsideWorld:
         return None
 
 
+async def http_body(scope: dict[str, Any], receive: Any, send: Any) -> bytes | None:
+    """An ASGI app's common start: answer the lifespan protocol (None), or read a request's whole
+    body (``b""`` when it has none); None too for any other scope."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return None
+    if scope["type"] != "http":
+        return None
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 def outside_app(world: OutsideWorld) -> Any:
     """The ASGI app the parent serves on ``ctl/outside.sock``: the child's forwarded requests in,
     ``world``'s answers out (``x-cwtest-answer``: who answered, ``refused`` when nobody did)."""
     import asyncio
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        body = await http_body(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
         url = next((v for k, v in raw if k == URL_HEADER), "")
         client = next((v for k, v in raw if k == CLIENT_HEADER), "")
