@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from harness_support import HOSTILE, REPO, descendants
+from needs import need_layer, need_memory_cgroup, need_redis
 from rich.console import Console
 
 from cwtest.harness.cli import run_main
@@ -39,7 +40,6 @@ from cwtest.harness.report import render_full, render_json, render_junit
 from cwtest.harness.runner import Harness
 from cwtest.harness.sandbox import Limits, choose, probe
 from cwtest.results import RunReport, WorkflowResult
-from needs import need_layer, need_memory_cgroup, need_redis
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("clean_host")]
 CI = os.environ.get("CI") == "true"
@@ -223,10 +223,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
-def test_an_allowed_build_runs_in_the_build_sandbox_and_sees_nothing_of_the_host(
-        tmp_path: Path, host_secrets: Secrets, decoy) -> None:
-    """Under --allow-direct-references --allow-builds the build backend runs: it gets no host variable,
-    no host home, no writable host path; what it prints (uv's error) carries none of the secrets."""
+def sdist_workflow(tmp_path: Path, name: str) -> Path:
+    """A workflow whose one dependency is a local source tree with the hostile build backend above."""
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "backend"\n'
@@ -235,9 +233,17 @@ def test_an_allowed_build_runs_in_the_build_sandbox_and_sees_nothing_of_the_host
     (package / "backend.py").write_text(BACKEND)
     for path in (tmp_path, package):
         path.chmod(0o755)
-    workflow = tmp_path / "build_attack.py"
+    workflow = tmp_path / name
     workflow.write_text(fixture("direct_reference").read_text().replace(
         "file:///tmp/cwtest-hostile-build/cwtest_hostile_build-0.1.tar.gz", f"file://{package}"))
+    return workflow
+
+
+def test_an_allowed_build_runs_in_the_build_sandbox_and_sees_nothing_of_the_host(
+        tmp_path: Path, host_secrets: Secrets, decoy) -> None:
+    """Under --allow-direct-references --allow-builds the build backend runs: it gets no host variable,
+    no host home, no writable host path; what it prints (uv's error) carries none of the secrets."""
+    workflow = sdist_workflow(tmp_path, "build_attack.py")
     harness = Harness(timeout=60, cache_dir=tmp_path / "cache", allow_direct_references=True, allow_builds=True)
     report = harness.run([workflow])
     [result] = report.results
@@ -253,17 +259,7 @@ def test_an_allowed_build_runs_in_the_build_sandbox_and_sees_nothing_of_the_host
 def test_a_dependency_without_a_wheel_is_inconclusive_not_the_workflows_finding(tmp_path: Path, decoy) -> None:
     """Without --allow-builds an sdist is never built (its backend never runs): that is cwtest's choice,
     so the workflow is inconclusive with the step that unblocks it, never an env-build finding."""
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "backend"\n'
-                                            'backend-path = ["."]\n[project]\nname = "cwtest-hostile-build"\n'
-                                            'version = "0.1"\n')
-    (package / "backend.py").write_text(BACKEND)
-    for path in (tmp_path, package):
-        path.chmod(0o755)
-    workflow = tmp_path / "needs_build.py"
-    workflow.write_text(fixture("direct_reference").read_text().replace(
-        "file:///tmp/cwtest-hostile-build/cwtest_hostile_build-0.1.tar.gz", f"file://{package}"))
+    workflow = sdist_workflow(tmp_path, "needs_build.py")
     report = Harness(timeout=60, cache_dir=tmp_path / "cache", allow_direct_references=True).run([workflow])
     [result] = report.results
     assert result.findings == [] and result.verdict == "inconclusive", result.findings
