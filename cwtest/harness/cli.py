@@ -199,7 +199,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "refused by default, with a refused-dependency finding")
     parser.add_argument("--allow-builds", action="store_true",
                         help="build dependencies from source distributions (their build backends run in the build "
-                             "sandbox, with a throwaway uv cache); by default only wheels are installed")
+                             "sandbox, with a throwaway uv cache); by default only wheels are installed, and a "
+                             "dependency without one makes the workflow inconclusive")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the simulator and of the search: the same seed reproduces a run (default: 0)")
 
