@@ -19,7 +19,9 @@ For each route of the target's OpenAPI document, in order:
 
 Every request is judged by one classifier (:mod:`cwtest.fuzz.classify`); failures are
 deduplicated by signature across the phases, so a bug the smoke call found and the search found
-again is one finding. Each becomes a :class:`cwtest.results.Finding` with a repro
+again is one finding. A blocked event loop counts only when the same request blocks at the same
+line once more (``Fuzzer._confirm_blocks``): a warm-up or a busy machine is not the workflow's
+doing. Each becomes a :class:`cwtest.results.Finding` with a repro
 (:mod:`cwtest.fuzz.repro`). A route that cannot be exercised (no request can be built, the
 workflow stopped earlier, the search engine failed) is inconclusive, with the reason.
 """
@@ -52,6 +54,9 @@ ALL_CHECKS = (*CHECKS, "malformed")
 #: The client's own errors: propagating one unchanged under a fault is not a finding.
 #: requests' errors: firecrawl-py 2.x's ``FirecrawlApp`` (routed to the runtime by the client) raises them.
 TOLERATED = ("httpx.HTTPError", "openai.OpenAIError", "anthropic.AnthropicError", "requests.RequestException")
+#: How many times a line that held the event loop once is sent again to see it block again, before
+#: cwtest lets it be (a real blocking call blocks on the first replay).
+CONFIRMATIONS = 2
 
 
 @dataclass
@@ -125,6 +130,8 @@ class Fuzzer:
         self._search: Search | None = None
         #: The longest block of each ``blocking-call`` signature, in milliseconds.
         self._longest: dict[tuple[str, ...], int] = {}
+        #: How often each ``blocking-call`` signature not (yet) found was replayed to confirm it.
+        self._replays: dict[tuple[str, ...], int] = {}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -249,8 +256,9 @@ class Fuzzer:
     # --- one request -------------------------------------------------------------------------------
 
     def execute(self, route: Route, check: str, request: Request, fault: Fault | None,
-                stats: RouteStats) -> Execution:
-        """Send one request, collect the calls it made, and classify the result."""
+                stats: RouteStats, confirm: bool = True) -> Execution:
+        """Send one request, collect the calls it made, and classify the result (a new blocked loop is
+        confirmed by sending it again: ``_confirm_blocks``)."""
         if self.stopped is not None:
             raise TargetStopped(self.stopped)
         headers = {**dict(request.headers), "x-correlation-id": f"cwtest-{check}-{self._sent + 1}"}
@@ -280,7 +288,33 @@ class Fuzzer:
         execution.observations = self.judge.classify(route, check, request, response, calls,
                                                      fault.label if fault else None, stats)
         execution.blocked = sum(n for _s, n in stats.blocked.values()) != before
+        if confirm:
+            self._confirm_blocks(route, check, request, fault, execution, stats)
         return execution
+
+    def _confirm_blocks(self, route: Route, check: str, request: Request, fault: Fault | None,
+                        execution: Execution, stats: RouteStats) -> None:
+        """A ``blocking-call`` not yet found counts only when the same request, sent once more (under the
+        same fault), blocks at the same line again. A real blocking call does so every time; a one-off
+        does not: the first run of a line (a lazy import, a cold disk cache, a first traceback read from
+        source files) or a busy machine that kept the loop's thread off the CPU. Each line is tried at
+        most ``CONFIRMATIONS`` times; the replay's own hang or death is kept (it is the workflow's)."""
+        fresh = [o for o in execution.observations if o.kind == "blocking-call" and o.signature not in self.failures
+                 and self._replays.get(o.signature, 0) < CONFIRMATIONS]
+        if not fresh:
+            return
+        for observation in fresh:
+            self._replays[observation.signature] = self._replays.get(observation.signature, 0) + 1
+        replay = self.execute(route, check, request, fault, RouteStats(stats.route), confirm=False)
+        again = {o.signature for o in replay.observations if o.kind == "blocking-call"}
+        for observation in fresh:
+            if observation.signature in again:
+                continue
+            execution.observations.remove(observation)
+            stats.notes_once(f"{check}: {display_path(observation.location or '?')} held the event loop "
+                             f"{observation.milliseconds} ms once, and not when the same request was sent again "
+                             f"(a first run's warm-up, or a busy machine); not a finding")
+        execution.observations += [o for o in replay.observations if o.kind in ("timeout", "crash")]
 
     # --- recording -------------------------------------------------------------------------------
 

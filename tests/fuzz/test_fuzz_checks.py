@@ -238,6 +238,7 @@ def test_the_json_report_holds_everything_a_ci_needs() -> None:
     report = run("contract_key")
     data = json.loads(json.dumps(report.as_json()))
     assert data["version"] == 2 and data["seed"] == 0 and data["examples"] == 50
+    assert [f["kind"] for f in data["findings"]] == ["service-contract"], [f["message"] for f in data["findings"]]
     [finding] = data["findings"]
     repro = finding["repro"]
     assert finding["kind"] == "service-contract" and repro["key"] == "tll" and repro["shrunk"] is True

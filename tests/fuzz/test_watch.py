@@ -183,6 +183,43 @@ def test_a_blocking_call_through_a_helper_is_found() -> None:
     assert "assert not blocks" in finding.repro.regression_test
 
 
+WARMS_UP_ONCE = """
+import time
+
+from fastapi import FastAPI
+
+app = FastAPI()
+_ready = []
+
+
+def _load_model() -> None:
+    if not _ready:  # the first request pays for a cache the others find full
+        time.sleep(0.15)
+        _ready.append(True)
+
+
+@app.post("/classify")
+async def classify() -> dict:
+    _load_model()
+    return {"label": "ok"}
+"""
+
+
+def test_a_line_that_holds_the_loop_only_once_is_a_note_not_a_finding(tmp_path: Path) -> None:
+    # A warm-up (or a busy machine) blocks once; the same request sent again does not: not the workflow's bug.
+    workflow = tmp_path / "warm_up.py"
+    workflow.write_text(WARMS_UP_ONCE)
+    with InProcessTarget.from_path(workflow) as target:
+        report = fuzz(target, FuzzConfig(**FAST))  # type: ignore[arg-type]
+    assert report.findings == []
+    [route] = report.routes
+    assert route.search is not None
+    [note] = [n for n in route.search.notes if "held the event loop" in n]
+    assert note.startswith("smoke: ") and "warm_up.py:12 held the event loop 1" in note
+    assert note.endswith("ms once, and not when the same request was sent again (a first run's warm-up, or a busy "
+                         "machine); not a finding")
+
+
 def test_work_after_the_answer_is_found_and_tied_to_its_request() -> None:
     found = {f.route: f for f in findings("background_failure")}
     assert {r: f.kind for r, f in found.items()} == {"POST /signup": "background-exception",
