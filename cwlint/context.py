@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from cwlint.diagnostics import Edit, Position
 from cwlint.header import Header, parse_header
+from cwlint.libcst_import import cst
 from cwlint.positions import node_offsets
 from cwlint.source import SourceFile, line_starts
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from cwlint.context import FileContext
 from cwlint.diagnostics import Edit
+from cwlint.libcst_import import cst
 
 
 def _insertion_point(ctx: FileContext) -> int:

@@ -20,12 +20,11 @@ import sys
 import tokenize
 from dataclasses import dataclass
 
-import libcst as cst
-
 from cwlint import noqa
 from cwlint.config import Selection, Settings
 from cwlint.context import FileContext
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Severity
+from cwlint.libcst_import import cst
 from cwlint.modules import ModuleIndex
 from cwlint.results import FIX_FAILED, applicable
 from cwlint.rule import Rule

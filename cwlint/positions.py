@@ -17,8 +17,9 @@ generates, whitespace included. tests/test_positions.py compares them with
 
 from __future__ import annotations
 
-import libcst as cst
 from libcst._nodes.internal import CodegenState
+
+from cwlint.libcst_import import cst
 
 
 class _OffsetState(CodegenState):

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import libcst as cst
-
 from cwlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Severity
+from cwlint.libcst_import import cst
 
 if TYPE_CHECKING:
     from cwlint.context import FileContext

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import libcst as cst
+from cwlint.libcst_import import cst
 
 # Fields that hold only whitespace, comments or punctuation.
 _SKIP = frozenset(
