@@ -129,10 +129,15 @@ def dump_diagnostic(diagnostic: Diagnostic, text: str | None) -> dict[str, Any]:
             "a": diagnostic.fix.applicability.value,
             "e": [[e.start, e.end, clean(e.content)] for e in diagnostic.fix.edits],
         }
+    from cwlint.secrets import redact
+
     return {
         "c": diagnostic.code,
         "n": diagnostic.name,
-        "m": clean(diagnostic.message),
+        # as the outputs show it (every credential masked): a warm run replays it without redacting
+        # it again, and the cache never holds a secret whole in a message
+        "m": diagnostic.message if diagnostic.redacted else redact(diagnostic.message, diagnostic.secrets),
+        "r": 1,
         "s": [diagnostic.start.line, diagnostic.start.column],
         "e": [diagnostic.end.line, diagnostic.end.column],
         "v": diagnostic.severity.value,
@@ -153,7 +158,7 @@ def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
             raise ValueError("secret offsets without a text")
         secrets = tuple(text[int(s) : int(e)] for s, e in record["x"])
     noqa_line = record["q"]
-    return Diagnostic(
+    diagnostic = Diagnostic(
         code=str(record["c"]),
         name=str(record["n"]),
         message=str(record["m"]),
@@ -164,6 +169,8 @@ def load_diagnostic(record: dict[str, Any], text: str | None) -> Diagnostic:
         noqa_line=int(noqa_line) if noqa_line is not None else None,
         secrets=secrets,
     )
+    diagnostic.redacted = bool(record.get("r"))
+    return diagnostic
 
 
 # -- the cache ------------------------------------------------------------------------------

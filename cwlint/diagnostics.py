@@ -133,7 +133,7 @@ class Fix(tuple[str, tuple[Edit, ...], Applicability]):
 class Diagnostic:
     """One finding. Mutable (a rule may attach a fix after reporting), compared by value."""
 
-    __slots__ = ("code", "name", "message", "start", "end", "severity", "fix", "noqa_line", "secrets")
+    __slots__ = ("code", "name", "message", "start", "end", "severity", "fix", "noqa_line", "secrets", "redacted")
 
     def __init__(
         self,
@@ -158,6 +158,9 @@ class Diagnostic:
         self.noqa_line = noqa_line
         #: Source values this diagnostic must never echo whole (hard-coded secrets).
         self.secrets = secrets
+        #: ``message`` is already as the outputs show it, every credential masked (set when the cache
+        #: replays a message it stored redacted: a warm run need not redact it again).
+        self.redacted = False
 
     def _fields(self) -> tuple[object, ...]:
         return (self.code, self.name, self.message, self.start, self.end, self.severity, self.fix, self.noqa_line, self.secrets)

@@ -3,7 +3,8 @@ and for CI ``sarif`` (SARIF 2.1.0), ``github`` (workflow commands) and ``junit``
 
 Every piece of source text and every message passes through :func:`cwlint.secrets.redact`
 on its way out, with the finding's own secret values added, so no format shows a secret
-whole. Colour is plain ANSI escapes: a warm run replaying cached findings imports neither
+whole. A message the cache stored redacted (``Diagnostic.redacted``) is shown as stored, so a warm
+run of ``concise`` output imports neither :mod:`cwlint.secrets` (nor compiles its patterns) nor
 rich nor LibCST, nor anything else heavy.
 """
 
@@ -17,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterable
 
 from cwlint.diagnostics import Applicability, Diagnostic
-from cwlint.secrets import redact as _redact
 from cwlint.source import line_starts
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a warm run never needs it)
@@ -28,9 +28,14 @@ if TYPE_CHECKING:
 
 FORMATS = ("full", "concise", "json", "sarif", "github", "junit")
 
-#: ``secrets.redact``, remembered: the same message (a rule's, for many files) and the same
-#: source lines come back again and again in one report.
-redact = functools.lru_cache(maxsize=4096)(_redact)
+
+@functools.lru_cache(maxsize=4096)
+def redact(text: str, known: tuple[str, ...] = ()) -> str:
+    """``secrets.redact``, imported on first use and remembered: the same message (a rule's, for many
+    files) and the same source lines come back again and again in one report."""
+    from cwlint.secrets import redact as redact_text
+
+    return redact_text(text, known)
 
 
 def docs_url(diagnostic: Diagnostic) -> str:
@@ -53,8 +58,13 @@ def _secrets(result: FileResult) -> tuple[str, ...]:
     return tuple(values)
 
 
+def shown_message(diagnostic: Diagnostic) -> str:
+    """The message as every output shows it: credentials masked (once: the cache stores it so)."""
+    return diagnostic.message if diagnostic.redacted else redact(diagnostic.message, diagnostic.secrets)
+
+
 def concise_line(result: FileResult, diagnostic: Diagnostic, unsafe: bool) -> str:
-    message = redact(diagnostic.message, diagnostic.secrets)
+    message = shown_message(diagnostic)
     return f"{result.path}:{diagnostic.start.line}:{diagnostic.start.column}: {diagnostic.code} {_marker(diagnostic, unsafe)}{message}"
 
 
@@ -100,7 +110,7 @@ def _paint(text: str, style: str, color: bool) -> str:
 def write_full(results: Iterable[FileResult], out: TextIO, unsafe: bool, color: bool) -> None:
     for result in results:
         for diagnostic in result.diagnostics:
-            message = redact(diagnostic.message, diagnostic.secrets)
+            message = shown_message(diagnostic)
             header = f"{result.path}:{diagnostic.start.line}:{diagnostic.start.column}: "
             rows = _frame(result, diagnostic)
             style = "red" if diagnostic.severity.value == "error" else "yellow"
@@ -157,7 +167,7 @@ def json_records(results: Iterable[FileResult]) -> list[dict]:
                 {
                     "code": diagnostic.code,
                     "name": diagnostic.name,
-                    "message": redact(diagnostic.message, diagnostic.secrets),
+                    "message": shown_message(diagnostic),
                     "severity": diagnostic.severity.value,
                     "filename": result.path,
                     "location": {"row": diagnostic.start.line, "column": diagnostic.start.column},
@@ -283,7 +293,7 @@ def github_line(result: FileResult, diagnostic: Diagnostic) -> str:
         "title": f"cwlint ({diagnostic.code})",
     }
     joined = ",".join(f"{key}={_gh_property(value)}" for key, value in properties.items())
-    message = redact(diagnostic.message, diagnostic.secrets)
+    message = shown_message(diagnostic)
     text = f"{result.path}:{start.line}:{start.column}: {diagnostic.code} {message}"
     if diagnostic.fix is not None:
         text += f"\n  help: {redact(diagnostic.fix.message)}"
@@ -330,7 +340,7 @@ def write_junit(results: Iterable[FileResult], out: TextIO) -> None:
         suite = ET.SubElement(suites, "testsuite", name=path, tests=count, failures=count, errors="0", skipped="0", package="cwlint")
         classname = path[:-3] if path.endswith(".py") else path
         for diagnostic in result.diagnostics:
-            message = _xml_text(redact(diagnostic.message, diagnostic.secrets))
+            message = _xml_text(shown_message(diagnostic))
             case = ET.SubElement(
                 suite,
                 "testcase",
@@ -415,7 +425,7 @@ def sarif_log(results: Iterable[FileResult], rules: dict[str, dict[str, Any]], r
                 "ruleId": diagnostic.code,
                 "ruleIndex": index[diagnostic.code],
                 "level": "error" if diagnostic.severity.value == "error" else "warning",
-                "message": {"text": redact(diagnostic.message, diagnostic.secrets)},
+                "message": {"text": shown_message(diagnostic)},
                 "locations": [{"physicalLocation": {"artifactLocation": dict(artifact), "region": region}}],
             }
             if diagnostic.fix is not None and result.source is not None:

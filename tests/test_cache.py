@@ -306,17 +306,28 @@ def test_warm_run_importtime(tmp_path: Path) -> None:
 
 
 def test_warm_run_reads_the_rule_data_from_the_cache(tmp_path: Path) -> None:
-    """A message that could hold a credential sends redaction to the formats of
-    rules/secrets/formats.toml: a warm run reads them from the cache's data.json, not the TOML."""
+    """A source line that could hold a credential (the ``full`` format's code frames) sends
+    redaction to the formats of rules/secrets/formats.toml: a warm run reads them from the cache's
+    data.json, not the TOML. Messages were stored redacted: a warm ``concise`` run needs no formats."""
     (tmp_path / "leaky.py").write_text(LEAKY)
-    command = [sys.executable, "-X", "importtime", "-m", "cwlint", "leaky.py", "--output-format", "concise"]
-    cold = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
-    warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
-    assert warm.stdout == cold.stdout and "OpenAI API key" in warm.stdout and SECRET[:12] not in warm.stdout
-    modules = {line.split("|")[-1].strip() for line in warm.stderr.splitlines() if line.startswith("import time:")}
-    assert "cwlint.analysis.data" in modules  # the formats were needed...
+
+    def imported(*options: str) -> tuple[str, set[str]]:
+        command = [sys.executable, "-X", "importtime", "-m", "cwlint", "leaky.py", *options]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+        return done.stdout, {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                             if line.startswith("import time:")}
+
+    cold, _ = imported("--output-format", "full")
+    warm, modules = imported("--output-format", "full")
+    assert warm == cold and "OpenAI API key" in warm and SECRET[:12] not in warm and "sk-p****" in warm
+    assert {"cwlint.secrets", "cwlint.analysis.data"} <= modules  # the formats were needed...
     assert not modules & {"tomllib", "pathlib", "typing"}, modules  # ...and came from the cache
     assert len(list((tmp_path / ".cwlint_cache").glob("*/data.json"))) == 1
+    concise, modules = imported("--output-format", "concise")
+    assert "OpenAI API key" in concise and SECRET[:12] not in concise and "cwlint.secrets" not in modules
+    [entry] = [json.loads(p.read_text()) for p in (tmp_path / ".cwlint_cache").rglob("*.json")
+               if p.name != "data.json" and "diagnostics" in p.read_text()]
+    assert all(d["r"] == 1 and SECRET[:12] not in d["m"] for d in entry["diagnostics"])
 
 
 def test_rule_data_through_the_cache_is_the_files_data(tmp_path: Path) -> None:
