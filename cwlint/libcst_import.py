@@ -33,6 +33,7 @@ import dataclasses
 import marshal
 import os
 import sys
+from types import CodeType
 from typing import Any
 
 #: Where the compiled texts are kept; None: no cache (``CWLINT_NO_CODE_CACHE``, a ``pycache_prefix``).
@@ -59,7 +60,9 @@ class CodeCache:
                 version, codes = marshal.load(handle)
         except (OSError, EOFError, ValueError, TypeError):  # none yet, unreadable, or not ours
             return {}
-        return codes if version == sys.version and isinstance(codes, dict) else {}
+        if version != sys.version or not isinstance(codes, dict):
+            return {}
+        return {text: code for text, code in codes.items() if isinstance(text, str) and isinstance(code, CodeType)}
 
     def exec(self, source: Any, globals: Any = None, locals: Any = None, /, **options: Any) -> None:
         """``exec``, with a text's code taken from the cache (or compiled and kept)."""

@@ -97,10 +97,14 @@ def test_a_broken_or_foreign_cache_file_is_ignored_and_a_failed_write_is_skipped
     foreign = tmp_path / "foreign.marshal"
     foreign.write_bytes(marshal.dumps(("2.7.18 (an older Python)", {DATACLASS: compile("x = 1", "<string>", "exec")})))
     assert CodeCache(str(foreign)).codes == {}
+    mixed = tmp_path / "mixed.marshal"  # only code objects for texts are taken, whatever else the file holds
+    code = compile("x = 1", "<string>", "exec")
+    mixed.write_bytes(marshal.dumps((sys.version, {DATACLASS: "print('not code')", "x = 1": code, 3: code})))
+    assert CodeCache(str(mixed)).codes == {"x = 1": code}
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
     cache = CodeCache(str(blocked / "codes.marshal"))  # its directory cannot be made
     cache.exec(DATACLASS, {}, {})
     cache.save()  # no error
     assert not (blocked / "codes.marshal").exists() and sorted(p.name for p in tmp_path.iterdir()) == [
-        "a-file", "broken.marshal", "foreign.marshal"]
+        "a-file", "broken.marshal", "foreign.marshal", "mixed.marshal"]
